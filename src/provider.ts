@@ -1,0 +1,149 @@
+/**
+ * The provider contract: the one interface every load-balancer back end (aws, azure, local, fake)
+ * implements. The controller calls it from its workers; all methods must be idempotent and honour the
+ * AbortSignal (the controller aborts on shutdown and when it loses leadership).
+ *
+ * Semantics (see ARCHITECTURE.md, "The flow of one Service"):
+ *  - allocate() (optional) reserves what must be recorded on the Service before anything is built
+ *    (the local provider's IP addresses). It is pure bookkeeping, in memory; what it returns is written
+ *    to the Service in the same metadata patch as the finalizer. It is called again on every sync and must
+ *    return the same allocation for the same Service.
+ *  - restore() (optional) is called once after the caches have fully synced and before the first
+ *    allocate(), with what every existing Service has recorded, so a restart never reassigns an address.
+ *  - ensure() creates or converges the load balancer and returns its status. With nothing changed it
+ *    makes no mutating calls and reports changed=false.
+ *  - updateTargets() is the cheap path for node churn: only the target set of lb changed.
+ *  - delete() is always called on cleanup, even when nothing seems to exist: leftovers of a half-built
+ *    load balancer are found by ownership tags. It also releases what allocate() reserved.
+ *  - list() returns every load balancer this cluster owns (orphan collection, tests for leaks).
+ */
+import type { DesiredLoadBalancer, LoadBalancerRef } from './model/desired.ts';
+
+export type { DesiredLoadBalancer, LoadBalancerRef } from './model/desired.ts';
+
+/** How the address in status is reached: see KEP-1860. Only valid on ingress entries with an ip. */
+export type IpMode = 'VIP' | 'Proxy';
+
+export interface PortStatus {
+  port: number;
+  protocol: 'TCP' | 'UDP' | 'SCTP';
+  /** a CamelCase reason when this port is not served, as in the Kubernetes PortStatus API */
+  error?: string;
+}
+
+export interface IngressPoint {
+  ip?: string;
+  hostname?: string;
+  ipMode?: IpMode;
+  ports?: PortStatus[];
+}
+
+export interface LoadBalancerStatus {
+  ingress: IngressPoint[];
+  /** false while the load balancer is still provisioning; the condition then says why */
+  ready: boolean;
+  /** a stable human message for the Ready condition (no counts that flap) */
+  message?: string;
+  /** did this call change anything in the provider (drives Events: a no-op sync records none) */
+  changed: boolean;
+}
+
+/** What allocate() reserved: written to the Service's annotations in the finalizer patch. */
+export interface Allocation {
+  /** annotation key -> value; a null value removes the annotation */
+  annotations: Record<string, string | null>;
+}
+
+/** What a Service recorded about an earlier allocation, handed to restore() after a restart. */
+export interface RecordedAllocation {
+  ref: LoadBalancerRef;
+  lb: DesiredLoadBalancer;
+}
+
+/** Facts about a provider the controller and the model need. */
+export interface ProviderCapabilities {
+  /** nodes are mapped to cloud instances through spec.providerID; nodes without one are not targets */
+  mapsNodesByProviderID: boolean;
+  /** the data plane sends traffic to NodePorts (false for announced data planes: L2, BGP, none) */
+  needsNodePorts: boolean;
+  /** ipMode written on ingress entries that carry an ip */
+  ipMode: IpMode;
+}
+
+export interface LoadBalancerProvider {
+  readonly name: string;
+  readonly capabilities: ProviderCapabilities;
+  restore?(recorded: RecordedAllocation[]): void;
+  allocate?(lb: DesiredLoadBalancer, signal: AbortSignal): Promise<Allocation>;
+  ensure(lb: DesiredLoadBalancer, signal: AbortSignal): Promise<LoadBalancerStatus>;
+  updateTargets(lb: DesiredLoadBalancer, signal: AbortSignal): Promise<void>;
+  delete(ref: LoadBalancerRef, signal: AbortSignal): Promise<void>;
+  list(signal: AbortSignal): Promise<LoadBalancerRef[]>;
+  /** stop background work (health checkers, timers); optional */
+  close?(): Promise<void>;
+}
+
+/**
+ * Typed errors. Each maps once to an Event reason and a condition reason (src/controller/errors.ts).
+ * Compare by `name`, never with instanceof: jest's module realms differ.
+ */
+export class ProviderError extends Error {
+  /** the CamelCase reason used for the Event and the condition */
+  readonly reason: string;
+  /** terminal errors are not retried until the Service changes */
+  readonly terminal: boolean;
+  constructor(name: string, reason: string, message: string, terminal: boolean, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = name;
+    this.reason = reason;
+    this.terminal = terminal;
+  }
+}
+
+/** The Service asks for something invalid (an annotation, a port without nodePort...). Terminal. */
+export class InvalidSpecError extends ProviderError {
+  constructor(message: string, reason = 'InvalidSpec') {
+    super('InvalidSpecError', reason, message, true);
+  }
+}
+
+/** An annotation value cannot be parsed or is not accepted. Terminal. */
+export class InvalidAnnotationError extends ProviderError {
+  readonly annotation: string;
+  constructor(annotation: string, message: string) {
+    super('InvalidAnnotationError', 'InvalidAnnotation', `annotation ${annotation}: ${message}`, true);
+    this.annotation = annotation;
+  }
+}
+
+/** Try again after a delay the provider knows (throttling, a long-running operation, a pool that may free up). */
+export class RetryAfterError extends ProviderError {
+  readonly delayMs: number;
+  constructor(message: string, delayMs: number, reason = 'RetryAfter', options?: { cause?: unknown }) {
+    super('RetryAfterError', reason, message, false, options);
+    this.delayMs = delayMs;
+  }
+}
+
+/** A cloud quota or pool is exhausted. Retried with backoff (something may be freed). */
+export class QuotaExceededError extends ProviderError {
+  constructor(message: string, reason = 'QuotaExceeded') {
+    super('QuotaExceededError', reason, message, false);
+  }
+}
+
+/** The load balancer exists but belongs to someone else (another cluster, another Service). Terminal. */
+export class NotOwnedError extends ProviderError {
+  constructor(message: string) {
+    super('NotOwnedError', 'NotOwned', message, true);
+  }
+}
+
+export function isProviderError(err: unknown): err is ProviderError {
+  return (
+    typeof err === 'object' &&
+    err !== null &&
+    typeof (err as ProviderError).reason === 'string' &&
+    typeof (err as ProviderError).terminal === 'boolean'
+  );
+}

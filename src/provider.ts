@@ -18,8 +18,10 @@
  *  - list() returns every load balancer this cluster owns (orphan collection, tests for leaks).
  */
 import type { DesiredLoadBalancer, LoadBalancerRef } from './model/desired.ts';
+import type { HealthCheckTiming } from './model/health-check.ts';
 
 export type { DesiredLoadBalancer, LoadBalancerRef } from './model/desired.ts';
+export type { HealthCheckTiming } from './model/health-check.ts';
 
 /** How the address in status is reached: see KEP-1860. Only valid on ingress entries with an ip. */
 export type IpMode = 'VIP' | 'Proxy';
@@ -70,9 +72,24 @@ export interface ProviderCapabilities {
   ipMode: IpMode;
 }
 
+/** What the controller offers a provider that needs Kubernetes-side work of its own (pools, CRDs). */
+export interface ProviderContext {
+  /** sync these Services again (e.g. an exhausted pool freed an address) */
+  requeue(keys: readonly string[]): void;
+  /** sync every Service this provider owns (e.g. the pool set changed) */
+  requeueAll(): void;
+  signal: AbortSignal;
+}
+
 export interface LoadBalancerProvider {
   readonly name: string;
   readonly capabilities: ProviderCapabilities;
+  /** health-check timing defaults (interval, timeout, thresholds) the model uses for this provider */
+  readonly healthCheckTiming: HealthCheckTiming;
+  /** annotation keys allocate() may write; cleanup removes them with the finalizer */
+  readonly allocationAnnotations?: readonly string[];
+  /** called once this replica leads and caches have synced, before restore() */
+  start?(ctx: ProviderContext): Promise<void>;
   restore?(recorded: RecordedAllocation[]): void;
   allocate?(lb: DesiredLoadBalancer, signal: AbortSignal): Promise<Allocation>;
   ensure(lb: DesiredLoadBalancer, signal: AbortSignal): Promise<LoadBalancerStatus>;

@@ -1,0 +1,114 @@
+/**
+ * The suite every provider must pass: ensure is idempotent (a second call changes nothing), port,
+ * protocol, node and health-check changes converge, delete is idempotent and leaves nothing owned
+ * behind, list() finds everything it made, errors carry reasons.
+ */
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import type { DesiredLoadBalancer, LoadBalancerProvider } from '../../src/provider.ts';
+import { isProviderError } from '../../src/provider.ts';
+import { aLoadBalancer } from './builders.ts';
+
+export interface ConformanceSubject {
+  provider: LoadBalancerProvider;
+  /** how many resources this provider holds for the cluster (0 after everything is deleted) */
+  ownedResources(): Promise<number>;
+  /** a load balancer the provider must refuse with a typed error */
+  invalid(lb: DesiredLoadBalancer): DesiredLoadBalancer;
+  /** prepare a load balancer for this provider (e.g. targets that exist in its cloud) */
+  adapt?(lb: DesiredLoadBalancer): DesiredLoadBalancer;
+  close(): Promise<void>;
+}
+
+export function runConformance(name: string, setup: () => Promise<ConformanceSubject>, options: { timeoutMs?: number } = {}): void {
+  describe(`provider conformance: ${name}`, () => {
+    let s: ConformanceSubject;
+    const signal = new AbortController().signal;
+    const adapt = (lb: DesiredLoadBalancer): DesiredLoadBalancer => (s.adapt ? s.adapt(lb) : lb);
+    const timeout = options.timeoutMs ?? 60_000;
+
+    beforeAll(async () => {
+      s = await setup();
+    }, timeout * 2);
+    afterAll(async () => {
+      await s?.close();
+    }, timeout);
+
+    it('ensure creates a load balancer with an address and a second ensure changes nothing', async () => {
+      const lb = adapt(aLoadBalancer('idem').withPorts(80).withTargets('n1', 'n2').build());
+      const first = await s.provider.ensure(lb, signal);
+      expect(first.changed).toBe(true);
+      expect(first.ingress.length).toBeGreaterThan(0);
+      expect(first.ingress.every((i) => Boolean(i.ip ?? i.hostname))).toBe(true);
+      const second = await s.provider.ensure(lb, signal);
+      expect(second.changed).toBe(false);
+      expect(second.ingress).toEqual(first.ingress);
+      await s.provider.delete(lb.ref, signal);
+    }, timeout);
+
+    it('port and protocol changes converge', async () => {
+      const base = aLoadBalancer('ports').withPorts(80).withTargets('n1');
+      const lb = adapt(base.build());
+      await s.provider.ensure(lb, signal);
+      const more = { ...lb, ports: [...lb.ports, { name: 'dns', protocol: 'UDP' as const, port: 53, nodePort: 30053 }] };
+      expect((await s.provider.ensure(more, signal)).changed).toBe(true);
+      expect((await s.provider.ensure(more, signal)).changed).toBe(false);
+      const fewer = { ...lb, ports: [{ ...lb.ports[0]!, port: 8080 }] };
+      expect((await s.provider.ensure(fewer, signal)).changed).toBe(true);
+      expect((await s.provider.ensure(fewer, signal)).changed).toBe(false);
+      await s.provider.delete(lb.ref, signal);
+    }, timeout);
+
+    it('node changes through updateTargets leave nothing for ensure to do', async () => {
+      const lb = adapt(aLoadBalancer('nodes').withPorts(443).withTargets('n1', 'n2').build());
+      await s.provider.ensure(lb, signal);
+      const grown = adapt({ ...lb, targets: adapt(aLoadBalancer('x').withTargets('n1', 'n2', 'n3').build()).targets });
+      await s.provider.updateTargets(grown, signal);
+      expect((await s.provider.ensure(grown, signal)).changed).toBe(false);
+      const shrunk = adapt({ ...lb, targets: grown.targets.slice(0, 1) });
+      await s.provider.updateTargets(shrunk, signal);
+      expect((await s.provider.ensure(shrunk, signal)).changed).toBe(false);
+      await s.provider.delete(lb.ref, signal);
+    }, timeout);
+
+    it('health-check changes converge', async () => {
+      const lb = adapt(aLoadBalancer('health').withPorts(80).withTargets('n1').build());
+      await s.provider.ensure(lb, signal);
+      const changed = { ...lb, healthCheck: { ...lb.healthCheck, path: '/ready', healthyThreshold: 3 } };
+      expect((await s.provider.ensure(changed, signal)).changed).toBe(true);
+      expect((await s.provider.ensure(changed, signal)).changed).toBe(false);
+      await s.provider.delete(lb.ref, signal);
+    }, timeout);
+
+    it('list() finds every load balancer it made, and delete is idempotent and leaves nothing behind', async () => {
+      const lbs = ['a', 'b', 'c'].map((n) => adapt(aLoadBalancer(`list-${n}`).withPorts(80).withTargets('n1').build()));
+      for (const lb of lbs) await s.provider.ensure(lb, signal);
+      const listed = (await s.provider.list(signal)).map((r) => r.uid);
+      for (const lb of lbs) expect(listed).toContain(lb.ref.uid);
+      for (const lb of lbs) {
+        await s.provider.delete(lb.ref, signal);
+        await s.provider.delete(lb.ref, signal);
+      }
+      const after = (await s.provider.list(signal)).map((r) => r.uid);
+      for (const lb of lbs) expect(after).not.toContain(lb.ref.uid);
+      expect(await s.ownedResources()).toBe(0);
+    }, timeout);
+
+    it('delete of something never built succeeds', async () => {
+      const lb = adapt(aLoadBalancer('never').withPorts(80).build());
+      await expect(s.provider.delete(lb.ref, signal)).resolves.toBeUndefined();
+    }, timeout);
+
+    it('errors carry reasons', async () => {
+      const lb = s.invalid(adapt(aLoadBalancer('bad').withPorts(80).withTargets('n1').build()));
+      const err = await s.provider.ensure(lb, signal).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(isProviderError(err)).toBe(true);
+      expect((err as { reason: string }).reason).toMatch(/^[A-Z][A-Za-z]+$/);
+      expect((err as Error).message.length).toBeGreaterThan(10);
+      await s.provider.delete(lb.ref, signal);
+      expect(await s.ownedResources()).toBe(0);
+    }, timeout);
+  });
+}

@@ -1,0 +1,128 @@
+/**
+ * A fake cloud: records every call, keeps load balancers in memory, assigns addresses, and injects
+ * errors. Tests read like the story they check (upstream's fake cloud is the model).
+ */
+import type {
+  DesiredLoadBalancer,
+  HealthCheckTiming,
+  LoadBalancerProvider,
+  LoadBalancerRef,
+  LoadBalancerStatus,
+  ProviderCapabilities,
+} from '../../src/provider.ts';
+import { InvalidSpecError } from '../../src/provider.ts';
+
+export type FakeOperation = 'ensure' | 'updateTargets' | 'delete' | 'list';
+
+export interface FakeCall {
+  op: FakeOperation;
+  key: string;
+  targets?: string[];
+}
+
+export interface FakeLoadBalancer {
+  ref: LoadBalancerRef;
+  ip: string;
+  spec: string;
+  targets: string[];
+  lb: DesiredLoadBalancer;
+}
+
+export interface FakeProviderOptions {
+  name?: string;
+  capabilities?: Partial<ProviderCapabilities>;
+  /** first address handed out: 198.51.100.<n> (TEST-NET-2) */
+  firstHost?: number;
+}
+
+function keyOf(ref: LoadBalancerRef): string {
+  return `${ref.namespace}/${ref.name}`;
+}
+
+/** What a load balancer's configuration means, without its targets. */
+function specOf(lb: DesiredLoadBalancer): string {
+  return JSON.stringify([lb.ports, lb.healthCheck, lb.sourceRanges, lb.sessionAffinity, lb.externalTrafficPolicy, lb.healthCheckNodePort ?? null]);
+}
+
+export class FakeProvider implements LoadBalancerProvider {
+  readonly name: string;
+  readonly capabilities: ProviderCapabilities;
+  readonly healthCheckTiming: HealthCheckTiming = { intervalSeconds: 10, timeoutSeconds: 5, healthyThreshold: 2, unhealthyThreshold: 2 };
+  readonly calls: FakeCall[] = [];
+  /** load balancers by Service UID */
+  readonly balancers = new Map<string, FakeLoadBalancer>();
+  private nextHost: number;
+  private readonly faults: { op: FakeOperation; error: Error; times: number }[] = [];
+
+  constructor(options: FakeProviderOptions = {}) {
+    this.name = options.name ?? 'fake';
+    this.capabilities = { mapsNodesByProviderID: false, needsNodePorts: true, ipMode: 'VIP', ...options.capabilities };
+    this.nextHost = options.firstHost ?? 1;
+  }
+
+  /** The next `times` calls of `op` fail with `error`. */
+  failNext(op: FakeOperation, error: Error, times = 1): void {
+    this.faults.push({ op, error, times });
+  }
+
+  /** Someone deleted the load balancer by hand (the drift pass must repair it). */
+  deleteBehindOurBack(uid: string): void {
+    this.balancers.delete(uid);
+  }
+
+  callsOf(op: FakeOperation, key?: string): FakeCall[] {
+    return this.calls.filter((c) => c.op === op && (key === undefined || c.key === key));
+  }
+
+  async ensure(lb: DesiredLoadBalancer, signal: AbortSignal): Promise<LoadBalancerStatus> {
+    this.record('ensure', keyOf(lb.ref), lb, signal);
+    const sctp = lb.ports.find((p) => p.protocol === 'SCTP');
+    if (sctp) throw new InvalidSpecError(`port ${sctp.port}/SCTP: the fake cloud supports TCP and UDP only`, 'UnsupportedProtocol');
+    const existing = this.balancers.get(lb.ref.uid);
+    const spec = specOf(lb);
+    const targets = lb.targets.map((t) => t.name);
+    const changed = !existing || existing.spec !== spec || existing.targets.join() !== targets.join();
+    const ip = existing?.ip ?? this.allocateIP();
+    this.balancers.set(lb.ref.uid, { ref: lb.ref, ip, spec, targets, lb });
+    return {
+      ingress: [{ ip, ports: lb.ports.map((p) => ({ port: p.port, protocol: p.protocol })) }],
+      ready: true,
+      changed,
+    };
+  }
+
+  async updateTargets(lb: DesiredLoadBalancer, signal: AbortSignal): Promise<void> {
+    this.record('updateTargets', keyOf(lb.ref), lb, signal);
+    const existing = this.balancers.get(lb.ref.uid);
+    if (!existing) throw new Error(`load balancer of ${keyOf(lb.ref)} does not exist`);
+    existing.targets = lb.targets.map((t) => t.name);
+    existing.lb = lb;
+  }
+
+  async delete(ref: LoadBalancerRef, signal: AbortSignal): Promise<void> {
+    this.record('delete', keyOf(ref), undefined, signal);
+    this.balancers.delete(ref.uid);
+  }
+
+  async list(signal: AbortSignal): Promise<LoadBalancerRef[]> {
+    this.record('list', '', undefined, signal);
+    return [...this.balancers.values()].map((b) => b.ref);
+  }
+
+  private record(op: FakeOperation, key: string, lb: DesiredLoadBalancer | undefined, signal: AbortSignal): void {
+    signal.throwIfAborted();
+    const call: FakeCall = { op, key };
+    if (lb) call.targets = lb.targets.map((t) => t.name);
+    this.calls.push(call);
+    const fault = this.faults.find((f) => f.op === op && f.times > 0);
+    if (fault) {
+      fault.times--;
+      throw fault.error;
+    }
+  }
+
+  private allocateIP(): string {
+    const n = this.nextHost++;
+    return `198.51.${100 + Math.floor(n / 254)}.${(n % 254) + 1}`;
+  }
+}

@@ -1,0 +1,89 @@
+// `lb-provisioner dev-cluster`: the test control plane in the foreground, for the demo and for trying
+// the controller by hand. The harness lives under test/ because tests are its main user.
+import { chmod, copyFile, mkdir, readdir } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startControlPlane, type ControlPlane } from '../../test/harness/controlplane.ts';
+
+export interface DevClusterOptions {
+  kubeconfigOut: string;
+  /** progress lines (a cold build of the control plane takes many minutes) */
+  log: (line: string) => void;
+  /** the single "ready" line; stdout by default, so scripts can wait for it */
+  ready?: (line: string) => void;
+  /** stops the cluster like SIGINT/SIGTERM do */
+  signal?: AbortSignal;
+}
+
+const CRD_DIR = fileURLToPath(new URL('../../deploy/crds/', import.meta.url));
+
+export async function runDevCluster(opts: DevClusterOptions): Promise<void> {
+  const ready = opts.ready ?? ((line: string) => process.stdout.write(`${line}\n`));
+  // Until the control plane is up, SIGINT/SIGTERM reach only the harness, which kills what it
+  // started and lets the process die: an interrupted cold build ends at once.
+  const cp = await startControlPlane({ log: opts.log });
+  const stopRequested = untilStopRequested(opts.signal);
+  try {
+    const kubeconfigOut = resolve(opts.kubeconfigOut);
+    await mkdir(dirname(kubeconfigOut), { recursive: true });
+    await copyFile(cp.adminKubeconfigPath, kubeconfigOut);
+    await chmod(kubeconfigOut, 0o600);
+    await applyCrds(cp, opts.log);
+    ready(`dev cluster ready: kubeconfig=${kubeconfigOut} apiserver=${cp.url}`);
+    await stopRequested.promise;
+    opts.log('dev cluster: stopping');
+  } finally {
+    stopRequested.dispose();
+    await cp.stop();
+  }
+}
+
+async function applyCrds(cp: ControlPlane, log: (line: string) => void): Promise<void> {
+  let files: string[];
+  try {
+    files = (await readdir(CRD_DIR)).filter((f) => /\.ya?ml$/.test(f)).sort();
+  } catch {
+    return; // no deploy/crds yet
+  }
+  for (const file of files) {
+    const path = join(CRD_DIR, file);
+    log(`dev cluster: applying ${path}`);
+    const applied = await cp.kubectl(['apply', '--server-side', '-f', path]);
+    if (applied.code !== 0) throw new Error(`kubectl apply -f ${path} failed: ${applied.stderr.trim()}`);
+  }
+  if (files.length === 0) return;
+  // Resources of a CRD are served only once it is Established; the demo creates pools right after.
+  const args = [
+    'wait',
+    '--for=condition=Established',
+    '--timeout=30s',
+    ...files.flatMap((f) => ['-f', join(CRD_DIR, f)]),
+  ];
+  const established = await cp.kubectl(args);
+  if (established.code !== 0)
+    throw new Error(`CRDs from ${CRD_DIR} did not become Established: ${established.stderr.trim()}`);
+}
+
+/**
+ * Resolves on SIGINT, SIGTERM or the abort signal. Listening on the signals also tells the harness
+ * not to kill everything itself: we stop the control plane in order.
+ */
+function untilStopRequested(signal?: AbortSignal): { promise: Promise<void>; dispose: () => void } {
+  let dispose = (): void => {};
+  const promise = new Promise<void>((resolvePromise) => {
+    const stop = (): void => {
+      dispose();
+      resolvePromise();
+    };
+    dispose = () => {
+      process.removeListener('SIGINT', stop);
+      process.removeListener('SIGTERM', stop);
+      signal?.removeEventListener('abort', stop);
+    };
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+    if (signal?.aborted) stop();
+    else signal?.addEventListener('abort', stop, { once: true });
+  });
+  return { promise, dispose };
+}

@@ -1,0 +1,71 @@
+/** `lb-provisioner run`: the controller process. */
+import * as k8s from '@kubernetes/client-node';
+import type { Config } from '../config/config.ts';
+import { createLogger } from '../log.ts';
+import { Metrics } from '../metrics.ts';
+import { ServiceController } from '../controller/controller.ts';
+import { createProvider } from './provider-factory.ts';
+import { startHttpServer } from './http-server.ts';
+
+export function loadKubeConfig(path: string | undefined): k8s.KubeConfig {
+  const kc = new k8s.KubeConfig();
+  if (path) kc.loadFromFile(path);
+  else kc.loadFromCluster();
+  return kc;
+}
+
+export async function runController(config: Config): Promise<void> {
+  const log = createLogger(config.logLevel);
+  const kc = loadKubeConfig(config.kubeconfig);
+  const metrics = new Metrics({ defaultMetrics: true });
+  const providers = [];
+  for (const name of config.provider) providers.push(await createProvider(name, config, log));
+  const controller = new ServiceController({
+    kubeConfig: kc,
+    clusterName: config.clusterName,
+    providers,
+    ...(config.defaultProvider ? { defaultProvider: config.defaultProvider } : {}),
+    classOnly: config.classOnly,
+    workers: config.workers,
+    resyncPeriodMs: config.resyncPeriod,
+    log,
+    metrics,
+    ...(config.leaderElect
+      ? {
+          leaderElection: {
+            namespace: config.leaderElectNamespace,
+            name: config.leaderElectName,
+            identity: config.leaderElectIdentity,
+            leaseDurationMs: config.leaderElectLeaseDuration,
+            renewDeadlineMs: config.leaderElectRenewDeadline,
+            retryPeriodMs: config.leaderElectRetryPeriod,
+          },
+        }
+      : {}),
+    // like client-go users: a replica that lost the lease exits, and its Deployment starts it fresh
+    onLostLeadership: () => {
+      log.error('leader lease lost: exiting');
+      process.exit(1);
+    },
+  });
+  let ready = false;
+  const server = config.metricsBindAddress === '0' ? undefined : await startHttpServer(config.metricsBindAddress, metrics, () => ready);
+  if (server) log.info({ address: server.address }, 'serving /metrics, /healthz, /readyz');
+  let stopping = false;
+  const shutdown = async (signal: string): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'shutting down: draining workers');
+    await controller.stop();
+    await server?.close();
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  log.info(
+    { providers: config.provider, defaultProvider: config.defaultProvider ?? null, clusterName: config.clusterName, workers: config.workers },
+    'starting the service controller',
+  );
+  await controller.start();
+  ready = true;
+}

@@ -1,0 +1,63 @@
+import { describe, expect, it } from '@jest/globals';
+import { parseRunConfig, type RawRunOptions } from './config.ts';
+import { parseDuration } from './duration.ts';
+
+const raw = (over: Partial<RawRunOptions> = {}): RawRunOptions => ({
+  provider: ['local'],
+  classOnly: false,
+  clusterName: 'kubernetes',
+  workers: '8',
+  resyncPeriod: '10m',
+  leaderElect: true,
+  leaderElectNamespace: 'lb-provisioner',
+  leaderElectName: 'lb-provisioner',
+  leaderElectLeaseDuration: '15s',
+  leaderElectRenewDeadline: '10s',
+  leaderElectRetryPeriod: '2s',
+  metricsBindAddress: '127.0.0.1:8080',
+  logLevel: 'info',
+  pool: [],
+  dataplane: 'none',
+  awsAdopt: true,
+  awsQuotaPrecheck: true,
+  ...over,
+});
+
+function messageOf(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (err) {
+    return (err as Error).message;
+  }
+  throw new Error('expected an error');
+}
+
+describe('configuration', () => {
+  it('parses durations like Go', () => {
+    expect(parseDuration('10m')).toBe(600_000);
+    expect(parseDuration('1h30m')).toBe(5_400_000);
+    expect(parseDuration('500ms')).toBe(500);
+    expect(parseDuration('0')).toBe(0);
+    expect(parseDuration('10 minutes')).toBeUndefined();
+  });
+
+  it('defaults the first provider to take class-less Services', () => {
+    const c = parseRunConfig(raw({ provider: ['local', 'fake'] }));
+    expect(c.defaultProvider).toBe('local');
+    expect(c.resyncPeriod).toBe(600_000);
+    expect(c.workers).toBe(8);
+    expect(parseRunConfig(raw({ classOnly: true })).defaultProvider).toBeUndefined();
+  });
+
+  it('names the flag in every error', () => {
+    expect(messageOf(() => parseRunConfig(raw({ workers: 'many' })))).toBe('--workers: must be a whole number');
+    expect(messageOf(() => parseRunConfig(raw({ provider: ['gcp'] })))).toMatch(/^--provider: expected one of local, aws, azure, fake/);
+    expect(messageOf(() => parseRunConfig(raw({ provider: [] })))).toMatch(/^--provider: at least one/);
+    expect(messageOf(() => parseRunConfig(raw({ resyncPeriod: 'soon' })))).toMatch(/^--resync-period: "soon" is not a duration/);
+    expect(messageOf(() => parseRunConfig(raw({ defaultProvider: 'aws' })))).toBe('--default-provider: aws is not one of the --provider values (local)');
+    expect(messageOf(() => parseRunConfig(raw({ clusterName: 'My Cluster' })))).toMatch(/^--cluster-name: must be a DNS label/);
+    expect(messageOf(() => parseRunConfig(raw({ leaderElectRenewDeadline: '20s' })))).toBe(
+      '--leader-elect-renew-deadline: must be shorter than --leader-elect-lease-duration',
+    );
+  });
+});

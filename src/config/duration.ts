@@ -1,0 +1,15 @@
+/** Go-style durations on flags: "10m", "15s", "500ms", "1h30m". */
+const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+export function parseDuration(text: string): number | undefined {
+  const trimmed = text.trim();
+  if (trimmed === '0') return 0;
+  const re = /(\d+(?:\.\d+)?)(ms|s|m|h)/gy;
+  let total = 0;
+  let matched = 0;
+  for (let m = re.exec(trimmed); m; m = re.exec(trimmed)) {
+    total += Number(m[1]) * (UNITS[m[2]!] ?? 0);
+    matched = re.lastIndex;
+  }
+  return matched === trimmed.length && matched > 0 ? Math.round(total) : undefined;
+}

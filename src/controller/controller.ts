@@ -1,0 +1,365 @@
+/**
+ * The service controller: informers on Services, Nodes and Namespaces whose handlers only enqueue keys;
+ * one work queue; N workers; a node sync that reuses the queue with a targets-only intent (so a key is
+ * never worked on twice at once and node churn costs one updateTargets() per load balancer); a jittered
+ * drift pass; leader election gating every write.
+ */
+import * as k8s from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import type { LoadBalancerProvider, RecordedAllocation } from '../provider.ts';
+import type { NodeObject, ServiceObject } from '../model/objects.ts';
+import { serviceKey } from '../model/objects.ts';
+import { decide, recordedProvider, type OwnershipConfig } from '../model/ownership.ts';
+import { targetsFingerprint, targetsOf } from '../model/nodes.ts';
+import { desiredLoadBalancer } from '../model/desired-load-balancer.ts';
+import { EventRecorder } from '../kube/events.ts';
+import { ResilientInformer } from '../kube/informer.ts';
+import { LeaderElector } from '../kube/leader.ts';
+import { ServiceWriter } from '../kube/service-writer.ts';
+import { Metrics } from '../metrics.ts';
+import { WorkQueue, runWorkers } from './queue.ts';
+import { classify, cleanupService, ensureService, modelFor, reportFailure, type Applied, type SyncContext } from './service-sync.ts';
+import { newestOf, relevantNode, relevantService } from './fingerprints.ts';
+
+export interface ControllerOptions {
+  kubeConfig: k8s.KubeConfig;
+  clusterName: string;
+  providers: LoadBalancerProvider[];
+  defaultProvider?: string;
+  classOnly: boolean;
+  workers: number;
+  resyncPeriodMs: number;
+  /** coalesce bursts of node events */
+  nodeSyncDelayMs?: number;
+  leaderElection?: { namespace: string; name: string; identity: string; leaseDurationMs: number; renewDeadlineMs: number; retryPeriodMs: number };
+  log: Logger;
+  metrics?: Metrics;
+  queueBaseDelayMs?: number;
+  queueMaxDelayMs?: number;
+  /** called when this replica loses the lease (the CLI exits; tests observe) */
+  onLostLeadership?: () => void;
+}
+
+export class ServiceController {
+  readonly metrics: Metrics;
+  readonly writer: ServiceWriter;
+  readonly events: EventRecorder;
+  private readonly opts: ControllerOptions;
+  private readonly log: Logger;
+  private readonly providers: Map<string, LoadBalancerProvider>;
+  private readonly ownership: OwnershipConfig;
+  private readonly services: ResilientInformer<k8s.V1Service>;
+  private readonly nodes: ResilientInformer<k8s.V1Node>;
+  private readonly namespaces: ResilientInformer<k8s.V1Namespace>;
+  private queue: WorkQueue | undefined;
+  private readonly applied = new Map<string, Applied>();
+  /** keys whose next sync must be a full one (anything but a pure node change) */
+  private readonly fullSync = new Set<string>();
+  private readonly lastWritten = new Map<string, ServiceObject>();
+  private readonly seenService = new Map<string, string>();
+  private readonly seenNode = new Map<string, string>();
+  private nodeTimer: NodeJS.Timeout | undefined;
+  private driftTimer: NodeJS.Timeout | undefined;
+  private elector: LeaderElector | undefined;
+  private abort = new AbortController();
+  private workersDone: Promise<void> | undefined;
+  private leading = false;
+  private readonly ctx: SyncContext;
+
+  constructor(opts: ControllerOptions) {
+    this.opts = opts;
+    this.log = opts.log;
+    this.metrics = opts.metrics ?? new Metrics();
+    this.providers = new Map(opts.providers.map((p) => [p.name, p]));
+    this.ownership = { providers: [...this.providers.keys()], classOnly: opts.classOnly, ...(opts.defaultProvider ? { defaultProvider: opts.defaultProvider } : {}) };
+    const kc = opts.kubeConfig;
+    const core = kc.makeApiClient(k8s.CoreV1Api);
+    this.writer = new ServiceWriter(kc);
+    this.events = new EventRecorder(kc, {
+      component: 'lb-provisioner',
+      instance: opts.leaderElection?.identity ?? 'lb-provisioner',
+      log: this.log,
+    });
+    this.events.disable();
+    this.services = new ResilientInformer<k8s.V1Service>(
+      kc,
+      '/api/v1/services',
+      () => core.listServiceForAllNamespaces(),
+      { onAdd: (s) => this.onService(s), onUpdate: (s) => this.onService(s), onDelete: (s) => this.onServiceDeleted(s) },
+      { name: 'services', log: this.log },
+    );
+    this.nodes = new ResilientInformer<k8s.V1Node>(
+      kc,
+      '/api/v1/nodes',
+      () => core.listNode(),
+      { onAdd: (n) => this.onNode(n), onUpdate: (n) => this.onNode(n), onDelete: (n) => this.onNodeDeleted(n) },
+      { name: 'nodes', log: this.log },
+    );
+    this.namespaces = new ResilientInformer<k8s.V1Namespace>(kc, '/api/v1/namespaces', () => core.listNamespace(), {}, { name: 'namespaces', log: this.log });
+    this.ctx = {
+      clusterName: opts.clusterName,
+      providers: this.providers,
+      writer: this.writer,
+      events: this.events,
+      metrics: this.metrics,
+      log: this.log,
+      nodes: () => this.nodes.list(),
+      namespaceLabels: (ns) => this.namespaces.get(ns)?.metadata?.labels ?? {},
+      wrote: (svc) => this.lastWritten.set(serviceKey(svc), svc),
+    };
+  }
+
+  get isLeader(): boolean {
+    return this.leading;
+  }
+
+  /** Start informers, then campaign (or lead at once without leader election). */
+  async start(): Promise<void> {
+    await Promise.all([this.services.start(), this.nodes.start(), this.namespaces.start()]);
+    this.log.info({ services: this.services.list().length, nodes: this.nodes.list().length }, 'caches synced');
+    const le = this.opts.leaderElection;
+    if (!le) {
+      await this.startLeading();
+      return;
+    }
+    this.elector = new LeaderElector(this.opts.kubeConfig, {
+      ...le,
+      log: this.log,
+      onStartedLeading: () => void this.startLeading(),
+      onStoppedLeading: () => {
+        void this.stopLeading();
+        this.opts.onLostLeadership?.();
+      },
+    });
+    this.elector.start();
+  }
+
+  /** Stop. `crash: true` leaves the lease held, as a killed process would. */
+  async stop(options: { crash?: boolean } = {}): Promise<void> {
+    if (this.elector) await this.elector.stop({ release: !options.crash });
+    await this.stopLeading();
+    await Promise.all([this.services.stop(), this.nodes.stop(), this.namespaces.stop()]);
+    await Promise.all([...this.providers.values()].map((p) => p.close?.()));
+  }
+
+  /** Resolves once nothing is queued or in flight. */
+  async idle(): Promise<void> {
+    await this.queue?.idle();
+  }
+
+  private async startLeading(): Promise<void> {
+    if (this.leading) return;
+    this.leading = true;
+    this.metrics.isLeader.set(1);
+    this.abort = new AbortController();
+    this.events.enable();
+    const queue = new WorkQueue({
+      ...(this.opts.queueBaseDelayMs ? { baseDelayMs: this.opts.queueBaseDelayMs } : {}),
+      ...(this.opts.queueMaxDelayMs ? { maxDelayMs: this.opts.queueMaxDelayMs } : {}),
+      onDepth: (d) => this.metrics.queueDepth.set(d),
+      onLatency: (ms) => this.metrics.queueLatency.observe(ms / 1000),
+    });
+    this.queue = queue;
+    for (const p of this.providers.values()) {
+      await p.start?.({
+        signal: this.abort.signal,
+        requeue: (keys) => keys.forEach((k) => this.enqueue(k)),
+        requeueAll: () => this.requeueOwnedBy(p.name),
+      });
+    }
+    this.restoreAllocations();
+    for (const svc of this.services.list()) this.enqueue(serviceKey(svc));
+    this.workersDone = runWorkers(queue, this.opts.workers, (key) => this.sync(key));
+    this.scheduleDrift();
+  }
+
+  private async stopLeading(): Promise<void> {
+    if (!this.leading) return;
+    this.leading = false;
+    this.metrics.isLeader.set(0);
+    this.events.disable();
+    this.abort.abort();
+    if (this.nodeTimer) clearTimeout(this.nodeTimer);
+    if (this.driftTimer) clearTimeout(this.driftTimer);
+    this.queue?.shutDown();
+    await this.workersDone;
+    this.queue = undefined;
+    this.applied.clear();
+  }
+
+  /** Hand every provider what existing Services recorded, before anything new is allocated. */
+  private restoreAllocations(): void {
+    for (const p of this.providers.values()) {
+      if (!p.restore) continue;
+      const recorded: RecordedAllocation[] = [];
+      for (const svc of this.services.list()) {
+        if (recordedProvider(svc) !== p.name) continue;
+        let lb;
+        try {
+          lb = modelFor(this.ctx, p, svc);
+        } catch {
+          // a Service with a now-invalid spec still holds its addresses: restore from what it recorded
+          lb = desiredLoadBalancer({ ...svc, spec: { ...svc.spec, ports: [{ port: 1 }] } }, [], {
+            clusterName: this.opts.clusterName,
+            requireProviderID: false,
+            needsNodePorts: false,
+            healthCheckTiming: p.healthCheckTiming,
+          });
+        }
+        recorded.push({ ref: lb.ref, lb });
+      }
+      p.restore(recorded);
+    }
+  }
+
+  private enqueue(key: string, full = true): void {
+    if (!this.queue) return;
+    if (full) this.fullSync.add(key);
+    this.queue.add(key);
+  }
+
+  private requeueOwnedBy(provider: string): void {
+    for (const svc of this.services.list()) {
+      const d = decide(svc, this.ownership);
+      if (d.action !== 'ignore' && d.provider === provider) this.enqueue(serviceKey(svc));
+    }
+  }
+
+  private onService(svc: k8s.V1Service): void {
+    const key = serviceKey(svc);
+    const fp = relevantService(svc);
+    if (this.seenService.get(key) === fp) return; // our own status writes and resyncs change nothing we act on
+    this.seenService.set(key, fp);
+    this.enqueue(key);
+  }
+
+  private onServiceDeleted(svc: k8s.V1Service): void {
+    const key = serviceKey(svc);
+    this.seenService.delete(key);
+    this.enqueue(key);
+  }
+
+  private onNode(node: k8s.V1Node): void {
+    const name = node.metadata?.name ?? '';
+    const fp = relevantNode(node);
+    if (this.seenNode.get(name) === fp) return;
+    this.seenNode.set(name, fp);
+    this.scheduleNodeSync();
+  }
+
+  private onNodeDeleted(node: k8s.V1Node): void {
+    this.seenNode.delete(node.metadata?.name ?? '');
+    this.scheduleNodeSync();
+  }
+
+  private scheduleNodeSync(): void {
+    if (!this.queue || this.nodeTimer) return;
+    this.nodeTimer = setTimeout(() => {
+      this.nodeTimer = undefined;
+      this.nodeSync();
+    }, this.opts.nodeSyncDelayMs ?? 1000);
+    this.nodeTimer.unref();
+  }
+
+  /** Node set changed: every load balancer whose targets differ gets a targets-only sync. */
+  private nodeSync(): void {
+    const nodes = this.nodes.list();
+    for (const [key, applied] of this.applied) {
+      const p = this.providers.get(applied.provider);
+      if (!p) continue;
+      const targets = targetsOf(nodes, { requireProviderID: p.capabilities.mapsNodesByProviderID });
+      if (targetsFingerprint(targets) !== applied.targets) this.enqueue(key, false);
+    }
+  }
+
+  private scheduleDrift(): void {
+    const period = this.opts.resyncPeriodMs;
+    if (period <= 0) return;
+    const jittered = period * (0.9 + Math.random() * 0.2);
+    this.driftTimer = setTimeout(() => {
+      this.log.info({ services: this.applied.size }, 'drift pass: re-ensuring every owned Service');
+      for (const key of this.applied.keys()) this.enqueue(key);
+      this.scheduleDrift();
+    }, jittered);
+    this.driftTimer.unref();
+  }
+
+  private current(key: string): ServiceObject | undefined {
+    const [namespace, name] = key.split('/') as [string, string];
+    const cached = this.services.get(name, namespace);
+    if (!cached) return undefined; // gone: what we wrote earlier must not bring it back
+    const written = this.lastWritten.get(key);
+    const newest = newestOf(cached, written);
+    if (newest === cached) this.lastWritten.delete(key);
+    return newest;
+  }
+
+  private async sync(key: string): Promise<void> {
+    const queue = this.queue;
+    if (!queue) return;
+    const signal = this.abort.signal;
+    const svc = this.current(key);
+    const full = this.fullSync.delete(key) || !this.applied.has(key);
+    if (!svc) {
+      this.applied.delete(key);
+      this.lastWritten.delete(key);
+      this.updateManagedGauge();
+      return;
+    }
+    const decision = decide(svc, this.ownership);
+    if (decision.action === 'ignore') {
+      this.applied.delete(key);
+      this.updateManagedGauge();
+      return;
+    }
+    const log = this.log.child({ service: key, provider: decision.provider });
+    const started = performance.now();
+    let outcome = 'success';
+    try {
+      if (decision.action === 'cleanup') {
+        await cleanupService(this.ctx, svc, decision.provider, signal);
+        this.applied.delete(key);
+        if (decision.then) this.enqueue(key);
+      } else if (!full) {
+        await this.updateTargets(key, svc, decision.provider, signal);
+      } else {
+        this.applied.set(key, await ensureService(this.ctx, svc, decision.provider, signal));
+      }
+      queue.forget(key);
+    } catch (err) {
+      const failure = classify(err);
+      outcome = failure.reason;
+      if (signal.aborted) return;
+      log.warn({ reason: failure.reason, err: failure.message }, 'sync failed');
+      this.fullSync.add(key);
+      await reportFailure(this.ctx, this.current(key) ?? svc, failure);
+      if (failure.retry.kind === 'after') queue.addAfter(key, failure.retry.delayMs);
+      else if (failure.retry.kind === 'backoff') queue.addRateLimited(key);
+      else if (failure.retry.kind === 'soon') queue.addAfter(key, 200);
+      else queue.forget(key);
+    } finally {
+      this.metrics.reconcileDuration.observe({ provider: decision.provider, outcome }, (performance.now() - started) / 1000);
+      this.updateManagedGauge();
+    }
+  }
+
+  private async updateTargets(key: string, svc: ServiceObject, providerName: string, signal: AbortSignal): Promise<void> {
+    const applied = this.applied.get(key);
+    const p = this.providers.get(providerName);
+    if (!applied || !p) return;
+    const targets = targetsOf(this.nodes.list(), { requireProviderID: p.capabilities.mapsNodesByProviderID });
+    const fingerprint = targetsFingerprint(targets);
+    if (fingerprint === applied.targets) return;
+    const lb = { ...applied.lb, targets };
+    await p.updateTargets(lb, signal);
+    this.metrics.providerCalls.inc({ provider: providerName, operation: 'updateTargets', result: 'success' });
+    this.applied.set(key, { provider: providerName, lb, targets: fingerprint });
+    this.events.record(svc, 'Normal', 'UpdatedLoadBalancer', `Updated load balancer targets: ${targets.length} nodes`);
+  }
+
+  private updateManagedGauge(): void {
+    const counts = new Map<string, number>();
+    for (const a of this.applied.values()) counts.set(a.provider, (counts.get(a.provider) ?? 0) + 1);
+    for (const name of this.providers.keys()) this.metrics.managedLoadBalancers.set({ provider: name }, counts.get(name) ?? 0);
+  }
+}

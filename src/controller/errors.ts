@@ -1,0 +1,32 @@
+/** Every error a sync can meet, mapped once to what the user sees (Event reason, condition) and to a retry. */
+import { isProviderError } from '../provider.ts';
+
+export type Retry = { kind: 'backoff' } | { kind: 'after'; delayMs: number } | { kind: 'none' } | { kind: 'soon' };
+
+export interface Classified {
+  reason: string;
+  message: string;
+  retry: Retry;
+  /** a Warning Event and a False condition are shown for it */
+  userVisible: boolean;
+}
+
+function apiStatus(err: unknown): number | undefined {
+  const code = (err as { code?: unknown })?.code;
+  return typeof code === 'number' ? code : undefined;
+}
+
+export function classify(err: unknown): Classified {
+  if (isProviderError(err)) {
+    const delayMs = (err as { delayMs?: unknown }).delayMs;
+    const retry: Retry =
+      typeof delayMs === 'number' ? { kind: 'after', delayMs } : err.terminal ? { kind: 'none' } : { kind: 'backoff' };
+    return { reason: err.reason, message: err.message, retry, userVisible: true };
+  }
+  const name = (err as { name?: unknown })?.name;
+  if (name === 'AbortError') return { reason: 'Aborted', message: 'shutting down', retry: { kind: 'none' }, userVisible: false };
+  // a write raced with another writer: our cache will catch up, try again shortly without a Warning
+  if (apiStatus(err) === 409) return { reason: 'Conflict', message: 'conflict writing the Service', retry: { kind: 'soon' }, userVisible: false };
+  const message = err instanceof Error ? err.message : String(err);
+  return { reason: 'SyncLoadBalancerFailed', message: `error syncing load balancer: ${message}`, retry: { kind: 'backoff' }, userVisible: true };
+}

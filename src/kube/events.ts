@@ -1,0 +1,93 @@
+/**
+ * Events on Services, deduplicated: the same (object, type, reason, message) is recorded at most once per
+ * window, so a failing Service retried with backoff doesn't flood the API. Recording never blocks or
+ * fails a sync.
+ */
+import * as k8s from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import type { ServiceObject } from '../model/objects.ts';
+
+export type EventType = 'Normal' | 'Warning';
+
+export interface EventSink {
+  record(svc: ServiceObject, type: EventType, reason: string, message: string): void;
+}
+
+export interface EventRecorderOptions {
+  component: string;
+  instance: string;
+  log: Logger;
+  windowMs?: number;
+  maxKeys?: number;
+}
+
+export class EventRecorder implements EventSink {
+  private readonly api: k8s.CoreV1Api;
+  private readonly seen = new Map<string, number>();
+  private readonly windowMs: number;
+  private readonly maxKeys: number;
+  private readonly options: EventRecorderOptions;
+  private enabled = true;
+  /** events written (for tests and benchmarks) */
+  written = 0;
+
+  constructor(kc: k8s.KubeConfig, options: EventRecorderOptions) {
+    this.api = kc.makeApiClient(k8s.CoreV1Api);
+    this.options = options;
+    this.windowMs = options.windowMs ?? 10 * 60_000;
+    this.maxKeys = options.maxKeys ?? 10_000;
+  }
+
+  /** A replica that lost the lease writes nothing, Events included. */
+  disable(): void {
+    this.enabled = false;
+  }
+
+  enable(): void {
+    this.enabled = true;
+  }
+
+  record(svc: ServiceObject, type: EventType, reason: string, message: string): void {
+    if (!this.enabled) return;
+    const meta = svc.metadata ?? {};
+    const key = `${meta.uid ?? ''}\u0000${type}\u0000${reason}\u0000${message}`;
+    const now = Date.now();
+    const last = this.seen.get(key);
+    if (last !== undefined && now - last < this.windowMs) return;
+    this.seen.set(key, now);
+    if (this.seen.size > this.maxKeys) this.evict(now);
+    const ts = new Date(now);
+    const event: k8s.CoreV1Event = {
+      metadata: { generateName: `${meta.name ?? 'service'}.`, namespace: meta.namespace ?? 'default' },
+      involvedObject: {
+        apiVersion: 'v1',
+        kind: 'Service',
+        name: meta.name ?? '',
+        namespace: meta.namespace ?? '',
+        uid: meta.uid ?? '',
+      },
+      type,
+      reason,
+      message,
+      count: 1,
+      firstTimestamp: ts,
+      lastTimestamp: ts,
+      source: { component: this.options.component },
+      reportingComponent: this.options.component,
+      reportingInstance: this.options.instance,
+    };
+    this.written++;
+    this.api.createNamespacedEvent({ namespace: event.metadata.namespace ?? 'default', body: event }).catch((err: unknown) => {
+      this.options.log.warn({ err: String(err), reason }, 'could not record event');
+    });
+  }
+
+  private evict(now: number): void {
+    for (const [k, t] of this.seen) if (now - t >= this.windowMs) this.seen.delete(k);
+    // still too many: drop the oldest half
+    if (this.seen.size > this.maxKeys) {
+      const keys = [...this.seen.keys()].slice(0, Math.floor(this.seen.size / 2));
+      keys.forEach((k) => this.seen.delete(k));
+    }
+  }
+}

@@ -1,0 +1,122 @@
+/**
+ * An informer that survives. client-node's ListWatch stops on most errors (anything but 410 Gone and its
+ * own inactivity timeout): this wrapper restarts it with jittered backoff, so watch errors and apiserver
+ * restarts only delay events. After a restart the ListWatch relists as needed and reports what changed.
+ */
+import * as k8s from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+
+export interface InformerHandlers<T> {
+  onAdd?: (obj: T) => void;
+  onUpdate?: (obj: T) => void;
+  onDelete?: (obj: T) => void;
+}
+
+export interface InformerOptions {
+  name: string;
+  log: Logger;
+  minBackoffMs?: number;
+  maxBackoffMs?: number;
+}
+
+export class ResilientInformer<T extends k8s.KubernetesObject> {
+  private readonly lw: k8s.ListWatch<T>;
+  private readonly log: Logger;
+  private readonly name: string;
+  private readonly minBackoffMs: number;
+  private readonly maxBackoffMs: number;
+  private backoffMs: number;
+  private stopped = false;
+  private restartTimer: NodeJS.Timeout | undefined;
+  private failedSinceStart = false;
+  private synced = false;
+  private readonly syncWaiters: (() => void)[] = [];
+  /** counts restarts after errors, for tests and metrics */
+  restarts = 0;
+
+  constructor(
+    kc: k8s.KubeConfig,
+    path: string,
+    list: () => Promise<k8s.KubernetesListObject<T>>,
+    handlers: InformerHandlers<T>,
+    options: InformerOptions,
+  ) {
+    this.name = options.name;
+    this.log = options.log.child({ informer: options.name });
+    this.minBackoffMs = options.minBackoffMs ?? 500;
+    this.maxBackoffMs = options.maxBackoffMs ?? 30_000;
+    this.backoffMs = this.minBackoffMs;
+    this.lw = new k8s.ListWatch<T>(path, new k8s.Watch(kc), list, false);
+    if (handlers.onAdd) this.lw.on(k8s.ADD, handlers.onAdd);
+    if (handlers.onUpdate) this.lw.on(k8s.UPDATE, handlers.onUpdate);
+    if (handlers.onDelete) this.lw.on(k8s.DELETE, handlers.onDelete);
+    this.lw.on(k8s.ERROR, (err: unknown) => this.onError(err));
+  }
+
+  /** Start and resolve once the first full list has been delivered. */
+  async start(): Promise<void> {
+    this.stopped = false;
+    void this.run();
+    await this.waitForSync();
+  }
+
+  waitForSync(): Promise<void> {
+    if (this.synced) return Promise.resolve();
+    return new Promise((resolve) => this.syncWaiters.push(resolve));
+  }
+
+  get hasSynced(): boolean {
+    return this.synced;
+  }
+
+  list(): readonly T[] {
+    return this.lw.list();
+  }
+
+  get(name: string, namespace?: string): T | undefined {
+    return this.lw.get(name, namespace);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.restartTimer) clearTimeout(this.restartTimer);
+    await this.lw.stop();
+  }
+
+  private async run(): Promise<void> {
+    this.failedSinceStart = false;
+    try {
+      await this.lw.start();
+    } catch (err) {
+      this.onError(err);
+      return;
+    }
+    if (!this.failedSinceStart && !this.stopped) {
+      this.backoffMs = this.minBackoffMs;
+      if (!this.synced) {
+        this.synced = true;
+        this.syncWaiters.splice(0).forEach((w) => w());
+      }
+    }
+  }
+
+  private onError(err: unknown): void {
+    this.failedSinceStart = true;
+    if (this.stopped || this.restartTimer) return;
+    const delay = Math.round(this.backoffMs * (0.8 + Math.random() * 0.4));
+    this.backoffMs = Math.min(this.backoffMs * 2, this.maxBackoffMs);
+    this.log.warn({ err: describe(err), retryInMs: delay }, `${this.name} watch failed; restarting`);
+    this.restartTimer = setTimeout(() => {
+      this.restartTimer = undefined;
+      if (this.stopped) return;
+      this.restarts++;
+      void this.run();
+    }, delay);
+    this.restartTimer.unref();
+  }
+}
+
+function describe(err: unknown): string {
+  if (err instanceof Error) return `${err.name}: ${err.message}`;
+  return String(err);
+}

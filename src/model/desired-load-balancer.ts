@@ -1,0 +1,91 @@
+/** Service + Nodes + options -> DesiredLoadBalancer. Pure: the whole decision of "what should exist". */
+import ipaddr from 'ipaddr.js';
+import type { DesiredLoadBalancer, IpFamily, PortSpec, Protocol } from './desired.ts';
+import type { NodeObject, ServiceObject } from './objects.ts';
+import { InvalidAnnotationError, InvalidSpecError } from '../provider.ts';
+import { healthCheckFor, type HealthCheckTiming } from './health-check.ts';
+import { LOAD_BALANCER_SOURCE_RANGES } from './annotations.ts';
+import { listAnnotation } from './parse.ts';
+import { targetsOf } from './nodes.ts';
+
+export interface ModelOptions {
+  clusterName: string;
+  /** cloud providers map nodes through providerID */
+  requireProviderID: boolean;
+  /** the data plane forwards to NodePorts, so every port needs one */
+  needsNodePorts: boolean;
+  healthCheckTiming: HealthCheckTiming;
+  namespaceLabels?: Record<string, string>;
+}
+
+/** client-go's default ClientIP affinity timeout (3 hours) */
+const DEFAULT_AFFINITY_TIMEOUT_SECONDS = 10800;
+
+export function desiredPorts(svc: ServiceObject, needsNodePorts: boolean): PortSpec[] {
+  const ports = svc.spec?.ports ?? [];
+  if (ports.length === 0) throw new InvalidSpecError('the Service has no ports');
+  return ports.map((p) => {
+    const protocol = (p.protocol ?? 'TCP') as Protocol;
+    if (needsNodePorts && !p.nodePort) {
+      throw new InvalidSpecError(
+        `port ${p.port}/${protocol} has no nodePort (allocateLoadBalancerNodePorts is false): this provider forwards to NodePorts; set a nodePort on the port or allow allocation`,
+      );
+    }
+    const spec: PortSpec = { name: p.name ?? '', protocol, port: p.port };
+    if (p.nodePort) spec.nodePort = p.nodePort;
+    return spec;
+  });
+}
+
+export function sourceRangesOf(svc: ServiceObject): string[] {
+  const fromSpec = svc.spec?.loadBalancerSourceRanges ?? [];
+  const annotations = svc.metadata?.annotations ?? {};
+  const ranges = fromSpec.length > 0 ? fromSpec : (listAnnotation(annotations, LOAD_BALANCER_SOURCE_RANGES) ?? []);
+  return ranges.map((r) => {
+    const trimmed = r.trim();
+    try {
+      const [addr, bits] = ipaddr.parseCIDR(trimmed);
+      return `${addr.toString()}/${bits}`;
+    } catch {
+      const what = `${JSON.stringify(r)} is not a CIDR (e.g. 203.0.113.0/24)`;
+      if (fromSpec.length > 0) throw new InvalidSpecError(`spec.loadBalancerSourceRanges: ${what}`);
+      throw new InvalidAnnotationError(LOAD_BALANCER_SOURCE_RANGES, what);
+    }
+  });
+}
+
+export function ingressIPsOf(svc: ServiceObject): string[] {
+  return (svc.status?.loadBalancer?.ingress ?? []).map((i) => i.ip).filter((ip): ip is string => Boolean(ip));
+}
+
+export function desiredLoadBalancer(
+  svc: ServiceObject,
+  nodes: readonly NodeObject[],
+  options: ModelOptions,
+): DesiredLoadBalancer {
+  const meta = svc.metadata ?? {};
+  const spec = svc.spec ?? {};
+  const affinity = spec.sessionAffinity === 'ClientIP' ? 'ClientIP' : 'None';
+  const lb: DesiredLoadBalancer = {
+    ref: { clusterName: options.clusterName, namespace: meta.namespace ?? '', name: meta.name ?? '', uid: meta.uid ?? '' },
+    ports: desiredPorts(svc, options.needsNodePorts),
+    targets: targetsOf(nodes, { requireProviderID: options.requireProviderID }),
+    healthCheck: healthCheckFor(svc, options.healthCheckTiming),
+    externalTrafficPolicy: spec.externalTrafficPolicy === 'Local' ? 'Local' : 'Cluster',
+    sourceRanges: sourceRangesOf(svc),
+    ipFamilies: (spec.ipFamilies?.length ? spec.ipFamilies : ['IPv4']) as IpFamily[],
+    ipFamilyPolicy: (spec.ipFamilyPolicy ?? 'SingleStack') as DesiredLoadBalancer['ipFamilyPolicy'],
+    sessionAffinity: {
+      type: affinity,
+      timeoutSeconds: spec.sessionAffinityConfig?.clientIP?.timeoutSeconds ?? DEFAULT_AFFINITY_TIMEOUT_SECONDS,
+    },
+    requestedIPs: spec.loadBalancerIP ? [spec.loadBalancerIP] : [],
+    currentIngressIPs: ingressIPsOf(svc),
+    labels: meta.labels ?? {},
+    annotations: meta.annotations ?? {},
+    namespaceLabels: options.namespaceLabels ?? {},
+    selector: spec.selector ?? {},
+  };
+  if (lb.externalTrafficPolicy === 'Local' && spec.healthCheckNodePort) lb.healthCheckNodePort = spec.healthCheckNodePort;
+  return lb;
+}

@@ -1,0 +1,99 @@
+/**
+ * Does a Service need work from us, and from which provider? Small pure predicates, each testable alone
+ * (the upstream service controller's habit). See ARCHITECTURE.md "Ownership".
+ */
+import type { ServiceObject } from './objects.ts';
+import { LOAD_BALANCER_CLASS_PREFIX, OUR_FINALIZER, PROVIDER_ANNOTATION, UPSTREAM_FINALIZER } from './names.ts';
+
+export interface OwnershipConfig {
+  /** names of the providers this process runs */
+  providers: readonly string[];
+  /** the provider that takes class-less Services, if any */
+  defaultProvider?: string;
+  /** take only Services that name one of our classes */
+  classOnly: boolean;
+}
+
+export function isLoadBalancer(svc: ServiceObject): boolean {
+  return svc.spec?.type === 'LoadBalancer';
+}
+
+export function isBeingDeleted(svc: ServiceObject): boolean {
+  return svc.metadata?.deletionTimestamp !== undefined && svc.metadata.deletionTimestamp !== null;
+}
+
+export function hasFinalizer(svc: ServiceObject, finalizer: string): boolean {
+  return svc.metadata?.finalizers?.includes(finalizer) ?? false;
+}
+
+/** The provider named by the Service's class, when the class is one of ours and that provider runs here. */
+export function providerOfClass(svc: ServiceObject, cfg: OwnershipConfig): string | undefined {
+  const cls = svc.spec?.loadBalancerClass;
+  if (!cls?.startsWith(LOAD_BALANCER_CLASS_PREFIX)) return undefined;
+  const name = cls.slice(LOAD_BALANCER_CLASS_PREFIX.length);
+  return cfg.providers.includes(name) ? name : undefined;
+}
+
+/**
+ * The provider that built this Service's load balancer, as recorded with our finalizer; undefined when we
+ * built nothing. The upstream finalizer alone, without our annotation, belongs to another controller.
+ */
+export function recordedProvider(svc: ServiceObject): string | undefined {
+  const recorded = svc.metadata?.annotations?.[PROVIDER_ANNOTATION];
+  if (!recorded) return undefined;
+  return hasFinalizer(svc, OUR_FINALIZER) || hasFinalizer(svc, UPSTREAM_FINALIZER) ? recorded : undefined;
+}
+
+/** Another controller has claimed this class-less Service (it carries the upstream finalizer, not our record). */
+export function ownedByAnotherController(svc: ServiceObject): boolean {
+  return hasFinalizer(svc, UPSTREAM_FINALIZER) && recordedProvider(svc) === undefined;
+}
+
+/**
+ * The provider that should have a load balancer for this Service now, or undefined when none of ours
+ * should. A recorded provider wins for class-less Services, so changing --default-provider never moves an
+ * existing load balancer.
+ */
+export function wantedProvider(svc: ServiceObject, cfg: OwnershipConfig): string | undefined {
+  if (!isLoadBalancer(svc) || isBeingDeleted(svc)) return undefined;
+  const cls = svc.spec?.loadBalancerClass;
+  if (cls) return providerOfClass(svc, cfg);
+  const recorded = recordedProvider(svc);
+  if (recorded) return cfg.providers.includes(recorded) ? recorded : undefined;
+  if (cfg.classOnly || !cfg.defaultProvider || ownedByAnotherController(svc)) return undefined;
+  return cfg.defaultProvider;
+}
+
+/** The finalizer we put on a Service we build for: upstream's on class-less ones, ours on classed ones. */
+export function finalizerFor(svc: ServiceObject): string {
+  return svc.spec?.loadBalancerClass ? OUR_FINALIZER : UPSTREAM_FINALIZER;
+}
+
+/** The finalizers of ours this Service carries (both, after a class change through a type change). */
+export function ourFinalizers(svc: ServiceObject): string[] {
+  if (recordedProvider(svc) === undefined) return hasFinalizer(svc, OUR_FINALIZER) ? [OUR_FINALIZER] : [];
+  return [OUR_FINALIZER, UPSTREAM_FINALIZER].filter((f) => hasFinalizer(svc, f));
+}
+
+export type Decision =
+  | { action: 'ignore' }
+  | { action: 'ensure'; provider: string }
+  /** clean up what `provider` built; if `then` is set, build with that provider on a later sync */
+  | { action: 'cleanup'; provider: string; then?: string };
+
+/** The whole decision for one Service. */
+export function decide(svc: ServiceObject, cfg: OwnershipConfig): Decision {
+  const recorded = recordedProvider(svc);
+  const wanted = wantedProvider(svc, cfg);
+  if (recorded !== undefined && recorded !== wanted) {
+    if (!cfg.providers.includes(recorded)) return { action: 'ignore' };
+    return wanted ? { action: 'cleanup', provider: recorded, then: wanted } : { action: 'cleanup', provider: recorded };
+  }
+  if (wanted) return { action: 'ensure', provider: wanted };
+  // our finalizer left without a record (an interrupted cleanup patch): let the object go
+  if (hasFinalizer(svc, OUR_FINALIZER) && recorded === undefined) {
+    const byClass = providerOfClass(svc, cfg);
+    if (byClass) return { action: 'cleanup', provider: byClass };
+  }
+  return { action: 'ignore' };
+}

@@ -19,6 +19,8 @@
  */
 import type { DesiredLoadBalancer, LoadBalancerRef } from './model/desired.ts';
 import type { HealthCheckTiming } from './model/health-check.ts';
+import type { KubeConfig } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
 
 export type { DesiredLoadBalancer, LoadBalancerRef } from './model/desired.ts';
 export type { HealthCheckTiming } from './model/health-check.ts';
@@ -74,6 +76,9 @@ export interface ProviderCapabilities {
 
 /** What the controller offers a provider that needs Kubernetes-side work of its own (pools, CRDs). */
 export interface ProviderContext {
+  /** the controller's own credentials, for providers with Kubernetes objects of their own (IPPools) */
+  kubeConfig: KubeConfig;
+  log: Logger;
   /** sync these Services again (e.g. an exhausted pool freed an address) */
   requeue(keys: readonly string[]): void;
   /** sync every Service this provider owns (e.g. the pool set changed) */

@@ -57,6 +57,8 @@ export class ServiceController {
   private readonly fullSync = new Set<string>();
   private readonly lastWritten = new Map<string, ServiceObject>();
   private readonly seenService = new Map<string, string>();
+  /** resourceVersions our own writes produced: their watch events need no sync */
+  private readonly ownWrites = new Map<string, Set<string>>();
   private readonly seenNode = new Map<string, string>();
   private nodeTimer: NodeJS.Timeout | undefined;
   private driftTimer: NodeJS.Timeout | undefined;
@@ -105,7 +107,16 @@ export class ServiceController {
       log: this.log,
       nodes: () => this.nodes.list(),
       namespaceLabels: (ns) => this.namespaces.get(ns)?.metadata?.labels ?? {},
-      wrote: (svc) => this.lastWritten.set(serviceKey(svc), svc),
+      wrote: (svc) => {
+        const key = serviceKey(svc);
+        this.lastWritten.set(key, svc);
+        const rv = svc.metadata?.resourceVersion;
+        if (rv) {
+          const set = this.ownWrites.get(key) ?? new Set<string>();
+          set.add(rv);
+          this.ownWrites.set(key, set);
+        }
+      },
     };
   }
 
@@ -162,6 +173,8 @@ export class ServiceController {
     this.queue = queue;
     for (const p of this.providers.values()) {
       await p.start?.({
+        kubeConfig: this.opts.kubeConfig,
+        log: this.log.child({ provider: p.name }),
         signal: this.abort.signal,
         requeue: (keys) => keys.forEach((k) => this.enqueue(k)),
         requeueAll: () => this.requeueOwnedBy(p.name),
@@ -192,7 +205,9 @@ export class ServiceController {
     for (const p of this.providers.values()) {
       if (!p.restore) continue;
       const recorded: RecordedAllocation[] = [];
-      for (const svc of this.services.list()) {
+      // oldest first: if two Services recorded the same address, the older one keeps it
+      const byAge = [...this.services.list()].sort((a, b) => ageOf(a) - ageOf(b));
+      for (const svc of byAge) {
         if (recordedProvider(svc) !== p.name) continue;
         let lb;
         try {
@@ -228,14 +243,21 @@ export class ServiceController {
   private onService(svc: k8s.V1Service): void {
     const key = serviceKey(svc);
     const fp = relevantService(svc);
-    if (this.seenService.get(key) === fp) return; // our own status writes and resyncs change nothing we act on
+    const own = this.ownWrites.get(key);
+    const rv = svc.metadata?.resourceVersion ?? '';
+    const ours = own?.delete(rv) ?? false;
+    if (own?.size === 0) this.ownWrites.delete(key);
+    const unchanged = this.seenService.get(key) === fp;
     this.seenService.set(key, fp);
+    // our own writes, status-only changes and resyncs change nothing we act on
+    if (ours || unchanged) return;
     this.enqueue(key);
   }
 
   private onServiceDeleted(svc: k8s.V1Service): void {
     const key = serviceKey(svc);
     this.seenService.delete(key);
+    this.ownWrites.delete(key);
     this.enqueue(key);
   }
 
@@ -362,4 +384,9 @@ export class ServiceController {
     for (const a of this.applied.values()) counts.set(a.provider, (counts.get(a.provider) ?? 0) + 1);
     for (const name of this.providers.keys()) this.metrics.managedLoadBalancers.set({ provider: name }, counts.get(name) ?? 0);
   }
+}
+
+function ageOf(svc: k8s.V1Service): number {
+  const t = svc.metadata?.creationTimestamp;
+  return t ? new Date(t).getTime() : 0;
 }

@@ -25,6 +25,16 @@ fi
 
 log() { echo "build-control-plane: $*" >&2; }
 mkdir -p "$bin"
+# jest workers (and parallel CI steps) may all start on a cold cache: one builds, the others wait
+exec 9>"$out/.build-lock"
+if ! flock -n 9; then
+  log "waiting for another build of the control plane to finish"
+  flock 9
+fi
+if [ -x "$bin/kube-apiserver" ] && [ -x "$bin/kubectl" ] && [ -x "$bin/etcd" ] && [ -f "$out/.complete" ]; then
+  echo "$bin"
+  exit 0
+fi
 work="$out/src"
 mkdir -p "$work/k8s" "$work/etcd"
 export CGO_ENABLED=0 GOFLAGS=-mod=mod GOWORK=off

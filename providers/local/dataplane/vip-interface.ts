@@ -1,0 +1,118 @@
+/**
+ * The interface that carries the VIPs (`lbp0` by default). We create it, so every global address on it is
+ * ours and a re-sync can remove what is not desired; an interface of that name that we did not create
+ * (no owner alias) is refused. A `dummy` link where the kernel has the driver, else a bridge with no ports
+ * (both just hold local addresses; the host answers ARP/NDP for them on its real interfaces). With `lo`
+ * (userspace back end in dev) we only touch addresses we added: they carry a label (IPv4) or are tracked.
+ */
+import { mustRun, runCommand } from './command.ts';
+import { familyOf, silentLogger } from './types.ts';
+import type { DataplaneLogger } from './types.ts';
+
+export interface VipInterfaceOptions {
+  name?: string;
+  ownerTag?: string;
+  logger?: DataplaneLogger;
+}
+
+export class InterfaceNotOwnedError extends Error {
+  constructor(name: string, alias: string | undefined) {
+    super(`interface ${name} exists and is not ours (alias ${JSON.stringify(alias ?? '')}); choose another --vip-interface`);
+    this.name = 'InterfaceNotOwnedError';
+  }
+}
+
+interface AddrInfo {
+  family: string;
+  local: string;
+  prefixlen: number;
+  scope: string;
+  label?: string;
+}
+
+interface LinkInfo {
+  ifname: string;
+  ifalias?: string;
+  addr_info?: AddrInfo[];
+}
+
+const LO_LABEL = 'lo:lbp';
+
+export class VipInterface {
+  readonly name: string;
+  readonly #alias: string;
+  readonly #log: DataplaneLogger;
+  /** IPv6 addresses we put on lo (they can't carry a label) */
+  readonly #loV6 = new Set<string>();
+
+  constructor(options: VipInterfaceOptions = {}) {
+    this.name = options.name ?? 'lbp0';
+    this.#alias = `owner=${options.ownerTag ?? 'lb-provisioner'}`;
+    this.#log = options.logger ?? silentLogger;
+  }
+
+  get isLoopback(): boolean {
+    return this.name === 'lo';
+  }
+
+  async #show(): Promise<LinkInfo | undefined> {
+    const r = await runCommand('ip', ['-j', 'addr', 'show', 'dev', this.name]);
+    if (r.code !== 0) return undefined;
+    return (JSON.parse(r.stdout) as LinkInfo[])[0];
+  }
+
+  /** Creates the interface (or adopts ours), up. */
+  async ensure(): Promise<void> {
+    if (this.isLoopback) return;
+    const link = await this.#show();
+    if (link !== undefined) {
+      if (link.ifalias !== this.#alias) throw new InterfaceNotOwnedError(this.name, link.ifalias);
+    } else {
+      const dummy = await runCommand('ip', ['link', 'add', this.name, 'type', 'dummy']);
+      if (dummy.code !== 0) {
+        this.#log.info({ iface: this.name, reason: dummy.stderr.trim() }, 'no dummy driver; using a bridge with no ports');
+        await mustRun('ip', ['link', 'add', this.name, 'type', 'bridge']);
+      }
+      await mustRun('ip', ['link', 'set', this.name, 'alias', this.#alias]);
+    }
+    await mustRun('ip', ['link', 'set', this.name, 'up']);
+  }
+
+  /** Makes the VIPs on the interface exactly `vips` (ours only on lo). */
+  async sync(vips: string[]): Promise<void> {
+    const link = await this.#show();
+    const present = new Map<string, AddrInfo>();
+    for (const a of link?.addr_info ?? []) if (a.scope === 'global' || a.scope === 'host') present.set(a.local, a);
+    const want = new Set(vips.filter((v) => !(this.isLoopback && v.startsWith('127.'))));
+    for (const [addr, info] of present) {
+      if (want.has(addr)) continue;
+      if (this.isLoopback && info.label !== LO_LABEL && !this.#loV6.has(addr)) continue;
+      if (!this.isLoopback && info.scope !== 'global') continue;
+      await mustRun('ip', ['addr', 'del', `${addr}/${info.prefixlen}`, 'dev', this.name]);
+      this.#loV6.delete(addr);
+      this.#log.info({ vip: addr, iface: this.name }, 'removed VIP');
+    }
+    for (const addr of want) {
+      if (present.has(addr)) continue;
+      const v6 = familyOf(addr) === 6;
+      const args = ['addr', 'add', `${addr}/${v6 ? 128 : 32}`, 'dev', this.name];
+      if (v6) args.push('nodad');
+      else if (this.isLoopback) args.push('label', LO_LABEL);
+      await mustRun('ip', args);
+      if (v6 && this.isLoopback) this.#loV6.add(addr);
+      this.#log.info({ vip: addr, iface: this.name }, 'added VIP');
+    }
+  }
+
+  /** Removes the interface (or our addresses on lo). */
+  async destroy(): Promise<void> {
+    if (this.isLoopback) {
+      await this.sync([]);
+      return;
+    }
+    const link = await this.#show();
+    if (link === undefined) return;
+    if (link.ifalias !== this.#alias) throw new InterfaceNotOwnedError(this.name, link.ifalias);
+    await mustRun('ip', ['link', 'del', this.name]);
+  }
+}

@@ -1,0 +1,116 @@
+/**
+ * The thin Kubernetes adapter of the local provider's pools: IPPool objects (plus --pool flags) into
+ * setPools(), and pool status (size/used/free, a Valid condition) back onto the IPPool objects. The
+ * provider coalesces status to at most one report per pool per second; a write happens only on change.
+ */
+import * as k8s from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import { ResilientInformer } from '../../src/kube/informer.ts';
+import type { PoolDefinition } from './ipam/definitions.ts';
+import { IPPOOL_GROUP, IPPOOL_PLURAL, IPPOOL_VERSION, poolFromObject, type InvalidPoolError } from './pool.ts';
+import type { LocalProvider, PoolStatus } from './provider.ts';
+
+interface IPPoolObject extends k8s.KubernetesObject {
+  spec?: unknown;
+  status?: { size?: string; used?: string; free?: string; conditions?: k8s.V1Condition[] };
+}
+
+const MERGE = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
+
+export class IPPoolWatcher {
+  private readonly provider: LocalProvider;
+  private readonly flagPools: PoolDefinition[];
+  private readonly log: Logger;
+  private readonly api: k8s.CustomObjectsApi;
+  private readonly informer: ResilientInformer<IPPoolObject>;
+  private readonly invalid = new Map<string, string>();
+  private readonly written = new Map<string, string>();
+  private unsubscribe: (() => void) | undefined;
+
+  constructor(kc: k8s.KubeConfig, provider: LocalProvider, flagPools: PoolDefinition[], log: Logger) {
+    this.provider = provider;
+    this.flagPools = flagPools;
+    this.log = log;
+    this.api = kc.makeApiClient(k8s.CustomObjectsApi);
+    const list = async () =>
+      (await this.api.listClusterCustomObject({ group: IPPOOL_GROUP, version: IPPOOL_VERSION, plural: IPPOOL_PLURAL })) as k8s.KubernetesListObject<IPPoolObject>;
+    const changed = () => this.recompute();
+    this.informer = new ResilientInformer<IPPoolObject>(
+      kc,
+      `/apis/${IPPOOL_GROUP}/${IPPOOL_VERSION}/${IPPOOL_PLURAL}`,
+      list,
+      { onAdd: changed, onUpdate: changed, onDelete: changed },
+      { name: 'ippools', log },
+    );
+  }
+
+  /** Resolves once every IPPool has been read and handed to the provider. */
+  async start(): Promise<void> {
+    this.unsubscribe = this.provider.onPoolStatus((stats) => void this.writeStatus(stats));
+    await this.informer.start();
+    this.recompute();
+  }
+
+  async stop(): Promise<void> {
+    this.unsubscribe?.();
+    await this.informer.stop();
+  }
+
+  private recompute(): void {
+    if (!this.informer.hasSynced) return;
+    const defs = [...this.flagPools];
+    const invalid = new Map<string, string>();
+    for (const obj of this.informer.list()) {
+      const parsed = poolFromObject(obj);
+      if (parsed.ok) defs.push(parsed.pool);
+      else invalid.set(obj.metadata?.name ?? '', parsed.error.message);
+    }
+    const rejected: InvalidPoolError[] = this.provider.setPools(defs);
+    for (const err of rejected) invalid.set(err.pool, err.message);
+    for (const [name, message] of invalid) {
+      if (this.invalid.get(name) !== message) this.log.warn({ pool: name }, message);
+    }
+    const names = new Set([...this.invalid.keys(), ...invalid.keys(), ...this.informer.list().map((o) => o.metadata?.name ?? '')]);
+    this.invalid.clear();
+    for (const [k, v] of invalid) this.invalid.set(k, v);
+    // invalid pools get their condition now; valid ones with their next counts
+    void this.writeStatus(
+      [...names].filter((n) => invalid.has(n) || !this.written.has(n)).map((name) => ({ name, size: '0', used: '0', free: '0' })),
+      true,
+    );
+  }
+
+  private async writeStatus(stats: PoolStatus[], conditionOnly = false): Promise<void> {
+    for (const s of stats) {
+      const obj = this.informer.get(s.name);
+      if (!obj) continue; // a --pool flag, not an object
+      const problem = this.invalid.get(s.name);
+      const condition = {
+        type: 'Valid',
+        status: problem ? 'False' : 'True',
+        reason: problem ? 'InvalidSpec' : 'Valid',
+        message: problem ?? 'the pool serves addresses',
+      };
+      const counts = conditionOnly || problem ? {} : { size: s.size, used: s.used, free: s.free };
+      const fingerprint = JSON.stringify([counts, condition]);
+      if (this.written.get(s.name) === fingerprint) continue;
+      const previous = obj.status?.conditions?.find((c) => c.type === 'Valid');
+      const lastTransitionTime = previous && previous.status === condition.status ? previous.lastTransitionTime : new Date().toISOString();
+      try {
+        await this.api.patchClusterCustomObjectStatus(
+          {
+            group: IPPOOL_GROUP,
+            version: IPPOOL_VERSION,
+            plural: IPPOOL_PLURAL,
+            name: s.name,
+            body: { status: { ...counts, conditions: [{ ...condition, lastTransitionTime, observedGeneration: obj.metadata?.generation ?? 0 }] } },
+          },
+          MERGE,
+        );
+        this.written.set(s.name, fingerprint);
+      } catch (err) {
+        this.log.warn({ pool: s.name, err: String(err) }, 'could not write IPPool status');
+      }
+    }
+  }
+}

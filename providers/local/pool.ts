@@ -1,0 +1,146 @@
+/**
+ * Pool definitions from their two sources: IPPool objects (lbprovisioner.io/v1alpha1, cluster-scoped) and
+ * `--pool CIDR[,CIDR...]` flags. Validated here, at the parse boundary; the allocator gets clean data.
+ */
+import { z } from 'zod';
+import type { PoolDefinition } from './ipam/definitions.ts';
+import { parseAddressRange } from './ipam/range.ts';
+
+export const IPPOOL_GROUP = 'lbprovisioner.io';
+export const IPPOOL_VERSION = 'v1alpha1';
+export const IPPOOL_KIND = 'IPPool';
+export const IPPOOL_PLURAL = 'ippools';
+
+/** A pool that cannot be used, naming the pool and the value at fault. Compare by name. */
+export class InvalidPoolError extends Error {
+  readonly pool: string;
+  /** where in the object: `spec.addresses[1]`, or the flag */
+  readonly field: string;
+  constructor(pool: string, field: string, message: string) {
+    super(`pool "${pool}": ${field}: ${message}`);
+    this.name = 'InvalidPoolError';
+    this.pool = pool;
+    this.field = field;
+  }
+}
+
+export type PoolParse = { ok: true; pool: PoolDefinition } | { ok: false; error: InvalidPoolError };
+
+const labelSelector = z.object({
+  matchLabels: z.record(z.string(), z.string()).optional(),
+  matchExpressions: z
+    .array(
+      z
+        .object({
+          key: z.string().min(1),
+          operator: z.enum(['In', 'NotIn', 'Exists', 'DoesNotExist']),
+          values: z.array(z.string()).optional(),
+        })
+        .refine((r) => (r.operator === 'In' || r.operator === 'NotIn') === (r.values ?? []).length > 0, {
+          message: 'In and NotIn need values; Exists and DoesNotExist take none',
+        }),
+    )
+    .optional(),
+});
+
+const ipPoolSpec = z.object({
+  addresses: z.array(z.string()).min(1, { message: 'at least one CIDR or range is required' }),
+  autoAssign: z.boolean().optional(),
+  avoidBuggyIPs: z.boolean().optional(),
+  priority: z.number().int().optional(),
+  serviceAllocation: z
+    .object({
+      namespaces: z.array(z.string()).optional(),
+      namespaceSelectors: z.array(labelSelector).optional(),
+      serviceSelectors: z.array(labelSelector).optional(),
+    })
+    .optional(),
+});
+
+const ipPoolObject = z.object({
+  metadata: z.object({ name: z.string().min(1) }),
+  spec: ipPoolSpec,
+});
+
+/** Parses an IPPool object as read from the apiserver (unknown: it has not been validated here yet). */
+export function poolFromObject(object: unknown): PoolParse {
+  const parsed = ipPoolObject.safeParse(object);
+  const name = nameOf(object);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const field = issue ? fieldPath(issue.path) : 'spec';
+    return { ok: false, error: new InvalidPoolError(name, field, issue?.message ?? 'invalid') };
+  }
+  const { spec } = parsed.data;
+  const bad = firstBadAddress(spec.addresses);
+  if (bad)
+    return { ok: false, error: new InvalidPoolError(name, `spec.addresses[${bad.index}]`, notARange(bad.value)) };
+  const pool: PoolDefinition = { name, addresses: spec.addresses.map((a) => a.trim()) };
+  if (spec.autoAssign !== undefined) pool.autoAssign = spec.autoAssign;
+  if (spec.avoidBuggyIPs !== undefined) pool.avoidBuggyIPs = spec.avoidBuggyIPs;
+  if (spec.priority !== undefined) pool.priority = spec.priority;
+  if (spec.serviceAllocation !== undefined) pool.serviceAllocation = stripUndefined(spec.serviceAllocation);
+  return { ok: true, pool };
+}
+
+/** The name a `--pool` flag's pool gets: flag-1, flag-2... in the order given. */
+export function flagPoolName(index: number): string {
+  return `flag-${index + 1}`;
+}
+
+/**
+ * `--pool 10.0.0.0/24,fd00::/120 --pool 192.168.1.240-192.168.1.250`: each flag is one pool (several
+ * CIDRs in one flag make one dual-stack pool), auto-assigned, no restrictions.
+ */
+export function poolsFromFlags(values: readonly string[]): { pools: PoolDefinition[]; errors: InvalidPoolError[] } {
+  const pools: PoolDefinition[] = [];
+  const errors: InvalidPoolError[] = [];
+  values.forEach((value, index) => {
+    const name = flagPoolName(index);
+    const addresses = value
+      .split(',')
+      .map((a) => a.trim())
+      .filter((a) => a !== '');
+    if (addresses.length === 0) {
+      errors.push(new InvalidPoolError(name, '--pool', 'expected CIDR[,CIDR...], got an empty value'));
+      return;
+    }
+    const bad = firstBadAddress(addresses);
+    if (bad) errors.push(new InvalidPoolError(name, '--pool', notARange(bad.value)));
+    else pools.push({ name, addresses });
+  });
+  return { pools, errors };
+}
+
+function firstBadAddress(addresses: string[]): { index: number; value: string } | undefined {
+  const index = addresses.findIndex((a) => parseAddressRange(a) === null);
+  const value = addresses[index];
+  return value === undefined ? undefined : { index, value };
+}
+
+function notARange(value: string): string {
+  return `"${value}" is not a CIDR (10.0.0.0/24), a range (10.0.0.10-10.0.0.20) or an IP address`;
+}
+
+/** The error for an address entry that does not parse. */
+export function invalidPoolAddress(pool: string, field: string, value: string): InvalidPoolError {
+  return new InvalidPoolError(pool, field, notARange(value));
+}
+
+function nameOf(object: unknown): string {
+  if (typeof object !== 'object' || object === null) return '(unnamed)';
+  const metadata = (object as { metadata?: { name?: unknown } }).metadata;
+  return typeof metadata?.name === 'string' && metadata.name !== '' ? metadata.name : '(unnamed)';
+}
+
+function fieldPath(path: readonly PropertyKey[]): string {
+  return (
+    path.map((part, i) => (typeof part === 'number' ? `[${part}]` : `${i === 0 ? '' : '.'}${String(part)}`)).join('') ||
+    'spec'
+  );
+}
+
+/** zod leaves optional keys present as undefined; the definition type has them absent. */
+function stripUndefined<T extends object>(value: T): T {
+  return JSON.parse(JSON.stringify(value)) as T;
+}

@@ -1,0 +1,94 @@
+/** Two replicas: only the leader writes; the other takes over when the leader dies; a deposed leader stops at once. */
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import * as k8s from '@kubernetes/client-node';
+import { FakeProvider } from '../../providers/fake/provider.ts';
+import { aService } from '../builders/service.ts';
+import { uniqueNamespace, waitFor } from '../harness/fixtures.ts';
+import type { ServiceController } from '../../src/controller/controller.ts';
+import { deleteService, sleep, startCluster, startController, waitForService, type Cluster } from './support.ts';
+
+const lease = { namespace: 'lb-provisioner', name: 'lb-provisioner', leaseDurationMs: 3000, renewDeadlineMs: 2000, retryPeriodMs: 300 };
+const hasIngress = (s: k8s.V1Service) => (s.status?.loadBalancer?.ingress?.length ?? 0) > 0;
+
+describe('leader election (real Lease, controller RBAC)', () => {
+  let cluster: Cluster;
+  let ns: string;
+  const running: ServiceController[] = [];
+
+  async function replica(identity: string, onLost?: () => void): Promise<{ controller: ServiceController; fake: FakeProvider }> {
+    const fake = new FakeProvider();
+    const controller = await startController(cluster, {
+      providers: [fake],
+      leaderElection: { ...lease, identity },
+      ...(onLost ? { onLostLeadership: onLost } : {}),
+    });
+    running.push(controller);
+    return { controller, fake };
+  }
+
+  async function create(name: string): Promise<void> {
+    await cluster.core.createNamespacedService({ namespace: ns, body: aService(name, ns).withPorts(80).manifest() });
+  }
+
+  beforeAll(async () => {
+    cluster = await startCluster();
+    ns = await uniqueNamespace(cluster.admin, 'leader');
+  });
+  afterAll(async () => {
+    for (const c of running) await c.stop().catch(() => {});
+    // a new leader cleans up what the others built (the intruder's lease goes first)
+    await cluster.admin.makeApiClient(k8s.CoordinationV1Api).deleteNamespacedLease({ name: lease.name, namespace: lease.namespace });
+    const cleaner = await replica('replica-cleaner');
+    await waitFor(() => cleaner.controller.isLeader || undefined, { message: 'the cleaner to lead', timeoutMs: 15_000 });
+    for (const name of ['first', 'second', 'third']) await deleteService(cluster, ns, name);
+    await cleaner.controller.stop();
+    await cluster?.stop();
+  });
+
+  it('only the leader writes; the other takes over after the leader is killed', async () => {
+    const a = await replica('replica-a');
+    await waitFor(() => a.controller.isLeader || undefined, { message: 'replica-a to lead', timeoutMs: 10_000 });
+    const b = await replica('replica-b');
+    await create('first');
+    await waitForService(cluster, ns, 'first', hasIngress, 'an ingress from the leader');
+    await sleep(1000);
+    expect(b.controller.isLeader).toBe(false);
+    expect(b.fake.calls).toEqual([]);
+    expect(b.controller.writer.counts).toEqual({ metadata: 0, status: 0 });
+    expect(a.controller.writer.counts.status).toBeGreaterThan(0);
+
+    // the leader dies without releasing its lease
+    await a.controller.stop({ crash: true });
+    const killedAt = Date.now();
+    await waitFor(() => b.controller.isLeader || undefined, { message: 'replica-b to take over', timeoutMs: 15_000 });
+    // not before the lease could have expired, judged by replica-b's own clock
+    expect(Date.now() - killedAt).toBeGreaterThanOrEqual(lease.leaseDurationMs - 1000);
+    await create('second');
+    await waitForService(cluster, ns, 'second', hasIngress, 'an ingress from the new leader');
+    expect(b.fake.callsOf('ensure', `${ns}/second`).length).toBe(1);
+    expect(a.fake.callsOf('ensure', `${ns}/second`)).toEqual([]);
+    await b.controller.stop();
+  }, 60_000);
+
+  it('a leader that loses its lease to another holder stops writing at once', async () => {
+    let lost = 0;
+    const c = await replica('replica-c', () => lost++);
+    await waitFor(() => c.controller.isLeader || undefined, { message: 'replica-c to lead', timeoutMs: 15_000 });
+    // someone else holds the lease now (a partition healed in the other replica's favour)
+    const coord = cluster.admin.makeApiClient(k8s.CoordinationV1Api);
+    const current = await coord.readNamespacedLease({ name: lease.name, namespace: lease.namespace });
+    current.spec = { ...current.spec, holderIdentity: 'intruder', renewTime: new k8s.V1MicroTime(), leaseDurationSeconds: 60 };
+    await coord.replaceNamespacedLease({ name: lease.name, namespace: lease.namespace, body: current });
+    await waitFor(() => (!c.controller.isLeader && lost === 1) || undefined, {
+      message: 'replica-c to step down',
+      timeoutMs: lease.renewDeadlineMs + 3000,
+    });
+    const writes = { ...c.controller.writer.counts };
+    const calls = c.fake.calls.length;
+    await create('third');
+    await sleep(1500);
+    expect(c.controller.writer.counts).toEqual(writes);
+    expect(c.fake.calls.length).toBe(calls);
+    await c.controller.stop();
+  }, 60_000);
+});

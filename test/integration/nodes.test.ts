@@ -1,0 +1,89 @@
+/** Node churn reaches load balancers through updateTargets(), coalesced, never through a full ensure. */
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import * as k8s from '@kubernetes/client-node';
+import { FakeProvider } from '../../providers/fake/provider.ts';
+import { aService } from '../builders/service.ts';
+import { createNode, deleteNode, uniqueNamespace, waitFor } from '../harness/fixtures.ts';
+import { EXCLUDE_FROM_LB_LABEL, TO_BE_DELETED_TAINT } from '../../src/model/names.ts';
+import type { ServiceController } from '../../src/controller/controller.ts';
+import { deleteService, sleep, startCluster, startController, waitForService, type Cluster } from './support.ts';
+
+describe('node sync (fake provider, real apiserver)', () => {
+  let cluster: Cluster;
+  let ns: string;
+  let controller: ServiceController;
+  let fake: FakeProvider;
+  const services = ['alpha', 'beta', 'gamma'];
+
+  const lastTargets = (name: string) => fake.callsOf('updateTargets', `${ns}/${name}`).at(-1)?.targets;
+  const waitForTargets = (expected: string[]) =>
+    waitFor(() => services.every((s) => JSON.stringify(lastTargets(s)) === JSON.stringify(expected)) || undefined, {
+      message: `every load balancer to target ${expected.join(',')}`,
+      timeoutMs: 10_000,
+    });
+
+  beforeAll(async () => {
+    cluster = await startCluster();
+    ns = await uniqueNamespace(cluster.admin, 'nodes');
+    for (const n of ['n1', 'n2']) await createNode(cluster.admin, { name: n, internalIP: `10.1.0.${n.slice(1)}` });
+    fake = new FakeProvider();
+    controller = await startController(cluster, { providers: [fake] });
+    for (const name of services) {
+      const svc = aService(name, ns).withPorts(80).manifest();
+      await cluster.core.createNamespacedService({ namespace: ns, body: svc });
+      await waitForService(cluster, ns, name, (s) => (s.status?.loadBalancer?.ingress?.length ?? 0) > 0, 'an ingress');
+    }
+  });
+  afterAll(async () => {
+    for (const name of services) await deleteService(cluster, ns, name).catch(() => {});
+    await controller?.stop();
+    await cluster?.stop();
+  });
+
+  it('builds each load balancer on the nodes there are', () => {
+    for (const name of services) expect(fake.callsOf('ensure', `${ns}/${name}`).at(-1)?.targets).toEqual(['n1', 'n2']);
+  });
+
+  it('node added: every load balancer gets updateTargets with the new set, and no full ensure', async () => {
+    const ensures = fake.callsOf('ensure').length;
+    await createNode(cluster.admin, { name: 'n3', internalIP: '10.1.0.3' });
+    await waitForTargets(['n1', 'n2', 'n3']);
+    expect(fake.callsOf('ensure').length).toBe(ensures);
+  });
+
+  it('node excluded by label: it leaves every target set', async () => {
+    await cluster.core.patchNode(
+      { name: 'n2', body: { metadata: { labels: { [EXCLUDE_FROM_LB_LABEL]: 'true' } } } },
+      k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
+    );
+    await waitForTargets(['n1', 'n3']);
+  });
+
+  it('node deleted: it leaves every target set', async () => {
+    await deleteNode(cluster.admin, 'n1');
+    await waitForTargets(['n3']);
+  });
+
+  it('a taint alone triggers no sync (health checks drain, KEP-3458)', async () => {
+    const before = fake.calls.length;
+    await cluster.core.patchNode(
+      { name: 'n3', body: { spec: { taints: [{ key: TO_BE_DELETED_TAINT, effect: 'NoSchedule', value: '1' }] } } },
+      k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
+    );
+    await sleep(800);
+    await controller.idle();
+    expect(fake.calls.length).toBe(before);
+    await cluster.core.patchNode({ name: 'n3', body: { spec: { taints: null } } }, k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch));
+  });
+
+  it('a burst of 20 node additions coalesces into a few updates per load balancer', async () => {
+    const before = fake.callsOf('updateTargets').length;
+    const names = Array.from({ length: 20 }, (_, i) => `burst-${i}`);
+    await Promise.all(names.map((name, i) => createNode(cluster.admin, { name, internalIP: `10.2.0.${i + 1}` })));
+    await waitForTargets([...names, 'n3'].sort());
+    const perService = (fake.callsOf('updateTargets').length - before) / services.length;
+    expect(perService).toBeLessThanOrEqual(4);
+    await Promise.all(names.map((name) => deleteNode(cluster.admin, name)));
+    await waitForTargets(['n3']);
+  });
+});

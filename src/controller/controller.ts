@@ -66,6 +66,7 @@ export class ServiceController {
   private abort = new AbortController();
   private workersDone: Promise<void> | undefined;
   private leading = false;
+  private stopping = false;
   private readonly ctx: SyncContext;
 
   constructor(opts: ControllerOptions) {
@@ -139,7 +140,7 @@ export class ServiceController {
       onStartedLeading: () => void this.startLeading(),
       onStoppedLeading: () => {
         void this.stopLeading();
-        this.opts.onLostLeadership?.();
+        if (!this.stopping) this.opts.onLostLeadership?.();
       },
     });
     this.elector.start();
@@ -147,6 +148,7 @@ export class ServiceController {
 
   /** Stop. `crash: true` leaves the lease held, as a killed process would. */
   async stop(options: { crash?: boolean } = {}): Promise<void> {
+    this.stopping = true;
     if (this.elector) await this.elector.stop({ release: !options.crash });
     await this.stopLeading();
     await Promise.all([this.services.stop(), this.nodes.stop(), this.namespaces.stop()]);

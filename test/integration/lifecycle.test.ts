@@ -181,6 +181,16 @@ describe('Service lifecycle (fake provider, real apiserver)', () => {
     await deleteService(cluster, ns, 'announced');
   });
 
+  it('allocateLoadBalancerNodePorts false: InvalidSpec for a NodePort data plane, and nothing is built', async () => {
+    await start();
+    await create(aService('no-nodeports').withPorts(80).with((s) => (s.spec!.allocateLoadBalancerNodePorts = false)).manifest());
+    const svc = await waitForService(cluster, ns, 'no-nodeports', (s) => readyOf(s)?.status === 'False', 'an InvalidSpec condition');
+    expect(readyOf(svc)).toMatchObject({ reason: 'InvalidSpec', message: expect.stringContaining('port 80/TCP has no nodePort') });
+    expect((await waitForEvent(cluster, ns, 'no-nodeports', 'InvalidSpec')).type).toBe('Warning');
+    expect(fake.callsOf('ensure', `${ns}/no-nodeports`)).toEqual([]);
+    await deleteService(cluster, ns, 'no-nodeports');
+  });
+
   it('delete: cleanup runs, the finalizer goes, the object goes', async () => {
     await start();
     await create(aService('gone').withPorts(80).manifest());

@@ -4,7 +4,10 @@ import { ConfigError, PROVIDER_NAMES, parseRunConfig, type RawRunOptions } from 
 
 const collect = (value: string, previous: string[] | undefined): string[] => [
   ...(previous ?? []),
-  ...value.split(',').map((s) => s.trim()).filter(Boolean),
+  ...value
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean),
 ];
 
 /** Every flag also reads LBP_<FLAG_NAME> from the environment. */
@@ -15,29 +18,69 @@ function opt(flags: string, description: string): Option {
 
 export function buildProgram(): Command {
   const program = new Command('lb-provisioner')
-    .description('Gives every Service of type LoadBalancer a real load balancer (AWS NLB, Azure, or a local MetalLB-like provider).')
+    .description(
+      'Gives every Service of type LoadBalancer a real load balancer (AWS NLB, Azure, or a local MetalLB-like provider).',
+    )
     .showHelpAfterError();
 
   program
     .command('run')
     .description('run the service controller')
     .addOption(opt('--kubeconfig <path>', 'kubeconfig file (in-cluster config when absent)').env('KUBECONFIG'))
-    .addOption(opt('--provider <name>', `provider to run, repeatable or comma-separated (${PROVIDER_NAMES.join(', ')})`).argParser(collect).env('LBP_PROVIDERS'))
-    .addOption(opt('--default-provider <name>', 'provider for Services without a loadBalancerClass (default: the first --provider; "" for none)'))
-    .addOption(opt('--class-only', 'only take Services whose loadBalancerClass is lbprovisioner.io/<provider>').default(false))
-    .addOption(opt('--cluster-name <name>', 'cluster name, used in cloud resource names and ownership tags').default('kubernetes'))
+    .addOption(
+      opt('--provider <name>', `provider to run, repeatable or comma-separated (${PROVIDER_NAMES.join(', ')})`)
+        .argParser(collect)
+        .env('LBP_PROVIDERS'),
+    )
+    .addOption(
+      opt(
+        '--default-provider <name>',
+        'provider for Services without a loadBalancerClass (default: the first --provider; "" for none)',
+      ),
+    )
+    .addOption(
+      opt('--class-only', 'only take Services whose loadBalancerClass is lbprovisioner.io/<provider>').default(false),
+    )
+    .addOption(
+      opt('--cluster-name <name>', 'cluster name, used in cloud resource names and ownership tags').default(
+        'kubernetes',
+      ),
+    )
     .addOption(opt('--workers <n>', 'concurrent Service syncs').default('8'))
-    .addOption(opt('--resync-period <duration>', 'drift pass: re-ensure every owned Service this often, jittered (0 disables)').default('10m'))
+    .addOption(
+      opt(
+        '--resync-period <duration>',
+        'drift pass: re-ensure every owned Service this often, jittered (0 disables)',
+      ).default('10m'),
+    )
     .addOption(opt('--no-leader-elect', 'run without leader election (a single replica)'))
-    .addOption(opt('--leader-elect-namespace <ns>', 'namespace of the leader Lease').default(process.env['POD_NAMESPACE'] ?? 'lb-provisioner'))
+    .addOption(
+      opt('--leader-elect-namespace <ns>', 'namespace of the leader Lease').default(
+        process.env['POD_NAMESPACE'] ?? 'lb-provisioner',
+      ),
+    )
     .addOption(opt('--leader-elect-name <name>', 'name of the leader Lease').default('lb-provisioner'))
-    .addOption(opt('--leader-elect-identity <id>', 'this replica\'s identity in the Lease (default: hostname_pid)'))
-    .addOption(opt('--leader-elect-lease-duration <duration>', 'how long a lease is valid without renewal').default('15s'))
-    .addOption(opt('--leader-elect-renew-deadline <duration>', 'a leader that cannot renew within this steps down').default('10s'))
+    .addOption(opt('--leader-elect-identity <id>', "this replica's identity in the Lease (default: hostname_pid)"))
+    .addOption(
+      opt('--leader-elect-lease-duration <duration>', 'how long a lease is valid without renewal').default('15s'),
+    )
+    .addOption(
+      opt('--leader-elect-renew-deadline <duration>', 'a leader that cannot renew within this steps down').default(
+        '10s',
+      ),
+    )
     .addOption(opt('--leader-elect-retry-period <duration>', 'time between acquire or renew attempts').default('2s'))
-    .addOption(opt('--metrics-bind-address <host:port>', 'serve /metrics, /healthz and /readyz here (0 disables)').default('127.0.0.1:8080'))
+    .addOption(
+      opt('--metrics-bind-address <host:port>', 'serve /metrics, /healthz and /readyz here (0 disables)').default(
+        '127.0.0.1:8080',
+      ),
+    )
     .addOption(opt('--log-level <level>', 'trace, debug, info, warn, error').default('info'))
-    .addOption(opt('--pool <cidr>', 'local provider: an address pool (CIDR or start-end), repeatable; IPPool objects add more').argParser(collect).default([]))
+    .addOption(
+      opt('--pool <cidr>', 'local provider: an address pool (CIDR or start-end), repeatable; IPPool objects add more')
+        .argParser(collect)
+        .default([]),
+    )
     .addOption(opt('--dataplane <mode>', 'local provider: none (addresses only) or proxy').default('none'))
     .addOption(opt('--aws-region <region>', 'aws provider: region (default: the SDK chain, AWS_REGION)'))
     .addOption(opt('--aws-endpoint <url>', 'aws provider: ELBv2 and EC2 endpoint (moto, private endpoints)'))

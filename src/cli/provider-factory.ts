@@ -15,7 +15,12 @@ export async function createProvider(name: ProviderName, config: Config, log: Lo
     }
     case 'local': {
       const { createLocalProvider } = await import('../../providers/local/index.ts');
-      return createLocalProvider({ clusterName: config.clusterName, pools: config.pool, dataplane: config.dataplane, log });
+      return createLocalProvider({
+        clusterName: config.clusterName,
+        pools: config.pool,
+        dataplane: config.dataplane,
+        log,
+      });
     }
     case 'aws': {
       const { createAwsProvider } = await import('../../providers/aws/index.ts');

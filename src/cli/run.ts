@@ -1,18 +1,11 @@
 /** `lb-provisioner run`: the controller process. */
-import * as k8s from '@kubernetes/client-node';
 import type { Config } from '../config/config.ts';
 import { createLogger } from '../log.ts';
 import { Metrics } from '../metrics.ts';
 import { ServiceController } from '../controller/controller.ts';
 import { createProvider } from './provider-factory.ts';
 import { startHttpServer } from './http-server.ts';
-
-export function loadKubeConfig(path: string | undefined): k8s.KubeConfig {
-  const kc = new k8s.KubeConfig();
-  if (path) kc.loadFromFile(path);
-  else kc.loadFromCluster();
-  return kc;
-}
+import { loadKubeConfig } from '../kube/client.ts';
 
 export async function runController(config: Config): Promise<void> {
   const log = createLogger(config.logLevel);
@@ -49,7 +42,10 @@ export async function runController(config: Config): Promise<void> {
     },
   });
   let ready = false;
-  const server = config.metricsBindAddress === '0' ? undefined : await startHttpServer(config.metricsBindAddress, metrics, () => ready);
+  const server =
+    config.metricsBindAddress === '0'
+      ? undefined
+      : await startHttpServer(config.metricsBindAddress, metrics, () => ready);
   if (server) log.info({ address: server.address }, 'serving /metrics, /healthz, /readyz');
   let stopping = false;
   const shutdown = async (signal: string): Promise<void> => {
@@ -63,7 +59,12 @@ export async function runController(config: Config): Promise<void> {
   process.on('SIGINT', () => void shutdown('SIGINT'));
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   log.info(
-    { providers: config.provider, defaultProvider: config.defaultProvider ?? null, clusterName: config.clusterName, workers: config.workers },
+    {
+      providers: config.provider,
+      defaultProvider: config.defaultProvider ?? null,
+      clusterName: config.clusterName,
+      workers: config.workers,
+    },
     'starting the service controller',
   );
   await controller.start();

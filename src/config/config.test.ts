@@ -51,11 +51,19 @@ describe('configuration', () => {
 
   it('names the flag in every error', () => {
     expect(messageOf(() => parseRunConfig(raw({ workers: 'many' })))).toBe('--workers: must be a whole number');
-    expect(messageOf(() => parseRunConfig(raw({ provider: ['gcp'] })))).toMatch(/^--provider: expected one of local, aws, azure, fake/);
+    expect(messageOf(() => parseRunConfig(raw({ provider: ['gcp'] })))).toMatch(
+      /^--provider: expected one of local, aws, azure, fake/,
+    );
     expect(messageOf(() => parseRunConfig(raw({ provider: [] })))).toMatch(/^--provider: at least one/);
-    expect(messageOf(() => parseRunConfig(raw({ resyncPeriod: 'soon' })))).toMatch(/^--resync-period: "soon" is not a duration/);
-    expect(messageOf(() => parseRunConfig(raw({ defaultProvider: 'aws' })))).toBe('--default-provider: aws is not one of the --provider values (local)');
-    expect(messageOf(() => parseRunConfig(raw({ clusterName: 'My Cluster' })))).toMatch(/^--cluster-name: must be a DNS label/);
+    expect(messageOf(() => parseRunConfig(raw({ resyncPeriod: 'soon' })))).toMatch(
+      /^--resync-period: "soon" is not a duration/,
+    );
+    expect(messageOf(() => parseRunConfig(raw({ defaultProvider: 'aws' })))).toBe(
+      '--default-provider: aws is not one of the --provider values (local)',
+    );
+    expect(messageOf(() => parseRunConfig(raw({ clusterName: 'My Cluster' })))).toMatch(
+      /^--cluster-name: must be a DNS label/,
+    );
     expect(messageOf(() => parseRunConfig(raw({ leaderElectRenewDeadline: '20s' })))).toBe(
       '--leader-elect-renew-deadline: must be shorter than --leader-elect-lease-duration',
     );

@@ -47,15 +47,20 @@ const duration = (flag: string, min: number) =>
   z.string().transform((v, ctx) => {
     const ms = parseDuration(v);
     if (ms === undefined || ms < min) {
-      ctx.addIssue({ code: 'custom', message: `--${flag}: ${JSON.stringify(v)} is not a duration of at least ${min}ms (e.g. 10m, 15s, 500ms)` });
+      ctx.addIssue({
+        code: 'custom',
+        message: `--${flag}: ${JSON.stringify(v)} is not a duration of at least ${min}ms (e.g. 10m, 15s, 500ms)`,
+      });
       return z.NEVER;
     }
     return ms;
   });
 
-const bindAddress = z.string().refine((v) => /^(\[[0-9a-fA-F:]+\]|[0-9.]*|[a-zA-Z0-9.-]*):\d{1,5}$/.test(v) || v === '0', {
-  message: '--metrics-bind-address: expected host:port (e.g. 127.0.0.1:8080), or 0 to disable',
-});
+const bindAddress = z
+  .string()
+  .refine((v) => /^(\[[0-9a-fA-F:]+\]|[0-9.]*|[a-zA-Z0-9.-]*):\d{1,5}$/.test(v) || v === '0', {
+    message: '--metrics-bind-address: expected host:port (e.g. 127.0.0.1:8080), or 0 to disable',
+  });
 
 const schema = z
   .object({
@@ -67,7 +72,9 @@ const schema = z
     classOnly: z.boolean(),
     clusterName: z
       .string()
-      .regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, { message: '--cluster-name: must be a DNS label (lowercase letters, digits, -), at most 63 characters' }),
+      .regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, {
+        message: '--cluster-name: must be a DNS label (lowercase letters, digits, -), at most 63 characters',
+      }),
     workers: z
       .string()
       .regex(/^\d+$/, { message: '--workers: must be a whole number' })
@@ -76,7 +83,10 @@ const schema = z
     resyncPeriod: z.string().transform((v, ctx) => {
       const ms = parseDuration(v);
       if (ms === undefined) {
-        ctx.addIssue({ code: 'custom', message: `--resync-period: ${JSON.stringify(v)} is not a duration (e.g. 10m; 0 disables the drift pass)` });
+        ctx.addIssue({
+          code: 'custom',
+          message: `--resync-period: ${JSON.stringify(v)} is not a duration (e.g. 10m; 0 disables the drift pass)`,
+        });
         return z.NEVER;
       }
       return ms;
@@ -100,14 +110,27 @@ const schema = z
     awsQuotaPrecheck: z.boolean(),
   })
   .superRefine((c, ctx) => {
-    if (c.defaultProvider !== undefined && c.defaultProvider !== '' && !c.provider.includes(c.defaultProvider as ProviderName)) {
-      ctx.addIssue({ code: 'custom', message: `--default-provider: ${c.defaultProvider} is not one of the --provider values (${c.provider.join(', ')})` });
+    if (
+      c.defaultProvider !== undefined &&
+      c.defaultProvider !== '' &&
+      !c.provider.includes(c.defaultProvider as ProviderName)
+    ) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `--default-provider: ${c.defaultProvider} is not one of the --provider values (${c.provider.join(', ')})`,
+      });
     }
     if (c.leaderElectRenewDeadline >= c.leaderElectLeaseDuration) {
-      ctx.addIssue({ code: 'custom', message: '--leader-elect-renew-deadline: must be shorter than --leader-elect-lease-duration' });
+      ctx.addIssue({
+        code: 'custom',
+        message: '--leader-elect-renew-deadline: must be shorter than --leader-elect-lease-duration',
+      });
     }
     if (c.leaderElectRetryPeriod >= c.leaderElectRenewDeadline) {
-      ctx.addIssue({ code: 'custom', message: '--leader-elect-retry-period: must be shorter than --leader-elect-renew-deadline' });
+      ctx.addIssue({
+        code: 'custom',
+        message: '--leader-elect-retry-period: must be shorter than --leader-elect-renew-deadline',
+      });
     }
   });
 
@@ -124,7 +147,8 @@ export function parseRunConfig(raw: RawRunOptions): Config {
   }
   const c = result.data;
   // the first provider takes class-less Services unless --class-only or an explicit empty --default-provider
-  const defaultProvider = c.classOnly || c.defaultProvider === '' ? undefined : ((c.defaultProvider ?? c.provider[0]) as ProviderName);
+  const defaultProvider =
+    c.classOnly || c.defaultProvider === '' ? undefined : ((c.defaultProvider ?? c.provider[0]) as ProviderName);
   return {
     ...c,
     defaultProvider,

@@ -7,18 +7,28 @@
 import * as k8s from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { LoadBalancerProvider, RecordedAllocation } from '../provider.ts';
-import type { NodeObject, ServiceObject } from '../model/objects.ts';
+import type { ServiceObject } from '../model/objects.ts';
+import type { TargetNode } from '../model/desired.ts';
 import { serviceKey } from '../model/objects.ts';
 import { decide, recordedProvider, type OwnershipConfig } from '../model/ownership.ts';
 import { targetsFingerprint, targetsOf } from '../model/nodes.ts';
 import { desiredLoadBalancer } from '../model/desired-load-balancer.ts';
 import { EventRecorder } from '../kube/events.ts';
+import { withConnectionPool } from '../kube/client.ts';
 import { ResilientInformer } from '../kube/informer.ts';
 import { LeaderElector } from '../kube/leader.ts';
 import { ServiceWriter } from '../kube/service-writer.ts';
 import { Metrics } from '../metrics.ts';
 import { WorkQueue, runWorkers } from './queue.ts';
-import { classify, cleanupService, ensureService, modelFor, reportFailure, type Applied, type SyncContext } from './service-sync.ts';
+import {
+  classify,
+  cleanupService,
+  ensureService,
+  modelFor,
+  reportFailure,
+  type Applied,
+  type SyncContext,
+} from './service-sync.ts';
 import { newestOf, relevantNode, relevantService } from './fingerprints.ts';
 
 export interface ControllerOptions {
@@ -31,7 +41,14 @@ export interface ControllerOptions {
   resyncPeriodMs: number;
   /** coalesce bursts of node events */
   nodeSyncDelayMs?: number;
-  leaderElection?: { namespace: string; name: string; identity: string; leaseDurationMs: number; renewDeadlineMs: number; retryPeriodMs: number };
+  leaderElection?: {
+    namespace: string;
+    name: string;
+    identity: string;
+    leaseDurationMs: number;
+    renewDeadlineMs: number;
+    retryPeriodMs: number;
+  };
   log: Logger;
   metrics?: Metrics;
   queueBaseDelayMs?: number;
@@ -60,6 +77,9 @@ export class ServiceController {
   /** resourceVersions our own writes produced: their watch events need no sync */
   private readonly ownWrites = new Map<string, Set<string>>();
   private readonly seenNode = new Map<string, string>();
+  /** bumped on every node event (taints included: eligibility reads them when the set is computed) */
+  private nodeVersion = 0;
+  private readonly targetsCache = new Map<boolean, { version: number; targets: TargetNode[]; fingerprint: string }>();
   private nodeTimer: NodeJS.Timeout | undefined;
   private driftTimer: NodeJS.Timeout | undefined;
   private elector: LeaderElector | undefined;
@@ -74,8 +94,12 @@ export class ServiceController {
     this.log = opts.log;
     this.metrics = opts.metrics ?? new Metrics();
     this.providers = new Map(opts.providers.map((p) => [p.name, p]));
-    this.ownership = { providers: [...this.providers.keys()], classOnly: opts.classOnly, ...(opts.defaultProvider ? { defaultProvider: opts.defaultProvider } : {}) };
-    const kc = opts.kubeConfig;
+    this.ownership = {
+      providers: [...this.providers.keys()],
+      classOnly: opts.classOnly,
+      ...(opts.defaultProvider ? { defaultProvider: opts.defaultProvider } : {}),
+    };
+    const kc = withConnectionPool(opts.kubeConfig);
     const core = kc.makeApiClient(k8s.CoreV1Api);
     this.writer = new ServiceWriter(kc);
     this.events = new EventRecorder(kc, {
@@ -88,7 +112,11 @@ export class ServiceController {
       kc,
       '/api/v1/services',
       () => core.listServiceForAllNamespaces(),
-      { onAdd: (s) => this.onService(s), onUpdate: (s) => this.onService(s), onDelete: (s) => this.onServiceDeleted(s) },
+      {
+        onAdd: (s) => this.onService(s),
+        onUpdate: (s) => this.onService(s),
+        onDelete: (s) => this.onServiceDeleted(s),
+      },
       { name: 'services', log: this.log },
     );
     this.nodes = new ResilientInformer<k8s.V1Node>(
@@ -98,7 +126,13 @@ export class ServiceController {
       { onAdd: (n) => this.onNode(n), onUpdate: (n) => this.onNode(n), onDelete: (n) => this.onNodeDeleted(n) },
       { name: 'nodes', log: this.log },
     );
-    this.namespaces = new ResilientInformer<k8s.V1Namespace>(kc, '/api/v1/namespaces', () => core.listNamespace(), {}, { name: 'namespaces', log: this.log });
+    this.namespaces = new ResilientInformer<k8s.V1Namespace>(
+      kc,
+      '/api/v1/namespaces',
+      () => core.listNamespace(),
+      {},
+      { name: 'namespaces', log: this.log },
+    );
     this.ctx = {
       clusterName: opts.clusterName,
       providers: this.providers,
@@ -107,6 +141,7 @@ export class ServiceController {
       metrics: this.metrics,
       log: this.log,
       nodes: () => this.nodes.list(),
+      targets: (requireProviderID) => this.targetsFor(requireProviderID),
       namespaceLabels: (ns) => this.namespaces.get(ns)?.metadata?.labels ?? {},
       wrote: (svc) => {
         const key = serviceKey(svc);
@@ -245,6 +280,8 @@ export class ServiceController {
   private onService(svc: k8s.V1Service): void {
     const key = serviceKey(svc);
     const fp = relevantService(svc);
+    const written = this.lastWritten.get(key);
+    if (written && newestOf(svc, written) === svc) this.lastWritten.delete(key); // the cache caught up
     const own = this.ownWrites.get(key);
     const rv = svc.metadata?.resourceVersion ?? '';
     const ours = own?.delete(rv) ?? false;
@@ -264,6 +301,7 @@ export class ServiceController {
   }
 
   private onNode(node: k8s.V1Node): void {
+    this.nodeVersion++;
     const name = node.metadata?.name ?? '';
     const fp = relevantNode(node);
     if (this.seenNode.get(name) === fp) return;
@@ -272,8 +310,19 @@ export class ServiceController {
   }
 
   private onNodeDeleted(node: k8s.V1Node): void {
+    this.nodeVersion++;
     this.seenNode.delete(node.metadata?.name ?? '');
     this.scheduleNodeSync();
+  }
+
+  /** Targets are computed once per node-set version and shared: 1000 Services don't hold 1000 copies. */
+  private targetsFor(requireProviderID: boolean): { targets: TargetNode[]; fingerprint: string } {
+    const cached = this.targetsCache.get(requireProviderID);
+    if (cached && cached.version === this.nodeVersion) return cached;
+    const targets = targetsOf(this.nodes.list(), { requireProviderID });
+    const entry = { version: this.nodeVersion, targets, fingerprint: targetsFingerprint(targets) };
+    this.targetsCache.set(requireProviderID, entry);
+    return entry;
   }
 
   private scheduleNodeSync(): void {
@@ -287,12 +336,10 @@ export class ServiceController {
 
   /** Node set changed: every load balancer whose targets differ gets a targets-only sync. */
   private nodeSync(): void {
-    const nodes = this.nodes.list();
     for (const [key, applied] of this.applied) {
       const p = this.providers.get(applied.provider);
       if (!p) continue;
-      const targets = targetsOf(nodes, { requireProviderID: p.capabilities.mapsNodesByProviderID });
-      if (targetsFingerprint(targets) !== applied.targets) this.enqueue(key, false);
+      if (this.targetsFor(p.capabilities.mapsNodesByProviderID).fingerprint !== applied.targets) this.enqueue(key, false);
     }
   }
 
@@ -362,17 +409,24 @@ export class ServiceController {
       else if (failure.retry.kind === 'soon') queue.addAfter(key, 200);
       else queue.forget(key);
     } finally {
-      this.metrics.reconcileDuration.observe({ provider: decision.provider, outcome }, (performance.now() - started) / 1000);
+      this.metrics.reconcileDuration.observe(
+        { provider: decision.provider, outcome },
+        (performance.now() - started) / 1000,
+      );
       this.updateManagedGauge();
     }
   }
 
-  private async updateTargets(key: string, svc: ServiceObject, providerName: string, signal: AbortSignal): Promise<void> {
+  private async updateTargets(
+    key: string,
+    svc: ServiceObject,
+    providerName: string,
+    signal: AbortSignal,
+  ): Promise<void> {
     const applied = this.applied.get(key);
     const p = this.providers.get(providerName);
     if (!applied || !p) return;
-    const targets = targetsOf(this.nodes.list(), { requireProviderID: p.capabilities.mapsNodesByProviderID });
-    const fingerprint = targetsFingerprint(targets);
+    const { targets, fingerprint } = this.targetsFor(p.capabilities.mapsNodesByProviderID);
     if (fingerprint === applied.targets) return;
     const lb = { ...applied.lb, targets };
     await p.updateTargets(lb, signal);
@@ -384,7 +438,8 @@ export class ServiceController {
   private updateManagedGauge(): void {
     const counts = new Map<string, number>();
     for (const a of this.applied.values()) counts.set(a.provider, (counts.get(a.provider) ?? 0) + 1);
-    for (const name of this.providers.keys()) this.metrics.managedLoadBalancers.set({ provider: name }, counts.get(name) ?? 0);
+    for (const name of this.providers.keys())
+      this.metrics.managedLoadBalancers.set({ provider: name }, counts.get(name) ?? 0);
   }
 }
 

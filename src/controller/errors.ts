@@ -24,9 +24,16 @@ export function classify(err: unknown): Classified {
     return { reason: err.reason, message: err.message, retry, userVisible: true };
   }
   const name = (err as { name?: unknown })?.name;
-  if (name === 'AbortError') return { reason: 'Aborted', message: 'shutting down', retry: { kind: 'none' }, userVisible: false };
+  if (name === 'AbortError')
+    return { reason: 'Aborted', message: 'shutting down', retry: { kind: 'none' }, userVisible: false };
   // a write raced with another writer: our cache will catch up, try again shortly without a Warning
-  if (apiStatus(err) === 409) return { reason: 'Conflict', message: 'conflict writing the Service', retry: { kind: 'soon' }, userVisible: false };
+  if (apiStatus(err) === 409)
+    return { reason: 'Conflict', message: 'conflict writing the Service', retry: { kind: 'soon' }, userVisible: false };
   const message = err instanceof Error ? err.message : String(err);
-  return { reason: 'SyncLoadBalancerFailed', message: `error syncing load balancer: ${message}`, retry: { kind: 'backoff' }, userVisible: true };
+  return {
+    reason: 'SyncLoadBalancerFailed',
+    message: `error syncing load balancer: ${message}`,
+    retry: { kind: 'backoff' },
+    userVisible: true,
+  };
 }

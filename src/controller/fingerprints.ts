@@ -6,7 +6,15 @@ import type { NodeObject, ServiceObject } from '../model/objects.ts';
 
 export function relevantService(svc: ServiceObject): string {
   const m = svc.metadata ?? {};
-  return JSON.stringify([m.uid, m.generation, m.labels, m.annotations, m.finalizers, m.deletionTimestamp ?? null, svc.spec]);
+  return JSON.stringify([
+    m.uid,
+    m.generation,
+    m.labels,
+    m.annotations,
+    m.finalizers,
+    m.deletionTimestamp ?? null,
+    svc.spec,
+  ]);
 }
 
 /** Node facts that move a node in or out of target sets (taints and readiness alone don't: KEP-3458). */

@@ -146,7 +146,11 @@ export class WorkQueue {
 }
 
 /** Run `workers` loops taking keys from the queue; resolves once the queue is shut down and drained. */
-export async function runWorkers(queue: WorkQueue, workers: number, handle: (key: string) => Promise<void>): Promise<void> {
+export async function runWorkers(
+  queue: WorkQueue,
+  workers: number,
+  handle: (key: string) => Promise<void>,
+): Promise<void> {
   const loop = async (): Promise<void> => {
     for (;;) {
       const key = await queue.get();

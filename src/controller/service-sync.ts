@@ -6,12 +6,13 @@
  */
 import type { Logger } from 'pino';
 import type { DesiredLoadBalancer, LoadBalancerProvider } from '../provider.ts';
+import type { TargetNode } from '../model/desired.ts';
 import type { NodeObject, ServiceObject } from '../model/objects.ts';
 import type { EventSink } from '../kube/events.ts';
 import type { ServiceWriter } from '../kube/service-writer.ts';
 import type { Metrics } from '../metrics.ts';
 import { desiredLoadBalancer } from '../model/desired-load-balancer.ts';
-import { nodesWithoutProviderID, targetsFingerprint } from '../model/nodes.ts';
+import { nodesWithoutProviderID } from '../model/nodes.ts';
 import { finalizerFor, hasFinalizer, isBeingDeleted, ourFinalizers } from '../model/ownership.ts';
 import { PROVIDER_ANNOTATION, READY_CONDITION } from '../model/names.ts';
 import { ingressEqual, ingressFor, readyCondition, readyConditionDiffers, type ReadyState } from '../model/status.ts';
@@ -32,6 +33,8 @@ export interface SyncContext {
   metrics: Metrics;
   log: Logger;
   nodes: () => readonly NodeObject[];
+  /** the target set of the current nodes for a provider, shared by every load balancer, with its fingerprint */
+  targets: (requireProviderID: boolean) => { targets: TargetNode[]; fingerprint: string };
   namespaceLabels: (namespace: string) => Record<string, string>;
   /** remember the newest object we wrote, so a lagging cache doesn't make us write twice */
   wrote: (svc: ServiceObject) => void;
@@ -39,6 +42,7 @@ export interface SyncContext {
 
 export function modelFor(ctx: SyncContext, provider: LoadBalancerProvider, svc: ServiceObject): DesiredLoadBalancer {
   return desiredLoadBalancer(svc, ctx.nodes(), {
+    targets: ctx.targets(provider.capabilities.mapsNodesByProviderID).targets,
     clusterName: ctx.clusterName,
     requireProviderID: provider.capabilities.mapsNodesByProviderID,
     needsNodePorts: provider.capabilities.needsNodePorts,
@@ -76,10 +80,17 @@ export async function ensureService(
   if (provider.capabilities.mapsNodesByProviderID) {
     const missing = nodesWithoutProviderID(ctx.nodes());
     if (missing.length > 0) {
-      ctx.events.record(svc, 'Warning', 'NodesWithoutProviderID', `nodes without spec.providerID are not targets: ${missing.join(', ')}`);
+      ctx.events.record(
+        svc,
+        'Warning',
+        'NodesWithoutProviderID',
+        `nodes without spec.providerID are not targets: ${missing.join(', ')}`,
+      );
     }
   }
-  const allocation = provider.allocate ? await timed(ctx, providerName, 'allocate', () => provider.allocate!(lb, signal)) : undefined;
+  const allocation = provider.allocate
+    ? await timed(ctx, providerName, 'allocate', () => provider.allocate!(lb, signal))
+    : undefined;
 
   // the metadata patch: finalizer + provider + allocation, before anything is built
   let current = svc;
@@ -96,10 +107,9 @@ export async function ensureService(
     if (isBeingDeleted(svc)) throw new Error('the Service is being deleted');
     current = await ctx.writer.patchMetadata(svc, { addFinalizers: needsFinalizer ? [finalizer] : [], annotations });
     ctx.wrote(current);
-    for (const [k, v] of Object.entries(annotations)) {
-      if (v === null) delete lb.annotations[k];
-      else lb.annotations = { ...lb.annotations, [k]: v };
-    }
+    lb.annotations = Object.fromEntries(
+      Object.entries({ ...lb.annotations, ...annotations }).filter((e): e is [string, string] => e[1] !== null),
+    );
   }
   const isNew = needsFinalizer;
   if (isNew) ctx.events.record(current, 'Normal', 'EnsuringLoadBalancer', 'Ensuring load balancer');
@@ -120,9 +130,14 @@ export async function ensureService(
   }
   if (isNew || status.changed || ingressChanged) {
     const where = ingress.map((i) => i.ip ?? i.hostname).join(', ');
-    ctx.events.record(current, 'Normal', isNew ? 'EnsuredLoadBalancer' : 'UpdatedLoadBalancer', `Load balancer ${isNew ? 'ensured' : 'updated'}${where ? `: ${where}` : ''}`);
+    ctx.events.record(
+      current,
+      'Normal',
+      isNew ? 'EnsuredLoadBalancer' : 'UpdatedLoadBalancer',
+      `Load balancer ${isNew ? 'ensured' : 'updated'}${where ? `: ${where}` : ''}`,
+    );
   }
-  return { provider: providerName, lb, targets: targetsFingerprint(lb.targets) };
+  return { provider: providerName, lb, targets: ctx.targets(provider.capabilities.mapsNodesByProviderID).fingerprint };
 }
 
 /** Clean up what `providerName` built: delete (always), then the finalizer, then the status. */
@@ -134,12 +149,18 @@ export async function cleanupService(
 ): Promise<void> {
   const provider = providerOrThrow(ctx, providerName);
   const meta = svc.metadata ?? {};
-  const ref = { clusterName: ctx.clusterName, namespace: meta.namespace ?? '', name: meta.name ?? '', uid: meta.uid ?? '' };
+  const ref = {
+    clusterName: ctx.clusterName,
+    namespace: meta.namespace ?? '',
+    name: meta.name ?? '',
+    uid: meta.uid ?? '',
+  };
   ctx.events.record(svc, 'Normal', 'DeletingLoadBalancer', 'Deleting load balancer');
   await timed(ctx, providerName, 'delete', () => provider.delete(ref, signal));
   const remove = ourFinalizers(svc);
   const annotations: Record<string, string | null> = {};
-  for (const k of [PROVIDER_ANNOTATION, ...(provider.allocationAnnotations ?? [])]) if (k in (meta.annotations ?? {})) annotations[k] = null;
+  for (const k of [PROVIDER_ANNOTATION, ...(provider.allocationAnnotations ?? [])])
+    if (k in (meta.annotations ?? {})) annotations[k] = null;
   let current = svc;
   if (remove.length > 0 || Object.keys(annotations).length > 0) {
     current = await ctx.writer.patchMetadata(svc, { removeFinalizers: remove, annotations });
@@ -150,7 +171,10 @@ export async function cleanupService(
   const hasIngress = (current.status?.loadBalancer?.ingress?.length ?? 0) > 0;
   const hasCondition = current.status?.conditions?.some((c) => c.type === READY_CONDITION) ?? false;
   if (hasIngress || hasCondition) {
-    const written = await ctx.writer.patchStatus(current, { ingress: null, ...(hasCondition ? { removeConditionType: READY_CONDITION } : {}) });
+    const written = await ctx.writer.patchStatus(current, {
+      ingress: null,
+      ...(hasCondition ? { removeConditionType: READY_CONDITION } : {}),
+    });
     ctx.wrote(written);
   }
 }

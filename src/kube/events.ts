@@ -4,6 +4,7 @@
  * fails a sync.
  */
 import * as k8s from '@kubernetes/client-node';
+import PQueue from 'p-queue';
 import type { Logger } from 'pino';
 import type { ServiceObject } from '../model/objects.ts';
 
@@ -19,6 +20,9 @@ export interface EventRecorderOptions {
   log: Logger;
   windowMs?: number;
   maxKeys?: number;
+  /** Events in flight at once; a burst waits in a bounded backlog instead of opening a connection each */
+  concurrency?: number;
+  maxBacklog?: number;
 }
 
 export class EventRecorder implements EventSink {
@@ -28,6 +32,10 @@ export class EventRecorder implements EventSink {
   private readonly maxKeys: number;
   private readonly options: EventRecorderOptions;
   private enabled = true;
+  private readonly sending: PQueue;
+  private readonly maxBacklog: number;
+  /** Events dropped because the backlog was full (logged once per burst) */
+  dropped = 0;
   /** events written (for tests and benchmarks) */
   written = 0;
 
@@ -36,6 +44,8 @@ export class EventRecorder implements EventSink {
     this.options = options;
     this.windowMs = options.windowMs ?? 10 * 60_000;
     this.maxKeys = options.maxKeys ?? 10_000;
+    this.sending = new PQueue({ concurrency: options.concurrency ?? 4 });
+    this.maxBacklog = options.maxBacklog ?? 2000;
   }
 
   /** A replica that lost the lease writes nothing, Events included. */
@@ -77,9 +87,11 @@ export class EventRecorder implements EventSink {
       reportingInstance: this.options.instance,
     };
     this.written++;
-    this.api.createNamespacedEvent({ namespace: event.metadata.namespace ?? 'default', body: event }).catch((err: unknown) => {
-      this.options.log.warn({ err: String(err), reason }, 'could not record event');
-    });
+    this.api
+      .createNamespacedEvent({ namespace: event.metadata.namespace ?? 'default', body: event })
+      .catch((err: unknown) => {
+        this.options.log.warn({ err: String(err), reason }, 'could not record event');
+      });
   }
 
   private evict(now: number): void {

@@ -77,7 +77,10 @@ export class LeaderElector {
 
   private schedule(): void {
     if (this.stopped) return;
-    this.timer = setTimeout(() => void this.tick(), this.opts.retryPeriodMs * (this.leading ? 1 : 1 + Math.random() * 0.2));
+    this.timer = setTimeout(
+      () => void this.tick(),
+      this.opts.retryPeriodMs * (this.leading ? 1 : 1 + Math.random() * 0.2),
+    );
     this.timer.unref();
   }
 
@@ -117,13 +120,25 @@ export class LeaderElector {
         namespace,
         body: {
           metadata: { name, namespace },
-          spec: { holderIdentity: identity, leaseDurationSeconds: leaseSeconds, acquireTime: now, renewTime: now, leaseTransitions: 0 },
+          spec: {
+            holderIdentity: identity,
+            leaseDurationSeconds: leaseSeconds,
+            acquireTime: now,
+            renewTime: now,
+            leaseTransitions: 0,
+          },
         },
       });
       return true;
     }
     const spec = lease.spec ?? {};
-    const record = JSON.stringify([spec.holderIdentity, spec.renewTime, spec.acquireTime, spec.leaseTransitions, spec.leaseDurationSeconds]);
+    const record = JSON.stringify([
+      spec.holderIdentity,
+      spec.renewTime,
+      spec.acquireTime,
+      spec.leaseTransitions,
+      spec.leaseDurationSeconds,
+    ]);
     if (this.observed?.record !== record) this.observed = { record, at: Date.now() };
     const holder = spec.holderIdentity;
     const heldByOther = Boolean(holder) && holder !== identity;
@@ -142,7 +157,13 @@ export class LeaderElector {
       const updated = await this.api.replaceNamespacedLease({ name, namespace, body: lease });
       const u = updated.spec ?? {};
       this.observed = {
-        record: JSON.stringify([u.holderIdentity, u.renewTime, u.acquireTime, u.leaseTransitions, u.leaseDurationSeconds]),
+        record: JSON.stringify([
+          u.holderIdentity,
+          u.renewTime,
+          u.acquireTime,
+          u.leaseTransitions,
+          u.leaseDurationSeconds,
+        ]),
         at: Date.now(),
       };
       return true;

@@ -45,7 +45,8 @@ export class ServiceWriter {
 
   async patchStatus(svc: ServiceObject, change: StatusChange): Promise<ServiceObject> {
     const status: Record<string, unknown> = {};
-    if (change.ingress !== undefined) status['loadBalancer'] = { ingress: change.ingress?.length ? change.ingress : null };
+    if (change.ingress !== undefined)
+      status['loadBalancer'] = { ingress: change.ingress?.length ? change.ingress : null };
     const conditions: Record<string, unknown>[] = [];
     if (change.condition) conditions.push({ ...change.condition });
     if (change.removeConditionType) conditions.push({ type: change.removeConditionType, $patch: 'delete' });

@@ -41,32 +41,66 @@ describe('the desired load balancer of a Service', () => {
   });
 
   it('checks the traffic port with a TCP connect when the annotation asks, and reads timing annotations', () => {
-    const svc = aService('web').withPorts(80).withNodePorts().withAnnotations({ [HEALTH_CHECK_PORT]: 'traffic-port', [HEALTH_CHECK_INTERVAL]: '5' }).build();
-    expect(desiredLoadBalancer(svc, nodes, options).healthCheck).toMatchObject({ protocol: 'TCP', port: 'traffic-port', intervalSeconds: 5 });
+    const svc = aService('web')
+      .withPorts(80)
+      .withNodePorts()
+      .withAnnotations({ [HEALTH_CHECK_PORT]: 'traffic-port', [HEALTH_CHECK_INTERVAL]: '5' })
+      .build();
+    expect(desiredLoadBalancer(svc, nodes, options).healthCheck).toMatchObject({
+      protocol: 'TCP',
+      port: 'traffic-port',
+      intervalSeconds: 5,
+    });
   });
 
   it('refuses a malformed health-check annotation, naming it', () => {
-    const svc = aService('web').withPorts(80).withNodePorts().withAnnotations({ [HEALTH_CHECK_INTERVAL]: 'often' }).build();
+    const svc = aService('web')
+      .withPorts(80)
+      .withNodePorts()
+      .withAnnotations({ [HEALTH_CHECK_INTERVAL]: 'often' })
+      .build();
     const err = errorOf(() => desiredLoadBalancer(svc, nodes, options));
     expect(err.reason).toBe('InvalidAnnotation');
     expect(err.message).toBe(`annotation ${HEALTH_CHECK_INTERVAL}: "often" is not a whole number`);
   });
 
   it('says InvalidSpec when a NodePort data plane meets a port without nodePort', () => {
-    const svc = aService('web').withPorts(80).with((s) => (s.spec!.allocateLoadBalancerNodePorts = false)).build();
+    const svc = aService('web')
+      .withPorts(80)
+      .with((s) => (s.spec!.allocateLoadBalancerNodePorts = false))
+      .build();
     const err = errorOf(() => desiredLoadBalancer(svc, nodes, options));
     expect(err.reason).toBe('InvalidSpec');
     expect(err.message).toMatch(/port 80\/TCP has no nodePort/);
     // an announced data plane does not need NodePorts
-    expect(desiredLoadBalancer(svc, nodes, { ...options, needsNodePorts: false }).ports[0]).toEqual({ name: 'tcp-80', protocol: 'TCP', port: 80 });
+    expect(desiredLoadBalancer(svc, nodes, { ...options, needsNodePorts: false }).ports[0]).toEqual({
+      name: 'tcp-80',
+      protocol: 'TCP',
+      port: 80,
+    });
   });
 
   it('reads source ranges from the spec, else from the annotation, and names a bad one', () => {
-    const fromSpec = aService('a').withPorts(80).withNodePorts().with((s) => (s.spec!.loadBalancerSourceRanges = ['10.0.0.0/8'])).build();
+    const fromSpec = aService('a')
+      .withPorts(80)
+      .withNodePorts()
+      .with((s) => (s.spec!.loadBalancerSourceRanges = ['10.0.0.0/8']))
+      .build();
     expect(desiredLoadBalancer(fromSpec, nodes, options).sourceRanges).toEqual(['10.0.0.0/8']);
-    const fromAnnotation = aService('b').withPorts(80).withNodePorts().withAnnotations({ [LOAD_BALANCER_SOURCE_RANGES]: '192.168.0.0/16, 2001:db8::/32' }).build();
-    expect(desiredLoadBalancer(fromAnnotation, nodes, options).sourceRanges).toEqual(['192.168.0.0/16', '2001:db8::/32']);
-    const bad = aService('c').withPorts(80).withNodePorts().withAnnotations({ [LOAD_BALANCER_SOURCE_RANGES]: '10.0.0.300/8' }).build();
+    const fromAnnotation = aService('b')
+      .withPorts(80)
+      .withNodePorts()
+      .withAnnotations({ [LOAD_BALANCER_SOURCE_RANGES]: '192.168.0.0/16, 2001:db8::/32' })
+      .build();
+    expect(desiredLoadBalancer(fromAnnotation, nodes, options).sourceRanges).toEqual([
+      '192.168.0.0/16',
+      '2001:db8::/32',
+    ]);
+    const bad = aService('c')
+      .withPorts(80)
+      .withNodePorts()
+      .withAnnotations({ [LOAD_BALANCER_SOURCE_RANGES]: '10.0.0.300/8' })
+      .build();
     expect(errorOf(() => desiredLoadBalancer(bad, nodes, options)).message).toBe(
       `annotation ${LOAD_BALANCER_SOURCE_RANGES}: "10.0.0.300/8" is not a CIDR (e.g. 203.0.113.0/24)`,
     );

@@ -1,6 +1,6 @@
 /** Service + Nodes + options -> DesiredLoadBalancer. Pure: the whole decision of "what should exist". */
 import ipaddr from 'ipaddr.js';
-import type { DesiredLoadBalancer, IpFamily, PortSpec, Protocol } from './desired.ts';
+import type { DesiredLoadBalancer, IpFamily, PortSpec, Protocol, TargetNode } from './desired.ts';
 import type { NodeObject, ServiceObject } from './objects.ts';
 import { InvalidAnnotationError, InvalidSpecError } from '../provider.ts';
 import { healthCheckFor, type HealthCheckTiming } from './health-check.ts';
@@ -16,6 +16,8 @@ export interface ModelOptions {
   needsNodePorts: boolean;
   healthCheckTiming: HealthCheckTiming;
   namespaceLabels?: Record<string, string>;
+  /** targets computed once for the current node set and shared by every load balancer (optional) */
+  targets?: TargetNode[];
 }
 
 /** client-go's default ClientIP affinity timeout (3 hours) */
@@ -67,9 +69,14 @@ export function desiredLoadBalancer(
   const spec = svc.spec ?? {};
   const affinity = spec.sessionAffinity === 'ClientIP' ? 'ClientIP' : 'None';
   const lb: DesiredLoadBalancer = {
-    ref: { clusterName: options.clusterName, namespace: meta.namespace ?? '', name: meta.name ?? '', uid: meta.uid ?? '' },
+    ref: {
+      clusterName: options.clusterName,
+      namespace: meta.namespace ?? '',
+      name: meta.name ?? '',
+      uid: meta.uid ?? '',
+    },
     ports: desiredPorts(svc, options.needsNodePorts),
-    targets: targetsOf(nodes, { requireProviderID: options.requireProviderID }),
+    targets: options.targets ?? targetsOf(nodes, { requireProviderID: options.requireProviderID }),
     healthCheck: healthCheckFor(svc, options.healthCheckTiming),
     externalTrafficPolicy: spec.externalTrafficPolicy === 'Local' ? 'Local' : 'Cluster',
     sourceRanges: sourceRangesOf(svc),
@@ -86,6 +93,7 @@ export function desiredLoadBalancer(
     namespaceLabels: options.namespaceLabels ?? {},
     selector: spec.selector ?? {},
   };
-  if (lb.externalTrafficPolicy === 'Local' && spec.healthCheckNodePort) lb.healthCheckNodePort = spec.healthCheckNodePort;
+  if (lb.externalTrafficPolicy === 'Local' && spec.healthCheckNodePort)
+    lb.healthCheckNodePort = spec.healthCheckNodePort;
   return lb;
 }

@@ -32,7 +32,10 @@ export function healthCheckFor(svc: ServiceObject, timing: HealthCheckTiming): H
   const local = svc.spec?.externalTrafficPolicy === 'Local';
   const protocolRaw = a[HEALTH_CHECK_PROTOCOL];
   if (protocolRaw !== undefined && !['HTTP', 'HTTPS', 'TCP'].includes(protocolRaw.toUpperCase())) {
-    throw new InvalidAnnotationError(HEALTH_CHECK_PROTOCOL, `${JSON.stringify(protocolRaw)} is not one of HTTP, HTTPS, TCP`);
+    throw new InvalidAnnotationError(
+      HEALTH_CHECK_PROTOCOL,
+      `${JSON.stringify(protocolRaw)} is not one of HTTP, HTTPS, TCP`,
+    );
   }
   const portRaw = a[HEALTH_CHECK_PORT];
   let port: HealthCheck['port'];
@@ -44,7 +47,8 @@ export function healthCheckFor(svc: ServiceObject, timing: HealthCheckTiming): H
     port = intAnnotation(a, HEALTH_CHECK_PORT, 1, 65535) ?? KUBE_PROXY_HEALTH_PORT;
   }
   // checking the traffic port without an explicit protocol means a TCP connect, like cloud providers do
-  const protocol = (protocolRaw?.toUpperCase() ?? (port === 'traffic-port' ? 'TCP' : 'HTTP')) as HealthCheck['protocol'];
+  const protocol = (protocolRaw?.toUpperCase() ??
+    (port === 'traffic-port' ? 'TCP' : 'HTTP')) as HealthCheck['protocol'];
   const check: HealthCheck = {
     protocol,
     port,

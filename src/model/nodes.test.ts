@@ -26,7 +26,10 @@ describe('eligible nodes', () => {
 
   it('turns nodes into sorted targets with one address per family, InternalIP first', () => {
     const dual = aNode('b', { ip: '10.0.0.2' });
-    dual.status!.addresses!.push({ type: 'InternalIP', address: 'fd00::2' }, { type: 'ExternalIP', address: '203.0.113.9' });
+    dual.status!.addresses!.push(
+      { type: 'InternalIP', address: 'fd00::2' },
+      { type: 'ExternalIP', address: '203.0.113.9' },
+    );
     const targets = targetsOf([dual, aNode('a', { ip: '10.0.0.1' })], { requireProviderID: false });
     expect(targets.map((t) => [t.name, t.addresses])).toEqual([
       ['a', ['10.0.0.1']],

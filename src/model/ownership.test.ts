@@ -18,9 +18,13 @@ describe('which Services are ours', () => {
     expect(finalizerFor(svc)).toBe(OUR_FINALIZER);
   });
 
-  it('ignores another controller\'s class and our class for a provider not running here', () => {
-    expect(decide(aService('a').withPorts(80).withClass('example.com/other').build(), cfg)).toEqual({ action: 'ignore' });
-    expect(decide(aService('b').withPorts(80).withClass('lbprovisioner.io/aws').build(), cfg)).toEqual({ action: 'ignore' });
+  it("ignores another controller's class and our class for a provider not running here", () => {
+    expect(decide(aService('a').withPorts(80).withClass('example.com/other').build(), cfg)).toEqual({
+      action: 'ignore',
+    });
+    expect(decide(aService('b').withPorts(80).withClass('lbprovisioner.io/aws').build(), cfg)).toEqual({
+      action: 'ignore',
+    });
   });
 
   it('ignores class-less Services with --class-only or without a default provider', () => {
@@ -36,17 +40,31 @@ describe('which Services are ours', () => {
   });
 
   it('keeps a load balancer with the provider that built it when --default-provider changes', () => {
-    const svc = aService('web').withPorts(80).withFinalizers(UPSTREAM_FINALIZER).withAnnotations({ [PROVIDER_ANNOTATION]: 'local' }).build();
+    const svc = aService('web')
+      .withPorts(80)
+      .withFinalizers(UPSTREAM_FINALIZER)
+      .withAnnotations({ [PROVIDER_ANNOTATION]: 'local' })
+      .build();
     expect(decide(svc, { ...cfg, defaultProvider: 'fake' })).toEqual({ action: 'ensure', provider: 'local' });
   });
 
   it('cleans up with the recorded provider when the type changes away from LoadBalancer (the class is wiped)', () => {
-    const svc = aService('web').withPorts(80).clusterIP().withFinalizers(OUR_FINALIZER).withAnnotations({ [PROVIDER_ANNOTATION]: 'fake' }).build();
+    const svc = aService('web')
+      .withPorts(80)
+      .clusterIP()
+      .withFinalizers(OUR_FINALIZER)
+      .withAnnotations({ [PROVIDER_ANNOTATION]: 'fake' })
+      .build();
     expect(decide(svc, cfg)).toEqual({ action: 'cleanup', provider: 'fake' });
   });
 
   it('cleans up a Service being deleted', () => {
-    const svc = aService('web').withPorts(80).deleting().withFinalizers(UPSTREAM_FINALIZER).withAnnotations({ [PROVIDER_ANNOTATION]: 'local' }).build();
+    const svc = aService('web')
+      .withPorts(80)
+      .deleting()
+      .withFinalizers(UPSTREAM_FINALIZER)
+      .withAnnotations({ [PROVIDER_ANNOTATION]: 'local' })
+      .build();
     expect(decide(svc, cfg)).toEqual({ action: 'cleanup', provider: 'local' });
   });
 
@@ -55,12 +73,22 @@ describe('which Services are ours', () => {
   });
 
   it('moves a Service whose class now names another provider: clean up first, then build', () => {
-    const svc = aService('web').withPorts(80).withClass('lbprovisioner.io/fake').withFinalizers(UPSTREAM_FINALIZER).withAnnotations({ [PROVIDER_ANNOTATION]: 'local' }).build();
+    const svc = aService('web')
+      .withPorts(80)
+      .withClass('lbprovisioner.io/fake')
+      .withFinalizers(UPSTREAM_FINALIZER)
+      .withAnnotations({ [PROVIDER_ANNOTATION]: 'local' })
+      .build();
     expect(decide(svc, cfg)).toEqual({ action: 'cleanup', provider: 'local', then: 'fake' });
   });
 
   it('does not touch a Service recorded for a provider this process does not run', () => {
-    const svc = aService('web').withPorts(80).clusterIP().withFinalizers(OUR_FINALIZER).withAnnotations({ [PROVIDER_ANNOTATION]: 'aws' }).build();
+    const svc = aService('web')
+      .withPorts(80)
+      .clusterIP()
+      .withFinalizers(OUR_FINALIZER)
+      .withAnnotations({ [PROVIDER_ANNOTATION]: 'aws' })
+      .build();
     expect(decide(svc, cfg)).toEqual({ action: 'ignore' });
   });
 });

@@ -5,11 +5,9 @@ import { READY_CONDITION } from './names.ts';
 
 describe('status', () => {
   it('sets ipMode only on entries with an ip (the API rejects it on hostnames)', () => {
-    expect(ingressFor([{ ip: '192.0.2.1' }, { hostname: 'lb.example' }, { ip: '192.0.2.2', ipMode: 'VIP' }], 'Proxy')).toEqual([
-      { ip: '192.0.2.1', ipMode: 'Proxy' },
-      { hostname: 'lb.example' },
-      { ip: '192.0.2.2', ipMode: 'VIP' },
-    ]);
+    expect(
+      ingressFor([{ ip: '192.0.2.1' }, { hostname: 'lb.example' }, { ip: '192.0.2.2', ipMode: 'VIP' }], 'Proxy'),
+    ).toEqual([{ ip: '192.0.2.1', ipMode: 'Proxy' }, { hostname: 'lb.example' }, { ip: '192.0.2.2', ipMode: 'VIP' }]);
   });
 
   it('compares ingress lists by meaning', () => {
@@ -24,10 +22,22 @@ describe('status', () => {
     const first = readyCondition(svc, { status: 'True', reason: 'Provisioned', message: 'ok' }, t0);
     svc.status = { conditions: [first as never] };
     expect(readyConditionDiffers(svc, { status: 'True', reason: 'Provisioned', message: 'ok' })).toBe(false);
-    const sameStatus = readyCondition(svc, { status: 'True', reason: 'Provisioned', message: 'still ok' }, new Date('2026-01-02T00:00:00Z'));
+    const sameStatus = readyCondition(
+      svc,
+      { status: 'True', reason: 'Provisioned', message: 'still ok' },
+      new Date('2026-01-02T00:00:00Z'),
+    );
     expect(sameStatus.lastTransitionTime).toBe(t0.toISOString());
-    const flipped = readyCondition(svc, { status: 'False', reason: 'PoolExhausted', message: 'no' }, new Date('2026-01-03T00:00:00Z'));
-    expect(flipped).toMatchObject({ type: READY_CONDITION, status: 'False', lastTransitionTime: '2026-01-03T00:00:00.000Z' });
+    const flipped = readyCondition(
+      svc,
+      { status: 'False', reason: 'PoolExhausted', message: 'no' },
+      new Date('2026-01-03T00:00:00Z'),
+    );
+    expect(flipped).toMatchObject({
+      type: READY_CONDITION,
+      status: 'False',
+      lastTransitionTime: '2026-01-03T00:00:00.000Z',
+    });
     svc.metadata!.generation = 2;
     expect(readyConditionDiffers(svc, { status: 'True', reason: 'Provisioned', message: 'ok' })).toBe(true);
   });

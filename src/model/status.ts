@@ -15,7 +15,8 @@ export function ingressFor(points: readonly IngressPoint[], ipMode: IpMode): Ing
       entry.ipMode = p.ipMode ?? ipMode;
     }
     if (p.hostname) entry.hostname = p.hostname;
-    if (p.ports?.length) entry.ports = p.ports.map((x) => (x.error ? { ...x } : { port: x.port, protocol: x.protocol }));
+    if (p.ports?.length)
+      entry.ports = p.ports.map((x) => (x.error ? { ...x } : { port: x.port, protocol: x.protocol }));
     return entry;
   });
 }
@@ -31,7 +32,10 @@ function canonicalIngress(list: readonly IngressObject[] | undefined): string {
   );
 }
 
-export function ingressEqual(a: readonly IngressObject[] | undefined, b: readonly IngressObject[] | undefined): boolean {
+export function ingressEqual(
+  a: readonly IngressObject[] | undefined,
+  b: readonly IngressObject[] | undefined,
+): boolean {
   return canonicalIngress(a) === canonicalIngress(b);
 }
 

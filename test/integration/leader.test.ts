@@ -7,7 +7,13 @@ import { uniqueNamespace, waitFor } from '../harness/fixtures.ts';
 import type { ServiceController } from '../../src/controller/controller.ts';
 import { deleteService, sleep, startCluster, startController, waitForService, type Cluster } from './support.ts';
 
-const lease = { namespace: 'lb-provisioner', name: 'lb-provisioner', leaseDurationMs: 3000, renewDeadlineMs: 2000, retryPeriodMs: 300 };
+const lease = {
+  namespace: 'lb-provisioner',
+  name: 'lb-provisioner',
+  leaseDurationMs: 3000,
+  renewDeadlineMs: 2000,
+  retryPeriodMs: 300,
+};
 const hasIngress = (s: k8s.V1Service) => (s.status?.loadBalancer?.ingress?.length ?? 0) > 0;
 
 describe('leader election (real Lease, controller RBAC)', () => {
@@ -15,7 +21,10 @@ describe('leader election (real Lease, controller RBAC)', () => {
   let ns: string;
   const running: ServiceController[] = [];
 
-  async function replica(identity: string, onLost?: () => void): Promise<{ controller: ServiceController; fake: FakeProvider }> {
+  async function replica(
+    identity: string,
+    onLost?: () => void,
+  ): Promise<{ controller: ServiceController; fake: FakeProvider }> {
     const fake = new FakeProvider();
     const controller = await startController(cluster, {
       providers: [fake],
@@ -37,9 +46,14 @@ describe('leader election (real Lease, controller RBAC)', () => {
   afterAll(async () => {
     for (const c of running) await c.stop().catch(() => {});
     // a new leader cleans up what the others built (the intruder's lease goes first)
-    await cluster.admin.makeApiClient(k8s.CoordinationV1Api).deleteNamespacedLease({ name: lease.name, namespace: lease.namespace });
+    await cluster.admin
+      .makeApiClient(k8s.CoordinationV1Api)
+      .deleteNamespacedLease({ name: lease.name, namespace: lease.namespace });
     const cleaner = await replica('replica-cleaner');
-    await waitFor(() => cleaner.controller.isLeader || undefined, { message: 'the cleaner to lead', timeoutMs: 15_000 });
+    await waitFor(() => cleaner.controller.isLeader || undefined, {
+      message: 'the cleaner to lead',
+      timeoutMs: 15_000,
+    });
     for (const name of ['first', 'second', 'third']) await deleteService(cluster, ns, name);
     await cleaner.controller.stop();
     await cluster?.stop();
@@ -77,7 +91,12 @@ describe('leader election (real Lease, controller RBAC)', () => {
     // someone else holds the lease now (a partition healed in the other replica's favour)
     const coord = cluster.admin.makeApiClient(k8s.CoordinationV1Api);
     const current = await coord.readNamespacedLease({ name: lease.name, namespace: lease.namespace });
-    current.spec = { ...current.spec, holderIdentity: 'intruder', renewTime: new k8s.V1MicroTime(), leaseDurationSeconds: 60 };
+    current.spec = {
+      ...current.spec,
+      holderIdentity: 'intruder',
+      renewTime: new k8s.V1MicroTime(),
+      leaseDurationSeconds: 60,
+    };
     await coord.replaceNamespacedLease({ name: lease.name, namespace: lease.namespace, body: current });
     await waitFor(() => (!c.controller.isLeader && lost === 1) || undefined, {
       message: 'replica-c to step down',

@@ -44,7 +44,9 @@ describe('Service lifecycle (fake provider, real apiserver)', () => {
     controller = undefined;
   });
 
-  async function start(opts: { defaultProvider?: string; resyncPeriodMs?: number; proxyIpMode?: boolean; keepClouds?: boolean } = {}) {
+  async function start(
+    opts: { defaultProvider?: string; resyncPeriodMs?: number; proxyIpMode?: boolean; keepClouds?: boolean } = {},
+  ) {
     // keepClouds: a restarted controller meets the same cloud, as in life
     if (!opts.keepClouds) {
       fake = new FakeProvider({ name: 'fake', ...(opts.proxyIpMode ? { capabilities: { ipMode: 'Proxy' } } : {}) });
@@ -69,7 +71,14 @@ describe('Service lifecycle (fake provider, real apiserver)', () => {
     expect(svc.metadata?.finalizers).toContain(UPSTREAM_FINALIZER);
     expect(svc.metadata?.annotations?.[PROVIDER_ANNOTATION]).toBe('fake');
     expect(svc.status?.loadBalancer?.ingress).toEqual([
-      { ip: expect.stringMatching(/^198\.51\./), ipMode: 'VIP', ports: [{ port: 80, protocol: 'TCP' }, { port: 443, protocol: 'TCP' }] },
+      {
+        ip: expect.stringMatching(/^198\.51\./),
+        ipMode: 'VIP',
+        ports: [
+          { port: 80, protocol: 'TCP' },
+          { port: 443, protocol: 'TCP' },
+        ],
+      },
     ]);
     expect(readyOf(svc)).toMatchObject({ status: 'True', reason: 'Provisioned' });
     const lb = fake.balancers.get(svc.metadata!.uid!);
@@ -86,12 +95,25 @@ describe('Service lifecycle (fake provider, real apiserver)', () => {
     const before = await waitForService(cluster, ns, 'ports', hasIngress, 'an ingress');
     const ip = before.status!.loadBalancer!.ingress![0]!.ip;
     await cluster.core.patchNamespacedService(
-      { name: 'ports', namespace: ns, body: [{ op: 'add', path: '/spec/ports/-', value: { name: 'dns', port: 53, protocol: 'UDP' } }] },
+      {
+        name: 'ports',
+        namespace: ns,
+        body: [{ op: 'add', path: '/spec/ports/-', value: { name: 'dns', port: 53, protocol: 'UDP' } }],
+      },
       (await import('@kubernetes/client-node')).setHeaderOptions('Content-Type', 'application/json-patch+json'),
     );
-    const after = await waitForService(cluster, ns, 'ports', (s) => s.status?.loadBalancer?.ingress?.[0]?.ports?.length === 2, 'two ports in status');
+    const after = await waitForService(
+      cluster,
+      ns,
+      'ports',
+      (s) => s.status?.loadBalancer?.ingress?.[0]?.ports?.length === 2,
+      'two ports in status',
+    );
     expect(after.status!.loadBalancer!.ingress![0]!.ip).toBe(ip);
-    expect(fake.balancers.get(after.metadata!.uid!)?.lb.ports.map((p) => `${p.port}/${p.protocol}`)).toEqual(['80/TCP', '53/UDP']);
+    expect(fake.balancers.get(after.metadata!.uid!)?.lb.ports.map((p) => `${p.port}/${p.protocol}`)).toEqual([
+      '80/TCP',
+      '53/UDP',
+    ]);
     await waitForEvent(cluster, ns, 'ports', 'UpdatedLoadBalancer');
     await deleteService(cluster, ns, 'ports');
   });
@@ -111,10 +133,23 @@ describe('Service lifecycle (fake provider, real apiserver)', () => {
 
       // to ClusterIP: the apiserver wipes the class and the nodePorts
       await cluster.core.patchNamespacedService(
-        { name, namespace: ns, body: [{ op: 'replace', path: '/spec/type', value: 'ClusterIP' }, ...(withClass ? [{ op: 'remove', path: '/spec/loadBalancerClass' }] : [])] },
+        {
+          name,
+          namespace: ns,
+          body: [
+            { op: 'replace', path: '/spec/type', value: 'ClusterIP' },
+            ...(withClass ? [{ op: 'remove', path: '/spec/loadBalancerClass' }] : []),
+          ],
+        },
         (await import('@kubernetes/client-node')).setHeaderOptions('Content-Type', 'application/json-patch+json'),
       );
-      const cleaned = await waitForService(cluster, ns, name, (s) => noIngress(s) && !s.metadata?.finalizers?.length && readyOf(s) === undefined, 'cleanup after type change');
+      const cleaned = await waitForService(
+        cluster,
+        ns,
+        name,
+        (s) => noIngress(s) && !s.metadata?.finalizers?.length && readyOf(s) === undefined,
+        'cleanup after type change',
+      );
       expect(provider.balancers.has(uid)).toBe(false);
       expect(provider.callsOf('delete', `${ns}/${name}`).length).toBeGreaterThanOrEqual(1);
       expect(cleaned.metadata?.annotations?.[PROVIDER_ANNOTATION]).toBeUndefined();
@@ -122,7 +157,14 @@ describe('Service lifecycle (fake provider, real apiserver)', () => {
 
       // and back
       await cluster.core.patchNamespacedService(
-        { name, namespace: ns, body: [{ op: 'replace', path: '/spec/type', value: 'LoadBalancer' }, ...(withClass ? [{ op: 'add', path: '/spec/loadBalancerClass', value: 'lbprovisioner.io/other' }] : [])] },
+        {
+          name,
+          namespace: ns,
+          body: [
+            { op: 'replace', path: '/spec/type', value: 'LoadBalancer' },
+            ...(withClass ? [{ op: 'add', path: '/spec/loadBalancerClass', value: 'lbprovisioner.io/other' }] : []),
+          ],
+        },
         (await import('@kubernetes/client-node')).setHeaderOptions('Content-Type', 'application/json-patch+json'),
       );
       await waitForService(cluster, ns, name, hasIngress, 'an ingress again');
@@ -164,7 +206,9 @@ describe('Service lifecycle (fake provider, real apiserver)', () => {
       expect(svc?.status?.loadBalancer?.ingress ?? []).toEqual([]);
       expect(await eventsOf(cluster, ns, name)).toEqual([]);
     }
-    expect([...fake.calls, ...other.calls].filter((c) => c.key.endsWith('/foreign') || c.key.endsWith('/unknown-ours'))).toEqual([]);
+    expect(
+      [...fake.calls, ...other.calls].filter((c) => c.key.endsWith('/foreign') || c.key.endsWith('/unknown-ours')),
+    ).toEqual([]);
     await cluster.core.deleteNamespacedService({ name: 'foreign', namespace: ns });
     await cluster.core.deleteNamespacedService({ name: 'unknown-ours', namespace: ns });
   });
@@ -183,9 +227,23 @@ describe('Service lifecycle (fake provider, real apiserver)', () => {
 
   it('allocateLoadBalancerNodePorts false: InvalidSpec for a NodePort data plane, and nothing is built', async () => {
     await start();
-    await create(aService('no-nodeports').withPorts(80).with((s) => (s.spec!.allocateLoadBalancerNodePorts = false)).manifest());
-    const svc = await waitForService(cluster, ns, 'no-nodeports', (s) => readyOf(s)?.status === 'False', 'an InvalidSpec condition');
-    expect(readyOf(svc)).toMatchObject({ reason: 'InvalidSpec', message: expect.stringContaining('port 80/TCP has no nodePort') });
+    await create(
+      aService('no-nodeports')
+        .withPorts(80)
+        .with((s) => (s.spec!.allocateLoadBalancerNodePorts = false))
+        .manifest(),
+    );
+    const svc = await waitForService(
+      cluster,
+      ns,
+      'no-nodeports',
+      (s) => readyOf(s)?.status === 'False',
+      'an InvalidSpec condition',
+    );
+    expect(readyOf(svc)).toMatchObject({
+      reason: 'InvalidSpec',
+      message: expect.stringContaining('port 80/TCP has no nodePort'),
+    });
     expect((await waitForEvent(cluster, ns, 'no-nodeports', 'InvalidSpec')).type).toBe('Warning');
     expect(fake.callsOf('ensure', `${ns}/no-nodeports`)).toEqual([]);
     await deleteService(cluster, ns, 'no-nodeports');
@@ -222,7 +280,10 @@ describe('Service lifecycle (fake provider, real apiserver)', () => {
     const ensures = fake.callsOf('ensure', `${ns}/drift`).length;
     fake.deleteBehindOurBack(uid);
     await import('../harness/fixtures.ts').then(({ waitFor }) =>
-      waitFor(() => fake.balancers.has(uid) || undefined, { message: 'the drift pass to rebuild the load balancer', timeoutMs: 10_000 }),
+      waitFor(() => fake.balancers.has(uid) || undefined, {
+        message: 'the drift pass to rebuild the load balancer',
+        timeoutMs: 10_000,
+      }),
     );
     expect(fake.callsOf('ensure', `${ns}/drift`).length).toBeGreaterThan(ensures);
     // the fake cloud hands out a new address for a rebuilt load balancer, so status follows (one write);
@@ -230,7 +291,10 @@ describe('Service lifecycle (fake provider, real apiserver)', () => {
     const statusWrites = controller!.writer.counts.status;
     const repaired = fake.callsOf('ensure', `${ns}/drift`).length;
     await import('../harness/fixtures.ts').then(({ waitFor }) =>
-      waitFor(() => fake.callsOf('ensure', `${ns}/drift`).length > repaired + 1 || undefined, { message: 'two more drift passes', timeoutMs: 10_000 }),
+      waitFor(() => fake.callsOf('ensure', `${ns}/drift`).length > repaired + 1 || undefined, {
+        message: 'two more drift passes',
+        timeoutMs: 10_000,
+      }),
     );
     expect(controller!.writer.counts.status).toBe(statusWrites);
     await deleteService(cluster, ns, 'drift');

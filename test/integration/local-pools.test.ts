@@ -10,7 +10,17 @@ import { aService } from '../builders/service.ts';
 import { uniqueNamespace, waitFor } from '../harness/fixtures.ts';
 import { silentLogger } from '../../src/log.ts';
 import type { ServiceController } from '../../src/controller/controller.ts';
-import { deleteService, eventsOf, readService, readyOf, startCluster, startController, waitForEvent, waitForService, type Cluster } from './support.ts';
+import {
+  deleteService,
+  eventsOf,
+  readService,
+  readyOf,
+  startCluster,
+  startController,
+  waitForEvent,
+  waitForService,
+  type Cluster,
+} from './support.ts';
 
 const ipsOf = (s: k8s.V1Service | undefined) => (s?.status?.loadBalancer?.ingress ?? []).map((i) => i.ip);
 const hasIngress = (s: k8s.V1Service) => ipsOf(s).length > 0;
@@ -23,13 +33,21 @@ describe('local provider pools (real apiserver)', () => {
   let controller: ServiceController | undefined;
 
   async function startLocal(flagPools: string[] = []): Promise<ServiceController> {
-    const provider = await createLocalProvider({ clusterName: 'it', pools: flagPools, dataplane: 'none', log: silentLogger() });
+    const provider = await createLocalProvider({
+      clusterName: 'it',
+      pools: flagPools,
+      dataplane: 'none',
+      log: silentLogger(),
+    });
     controller = await startController(cluster, { providers: [provider] });
     return controller;
   }
 
   async function pool(name: string, spec: Record<string, unknown>): Promise<void> {
-    await custom.createClusterCustomObject({ ...group, body: { apiVersion: 'lbprovisioner.io/v1alpha1', kind: 'IPPool', metadata: { name }, spec } });
+    await custom.createClusterCustomObject({
+      ...group,
+      body: { apiVersion: 'lbprovisioner.io/v1alpha1', kind: 'IPPool', metadata: { name }, spec },
+    });
   }
 
   async function create(svc: k8s.V1Service): Promise<void> {
@@ -69,18 +87,42 @@ describe('local provider pools (real apiserver)', () => {
       { message: 'IPPool main to show 1 used', timeoutMs: 5000 },
     );
     expect(main).toMatchObject({ status: { used: '1', conditions: [{ type: 'Valid', status: 'True' }] } });
-    const broken = (await custom.getClusterCustomObject({ ...group, name: 'broken' })) as { status?: { conditions?: { status: string; message: string }[] } };
-    expect(broken.status?.conditions?.[0]).toMatchObject({ status: 'False', message: expect.stringContaining('10.0.0.0/33') });
+    const broken = (await custom.getClusterCustomObject({ ...group, name: 'broken' })) as {
+      status?: { conditions?: { status: string; message: string }[] };
+    };
+    expect(broken.status?.conditions?.[0]).toMatchObject({
+      status: 'False',
+      message: expect.stringContaining('10.0.0.0/33'),
+    });
     await deleteService(cluster, ns, 'first');
   });
 
   it('honours requests in every spelling: ours, spec.loadBalancerIP, MetalLB, kube-vip; and dual stack', async () => {
     await startLocal();
-    await create(aService('ours', ns).withPorts(80).withAnnotations({ 'lbprovisioner.io/ips': '192.0.2.7' }).manifest());
-    await create(aService('spec', ns).withPorts(80).with((s) => (s.spec!.loadBalancerIP = '192.0.2.8')).manifest());
-    await create(aService('metallb', ns).withPorts(80).withAnnotations({ 'metallb.io/loadBalancerIPs': '198.51.100.2' }).manifest());
-    await create(aService('kubevip', ns).withPorts(80).withAnnotations({ 'kube-vip.io/loadbalancerIPs': '192.0.2.9' }).manifest());
-    await create(aService('pooled', ns).withPorts(80).withAnnotations({ 'metallb.universe.tf/address-pool': 'reserved' }).manifest());
+    await create(
+      aService('ours', ns).withPorts(80).withAnnotations({ 'lbprovisioner.io/ips': '192.0.2.7' }).manifest(),
+    );
+    await create(
+      aService('spec', ns)
+        .withPorts(80)
+        .with((s) => (s.spec!.loadBalancerIP = '192.0.2.8'))
+        .manifest(),
+    );
+    await create(
+      aService('metallb', ns)
+        .withPorts(80)
+        .withAnnotations({ 'metallb.io/loadBalancerIPs': '198.51.100.2' })
+        .manifest(),
+    );
+    await create(
+      aService('kubevip', ns).withPorts(80).withAnnotations({ 'kube-vip.io/loadbalancerIPs': '192.0.2.9' }).manifest(),
+    );
+    await create(
+      aService('pooled', ns)
+        .withPorts(80)
+        .withAnnotations({ 'metallb.universe.tf/address-pool': 'reserved' })
+        .manifest(),
+    );
     await create(aService('dual', ns).withPorts(80).dualStack().manifest());
     const expectations: [string, (ips: (string | undefined)[]) => void][] = [
       ['ours', (ips) => expect(ips).toEqual(['192.0.2.7'])],
@@ -88,20 +130,34 @@ describe('local provider pools (real apiserver)', () => {
       ['metallb', (ips) => expect(ips).toEqual(['198.51.100.2'])],
       ['kubevip', (ips) => expect(ips).toEqual(['192.0.2.9'])],
       ['pooled', (ips) => expect(ips[0]).toMatch(/^198\.51\.100\./)],
-      ['dual', (ips) => expect(ips).toEqual([expect.stringMatching(/^192\.0\.2\./), expect.stringMatching(/^fd00:192::/)])],
+      [
+        'dual',
+        (ips) => expect(ips).toEqual([expect.stringMatching(/^192\.0\.2\./), expect.stringMatching(/^fd00:192::/)]),
+      ],
     ];
-    for (const [name, check] of expectations) check(ipsOf(await waitForService(cluster, ns, name, hasIngress, `an address for ${name}`)));
+    for (const [name, check] of expectations)
+      check(ipsOf(await waitForService(cluster, ns, name, hasIngress, `an address for ${name}`)));
     for (const [name] of expectations) await deleteService(cluster, ns, name);
   });
 
   it('adopts an address a Service already shows (moving from MetalLB) instead of reallocating it', async () => {
     await create(aService('moved', ns).withPorts(80).manifest());
     await cluster.core.patchNamespacedServiceStatus(
-      { name: 'moved', namespace: ns, body: { status: { loadBalancer: { ingress: [{ ip: '192.0.2.12', ipMode: 'VIP' }] } } } },
+      {
+        name: 'moved',
+        namespace: ns,
+        body: { status: { loadBalancer: { ingress: [{ ip: '192.0.2.12', ipMode: 'VIP' }] } } },
+      },
       k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
     );
     const c = await startLocal();
-    const svc = await waitForService(cluster, ns, 'moved', (s) => Boolean(s.metadata?.annotations?.['lbprovisioner.io/allocated-ips']), 'the adoption to be recorded');
+    const svc = await waitForService(
+      cluster,
+      ns,
+      'moved',
+      (s) => Boolean(s.metadata?.annotations?.['lbprovisioner.io/allocated-ips']),
+      'the adoption to be recorded',
+    );
     expect(ipsOf(svc)).toEqual(['192.0.2.12']);
     expect(svc.metadata!.annotations!['lbprovisioner.io/allocated-ips']).toBe('192.0.2.12');
     await c.idle();
@@ -110,19 +166,41 @@ describe('local provider pools (real apiserver)', () => {
   });
 
   const badInputs: [string, Record<string, string> | ((s: k8s.V1Service) => void), string, RegExp][] = [
-    ['not-an-ip', { 'lbprovisioner.io/ips': '192.0.2.300' }, 'InvalidAnnotation', /lbprovisioner\.io\/ips.*192\.0\.2\.300/],
-    ['outside', { 'lbprovisioner.io/ips': '203.0.113.200' }, 'InvalidAnnotation', /203\.0\.113\.200 is not in any IP pool/],
-    ['taken', { 'lbprovisioner.io/ips': '192.0.2.1' }, 'InvalidAnnotation', /192\.0\.2\.1.*(taken|used|held|allocated)/i],
+    [
+      'not-an-ip',
+      { 'lbprovisioner.io/ips': '192.0.2.300' },
+      'InvalidAnnotation',
+      /lbprovisioner\.io\/ips.*192\.0\.2\.300/,
+    ],
+    [
+      'outside',
+      { 'lbprovisioner.io/ips': '203.0.113.200' },
+      'InvalidAnnotation',
+      /203\.0\.113\.200 is not in any IP pool/,
+    ],
+    [
+      'taken',
+      { 'lbprovisioner.io/ips': '192.0.2.1' },
+      'InvalidAnnotation',
+      /192\.0\.2\.1.*(taken|used|held|allocated)/i,
+    ],
     ['unknown-pool', { 'lbprovisioner.io/pool': 'nope' }, 'InvalidAnnotation', /nope/],
     ['wrong-family', { 'lbprovisioner.io/ips': 'fd00:192::5' }, 'InvalidAnnotation', /fd00:192::5/],
     ['broken-pool', { 'lbprovisioner.io/pool': 'broken' }, 'InvalidAnnotation', /broken/],
-    ['bad-health', { 'lbprovisioner.io/health-check-interval': 'often' }, 'InvalidAnnotation', /health-check-interval.*"often" is not a whole number/],
+    [
+      'bad-health',
+      { 'lbprovisioner.io/health-check-interval': 'often' },
+      'InvalidAnnotation',
+      /health-check-interval.*"often" is not a whole number/,
+    ],
     ['two-v4', { 'lbprovisioner.io/ips': '192.0.2.4,192.0.2.5' }, 'InvalidAnnotation', /192\.0\.2\.4/],
   ];
 
   it('refuses every bad input with a Warning Event and a False condition naming the problem; the others go on', async () => {
     const c = await startLocal();
-    await create(aService('holder', ns).withPorts(80).withAnnotations({ 'lbprovisioner.io/ips': '192.0.2.1' }).manifest());
+    await create(
+      aService('holder', ns).withPorts(80).withAnnotations({ 'lbprovisioner.io/ips': '192.0.2.1' }).manifest(),
+    );
     await waitForService(cluster, ns, 'holder', hasIngress, 'the holder to get 192.0.2.1');
     for (const [name, input] of badInputs) {
       const b = aService(name, ns).withPorts(80);
@@ -132,7 +210,13 @@ describe('local provider pools (real apiserver)', () => {
     }
     await create(aService('bystander', ns).withPorts(80).manifest());
     for (const [name, , reason, pattern] of badInputs) {
-      const svc = await waitForService(cluster, ns, name, (s) => readyOf(s)?.status === 'False', `a False condition on ${name}`);
+      const svc = await waitForService(
+        cluster,
+        ns,
+        name,
+        (s) => readyOf(s)?.status === 'False',
+        `a False condition on ${name}`,
+      );
       expect(readyOf(svc)).toMatchObject({ reason });
       expect(readyOf(svc)!.message).toMatch(pattern);
       expect(ipsOf(svc)).toEqual([]);
@@ -140,18 +224,31 @@ describe('local provider pools (real apiserver)', () => {
       expect(event.type).toBe('Warning');
       expect(event.message).toBe(readyOf(svc)!.message);
     }
-    expect(ipsOf(await waitForService(cluster, ns, 'bystander', hasIngress, 'the bystander to get an address'))).toHaveLength(1);
+    expect(
+      ipsOf(await waitForService(cluster, ns, 'bystander', hasIngress, 'the bystander to get an address')),
+    ).toHaveLength(1);
     // terminal: no retry storm, no second Event for the same problem
     const writes = c.writer.counts.status;
     await new Promise((r) => setTimeout(r, 1500));
     expect(c.writer.counts.status).toBe(writes);
-    for (const [name, , reason] of badInputs) expect((await eventsOf(cluster, ns, name)).filter((e) => e.reason === reason)).toHaveLength(1);
+    for (const [name, , reason] of badInputs)
+      expect((await eventsOf(cluster, ns, name)).filter((e) => e.reason === reason)).toHaveLength(1);
     // fixing the annotation fixes the Service
     await cluster.core.patchNamespacedService(
-      { name: 'not-an-ip', namespace: ns, body: { metadata: { annotations: { 'lbprovisioner.io/ips': '192.0.2.3' } } } },
+      {
+        name: 'not-an-ip',
+        namespace: ns,
+        body: { metadata: { annotations: { 'lbprovisioner.io/ips': '192.0.2.3' } } },
+      },
       k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
     );
-    const fixed = await waitForService(cluster, ns, 'not-an-ip', (s) => readyOf(s)?.status === 'True', 'the fixed Service to be ready');
+    const fixed = await waitForService(
+      cluster,
+      ns,
+      'not-an-ip',
+      (s) => readyOf(s)?.status === 'True',
+      'the fixed Service to be ready',
+    );
     expect(ipsOf(fixed)).toEqual(['192.0.2.3']);
     for (const name of ['holder', 'bystander', ...badInputs.map((b) => b[0])]) await deleteService(cluster, ns, name);
   });
@@ -159,9 +256,17 @@ describe('local provider pools (real apiserver)', () => {
   it('pool exhausted: the waiting Service says so, and gets the address as soon as it is freed', async () => {
     await startLocal();
     await create(aService('tiny-a', ns).withPorts(80).withAnnotations({ 'lbprovisioner.io/pool': 'tiny' }).manifest());
-    expect(ipsOf(await waitForService(cluster, ns, 'tiny-a', hasIngress, 'tiny-a to get the only address'))).toEqual(['203.0.113.9']);
+    expect(ipsOf(await waitForService(cluster, ns, 'tiny-a', hasIngress, 'tiny-a to get the only address'))).toEqual([
+      '203.0.113.9',
+    ]);
     await create(aService('tiny-b', ns).withPorts(80).withAnnotations({ 'lbprovisioner.io/pool': 'tiny' }).manifest());
-    const waiting = await waitForService(cluster, ns, 'tiny-b', (s) => readyOf(s)?.status === 'False', 'tiny-b to report exhaustion');
+    const waiting = await waitForService(
+      cluster,
+      ns,
+      'tiny-b',
+      (s) => readyOf(s)?.status === 'False',
+      'tiny-b to report exhaustion',
+    );
     expect(readyOf(waiting)).toMatchObject({ reason: 'PoolExhausted', message: expect.stringContaining('tiny') });
     expect((await waitForEvent(cluster, ns, 'tiny-b', 'PoolExhausted')).type).toBe('Warning');
     const freedAt = Date.now();
@@ -178,17 +283,25 @@ describe('local provider pools (real apiserver)', () => {
     const first = await startLocal();
     const names = Array.from({ length: 200 }, (_, i) => `bulk-${i}`);
     for (let i = 0; i < names.length; i += 20) {
-      await Promise.all(names.slice(i, i + 20).map((n) => create(aService(n, ns).withPorts(80).withAnnotations({ 'lbprovisioner.io/pool': 'bulk' }).manifest())));
+      await Promise.all(
+        names
+          .slice(i, i + 20)
+          .map((n) =>
+            create(aService(n, ns).withPorts(80).withAnnotations({ 'lbprovisioner.io/pool': 'bulk' }).manifest()),
+          ),
+      );
     }
     const before = await waitFor(
       async () => {
         const list = await cluster.core.listNamespacedService({ namespace: ns });
         const bulk = list.items.filter((s) => s.metadata!.name!.startsWith('bulk-'));
-        return bulk.length === 200 && bulk.every(hasIngress) ? new Map(bulk.map((s) => [s.metadata!.name!, ipsOf(s)[0]])) : undefined;
+        return bulk.length === 200 && bulk.every(hasIngress)
+          ? new Map(bulk.map((s) => [s.metadata!.name!, ipsOf(s)[0]]))
+          : undefined;
       },
       { message: '200 Services to be addressed', timeoutMs: 60_000, intervalMs: 500 },
     );
-    expect(new Set(before.values()).size).toBe(200);
+    expect(new Set(before!.values()).size).toBe(200);
     await first.stop();
     controller = undefined;
     const second = await startLocal();
@@ -196,12 +309,15 @@ describe('local provider pools (real apiserver)', () => {
     await second.idle();
     expect(second.writer.counts).toEqual({ metadata: 0, status: 0 });
     expect(second.events.written).toBe(0);
-    for (const [name, ip] of before) expect(ipsOf(await readService(cluster, ns, name))).toEqual([ip]);
+    for (const [name, ip] of before!) expect(ipsOf(await readService(cluster, ns, name))).toEqual([ip]);
     await Promise.all(names.map((n) => cluster.core.deleteNamespacedService({ name: n, namespace: ns })));
-    await waitFor(async () => ((await cluster.core.listNamespacedService({ namespace: ns })).items.length === 0 ? true : undefined), {
-      message: 'every Service to be cleaned up',
-      timeoutMs: 60_000,
-      intervalMs: 500,
-    });
+    await waitFor(
+      async () => ((await cluster.core.listNamespacedService({ namespace: ns })).items.length === 0 ? true : undefined),
+      {
+        message: 'every Service to be cleaned up',
+        timeoutMs: 60_000,
+        intervalMs: 500,
+      },
+    );
   }, 120_000);
 });

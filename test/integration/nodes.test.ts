@@ -73,7 +73,10 @@ describe('node sync (fake provider, real apiserver)', () => {
     await sleep(800);
     await controller.idle();
     expect(fake.calls.length).toBe(before);
-    await cluster.core.patchNode({ name: 'n3', body: { spec: { taints: null } } }, k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch));
+    await cluster.core.patchNode(
+      { name: 'n3', body: { spec: { taints: null } } },
+      k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
+    );
   });
 
   it('a burst of 20 node additions coalesces into a few updates per load balancer', async () => {

@@ -33,7 +33,8 @@ export async function startCluster(): Promise<Cluster> {
       const r = await cp.kubectl(['apply', '--server-side', '-f', file]);
       if (r.code !== 0) throw new Error(`kubectl apply ${file}: ${r.stderr}`);
     }
-    if (crds.length) await cp.kubectl(['wait', '--for=condition=Established', '--timeout=30s', ...crds.flatMap((f) => ['-f', f])]);
+    if (crds.length)
+      await cp.kubectl(['wait', '--for=condition=Established', '--timeout=30s', ...crds.flatMap((f) => ['-f', f])]);
     const controllerKubeconfig = await cp.serviceAccountKubeconfig('lb-provisioner', 'lb-provisioner');
     const admin = cp.kubeConfig();
     return {
@@ -77,7 +78,11 @@ export async function startController(cluster: Cluster, options: TestControllerO
   return controller;
 }
 
-export async function readService(cluster: Cluster, namespace: string, name: string): Promise<k8s.V1Service | undefined> {
+export async function readService(
+  cluster: Cluster,
+  namespace: string,
+  name: string,
+): Promise<k8s.V1Service | undefined> {
   try {
     return await cluster.core.readNamespacedService({ name, namespace });
   } catch (err) {
@@ -108,7 +113,12 @@ export async function waitForService(
   ) as Promise<k8s.V1Service>;
 }
 
-export async function waitForGone(cluster: Cluster, namespace: string, name: string, timeoutMs = 15_000): Promise<void> {
+export async function waitForGone(
+  cluster: Cluster,
+  namespace: string,
+  name: string,
+  timeoutMs = 15_000,
+): Promise<void> {
   await waitFor(async () => ((await readService(cluster, namespace, name)) === undefined ? true : undefined), {
     message: `${namespace}/${name} to be gone`,
     timeoutMs,
@@ -120,7 +130,13 @@ export async function eventsOf(cluster: Cluster, namespace: string, name: string
   return list.items;
 }
 
-export async function waitForEvent(cluster: Cluster, namespace: string, name: string, reason: string, timeoutMs = 15_000): Promise<k8s.CoreV1Event> {
+export async function waitForEvent(
+  cluster: Cluster,
+  namespace: string,
+  name: string,
+  reason: string,
+  timeoutMs = 15_000,
+): Promise<k8s.CoreV1Event> {
   return waitFor(async () => (await eventsOf(cluster, namespace, name)).find((e) => e.reason === reason), {
     message: `an Event ${reason} on ${namespace}/${name}`,
     timeoutMs,

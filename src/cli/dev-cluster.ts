@@ -38,7 +38,7 @@ export async function runDevCluster(opts: DevClusterOptions): Promise<void> {
   }
 }
 
-async function applyCrds(cp: ControlPlane, log: (line: string) => void): Promise<void> {
+export async function applyCrds(cp: ControlPlane, log: (line: string) => void): Promise<void> {
   let files: string[];
   try {
     files = (await readdir(CRD_DIR)).filter((f) => /\.ya?ml$/.test(f)).sort();
@@ -68,7 +68,7 @@ async function applyCrds(cp: ControlPlane, log: (line: string) => void): Promise
  * Resolves on SIGINT, SIGTERM or the abort signal. Listening on the signals also tells the harness
  * not to kill everything itself: we stop the control plane in order.
  */
-function untilStopRequested(signal?: AbortSignal): { promise: Promise<void>; dispose: () => void } {
+export function untilStopRequested(signal?: AbortSignal): { promise: Promise<void>; dispose: () => void } {
   let dispose = (): void => {};
   const promise = new Promise<void>((resolvePromise) => {
     const stop = (): void => {

@@ -105,7 +105,9 @@ export class ResilientInformer<T extends k8s.KubernetesObject> {
     if (this.stopped || this.restartTimer) return;
     const delay = Math.round(this.backoffMs * (0.8 + Math.random() * 0.4));
     this.backoffMs = Math.min(this.backoffMs * 2, this.maxBackoffMs);
-    this.log.warn({ err: describe(err), retryInMs: delay }, `${this.name} watch failed; restarting`);
+    // 429 is the apiserver asking us to come back (e.g. a CRD's storage still initialising): not a problem
+    const level = (err as { code?: unknown })?.code === 429 ? 'info' : 'warn';
+    this.log[level]({ err: describe(err), retryInMs: delay }, `${this.name} watch failed; restarting`);
     this.restartTimer = setTimeout(() => {
       this.restartTimer = undefined;
       if (this.stopped) return;

@@ -1,0 +1,35 @@
+import { describe, expect, it } from '@jest/globals';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { BEGIN, END, renderAnnotationTables } from './annotation-table.ts';
+import { buildProgram } from '../cli/main.ts';
+import { PRODUCTION_NODE_OPTIONS } from '../cli/runtime-flags.ts';
+
+const read = (rel: string) => readFileSync(fileURLToPath(new URL(rel, import.meta.url)), 'utf8');
+const readme = read('../../README.md');
+
+describe('README.md stays true', () => {
+  it('has the annotation tables generated from the code (run npm run docs:annotations)', () => {
+    const start = readme.indexOf(BEGIN);
+    const end = readme.indexOf(END);
+    expect(start).toBeGreaterThan(0);
+    expect(readme.slice(start, end + END.length)).toBe(renderAnnotationTables());
+  });
+
+  it('documents every flag of `lb-provisioner run`', () => {
+    const run = buildProgram().commands.find((c) => c.name() === 'run')!;
+    const flags = run.options.map((o) => o.long!).filter(Boolean);
+    expect(flags.length).toBeGreaterThan(15);
+    for (const flag of flags) expect(readme).toContain(`\`${flag}`);
+  });
+
+  it('shows the two commands that do everything on a fresh machine', () => {
+    expect(readme).toContain('npm run demo');
+    expect(readme).toContain('npm ci && npm test');
+  });
+
+  it('ships the V8 flags the benchmark measured, in the Dockerfile and the Deployment', () => {
+    expect(read('../../Dockerfile')).toContain(`NODE_OPTIONS="${PRODUCTION_NODE_OPTIONS}"`);
+    expect(read('../../deploy/deployment.yaml')).toContain(`value: ${PRODUCTION_NODE_OPTIONS}`);
+  });
+});

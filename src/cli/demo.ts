@@ -32,7 +32,14 @@ function step(line: string): void {
 const samples: k8s.V1Service[] = [
   {
     metadata: { name: 'web', namespace: NAMESPACE },
-    spec: { type: 'LoadBalancer', selector: { app: 'web' }, ports: [{ name: 'http', port: 80 }, { name: 'https', port: 443 }] },
+    spec: {
+      type: 'LoadBalancer',
+      selector: { app: 'web' },
+      ports: [
+        { name: 'http', port: 80 },
+        { name: 'https', port: 443 },
+      ],
+    },
   },
   {
     metadata: { name: 'dns', namespace: NAMESPACE, annotations: { 'lbprovisioner.io/ips': '127.0.100.53' } },
@@ -53,7 +60,9 @@ function table(rows: string[][]): string {
 }
 
 export async function runDemo(opts: DemoOptions): Promise<void> {
-  step('starting a dev control plane (kube-apiserver + etcd; the first run builds them from the Go module proxy, which takes a few minutes)');
+  step(
+    'starting a dev control plane (kube-apiserver + etcd; the first run builds them from the Go module proxy, which takes a few minutes)',
+  );
   const cp = await startControlPlane({ log: (line) => step(line) });
   const stop = untilStopRequested();
   let controller: ServiceController | undefined;

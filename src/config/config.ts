@@ -70,11 +70,9 @@ const schema = z
       .min(1, { message: '--provider: at least one provider is required (local, aws, azure or fake)' }),
     defaultProvider: z.string().optional(),
     classOnly: z.boolean(),
-    clusterName: z
-      .string()
-      .regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, {
-        message: '--cluster-name: must be a DNS label (lowercase letters, digits, -), at most 63 characters',
-      }),
+    clusterName: z.string().regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, {
+      message: '--cluster-name: must be a DNS label (lowercase letters, digits, -), at most 63 characters',
+    }),
     workers: z
       .string()
       .regex(/^\d+$/, { message: '--workers: must be a whole number' })

@@ -70,12 +70,15 @@ export class ServiceController {
   private readonly namespaces: ResilientInformer<k8s.V1Namespace>;
   private queue: WorkQueue | undefined;
   private readonly applied = new Map<string, Applied>();
-  /** keys whose next sync must be a full one (anything but a pure node change) */
-  private readonly fullSync = new Set<string>();
+  /**
+   * Why a key is queued. 'targets': only the node set changed (updateTargets). 'changed': the Service
+   * changed; a full sync unless it now looks exactly as it did after our last successful sync (our own
+   * writes come back as watch events, sometimes before the write's response). 'force': ensure whatever
+   * it looks like (start, drift pass, retries, a provider asking).
+   */
+  private readonly intent = new Map<string, 'targets' | 'changed' | 'force'>();
   private readonly lastWritten = new Map<string, ServiceObject>();
   private readonly seenService = new Map<string, string>();
-  /** resourceVersions our own writes produced: their watch events need no sync */
-  private readonly ownWrites = new Map<string, Set<string>>();
   private readonly seenNode = new Map<string, string>();
   /** bumped on every node event (taints included: eligibility reads them when the set is computed) */
   private nodeVersion = 0;
@@ -143,16 +146,7 @@ export class ServiceController {
       nodes: () => this.nodes.list(),
       targets: (requireProviderID) => this.targetsFor(requireProviderID),
       namespaceLabels: (ns) => this.namespaces.get(ns)?.metadata?.labels ?? {},
-      wrote: (svc) => {
-        const key = serviceKey(svc);
-        this.lastWritten.set(key, svc);
-        const rv = svc.metadata?.resourceVersion;
-        if (rv) {
-          const set = this.ownWrites.get(key) ?? new Set<string>();
-          set.add(rv);
-          this.ownWrites.set(key, set);
-        }
-      },
+      wrote: (svc) => this.lastWritten.set(serviceKey(svc), svc),
     };
   }
 
@@ -213,12 +207,12 @@ export class ServiceController {
         kubeConfig: this.opts.kubeConfig,
         log: this.log.child({ provider: p.name }),
         signal: this.abort.signal,
-        requeue: (keys) => keys.forEach((k) => this.enqueue(k)),
+        requeue: (keys) => keys.forEach((k) => this.enqueue(k, 'force')),
         requeueAll: () => this.requeueOwnedBy(p.name),
       });
     }
     this.restoreAllocations();
-    for (const svc of this.services.list()) this.enqueue(serviceKey(svc));
+    for (const svc of this.services.list()) this.enqueue(serviceKey(svc), 'force');
     this.workersDone = runWorkers(queue, this.opts.workers, (key) => this.sync(key));
     this.scheduleDrift();
   }
@@ -264,16 +258,18 @@ export class ServiceController {
     }
   }
 
-  private enqueue(key: string, full = true): void {
+  private enqueue(key: string, intent: 'targets' | 'changed' | 'force'): void {
     if (!this.queue) return;
-    if (full) this.fullSync.add(key);
+    const rank = { targets: 0, changed: 1, force: 2 };
+    const current = this.intent.get(key);
+    if (!current || rank[intent] > rank[current]) this.intent.set(key, intent);
     this.queue.add(key);
   }
 
   private requeueOwnedBy(provider: string): void {
     for (const svc of this.services.list()) {
       const d = decide(svc, this.ownership);
-      if (d.action !== 'ignore' && d.provider === provider) this.enqueue(serviceKey(svc));
+      if (d.action !== 'ignore' && d.provider === provider) this.enqueue(serviceKey(svc), 'force');
     }
   }
 
@@ -282,22 +278,17 @@ export class ServiceController {
     const fp = relevantService(svc);
     const written = this.lastWritten.get(key);
     if (written && newestOf(svc, written) === svc) this.lastWritten.delete(key); // the cache caught up
-    const own = this.ownWrites.get(key);
-    const rv = svc.metadata?.resourceVersion ?? '';
-    const ours = own?.delete(rv) ?? false;
-    if (own?.size === 0) this.ownWrites.delete(key);
     const unchanged = this.seenService.get(key) === fp;
     this.seenService.set(key, fp);
-    // our own writes, status-only changes and resyncs change nothing we act on
-    if (ours || unchanged) return;
-    this.enqueue(key);
+    // status-only changes and resyncs change nothing we act on
+    if (unchanged) return;
+    this.enqueue(key, 'changed');
   }
 
   private onServiceDeleted(svc: k8s.V1Service): void {
     const key = serviceKey(svc);
     this.seenService.delete(key);
-    this.ownWrites.delete(key);
-    this.enqueue(key);
+    this.enqueue(key, 'changed');
   }
 
   private onNode(node: k8s.V1Node): void {
@@ -339,7 +330,8 @@ export class ServiceController {
     for (const [key, applied] of this.applied) {
       const p = this.providers.get(applied.provider);
       if (!p) continue;
-      if (this.targetsFor(p.capabilities.mapsNodesByProviderID).fingerprint !== applied.targets) this.enqueue(key, false);
+      if (this.targetsFor(p.capabilities.mapsNodesByProviderID).fingerprint !== applied.targets)
+        this.enqueue(key, 'targets');
     }
   }
 
@@ -349,7 +341,7 @@ export class ServiceController {
     const jittered = period * (0.9 + Math.random() * 0.2);
     this.driftTimer = setTimeout(() => {
       this.log.info({ services: this.applied.size }, 'drift pass: re-ensuring every owned Service');
-      for (const key of this.applied.keys()) this.enqueue(key);
+      for (const key of this.applied.keys()) this.enqueue(key, 'force');
       this.scheduleDrift();
     }, jittered);
     this.driftTimer.unref();
@@ -370,7 +362,8 @@ export class ServiceController {
     if (!queue) return;
     const signal = this.abort.signal;
     const svc = this.current(key);
-    const full = this.fullSync.delete(key) || !this.applied.has(key);
+    const intent = this.intent.get(key) ?? 'force';
+    this.intent.delete(key);
     if (!svc) {
       this.applied.delete(key);
       this.lastWritten.delete(key);
@@ -384,14 +377,15 @@ export class ServiceController {
       return;
     }
     const log = this.log.child({ service: key, provider: decision.provider });
+    log.debug({ intent, action: decision.action }, 'sync');
     const started = performance.now();
     let outcome = 'success';
     try {
       if (decision.action === 'cleanup') {
         await cleanupService(this.ctx, svc, decision.provider, signal);
         this.applied.delete(key);
-        if (decision.then) this.enqueue(key);
-      } else if (!full) {
+        if (decision.then) this.enqueue(key, 'force');
+      } else if (!this.needsEnsure(key, intent, svc, decision.provider)) {
         await this.updateTargets(key, svc, decision.provider, signal);
       } else {
         this.applied.set(key, await ensureService(this.ctx, svc, decision.provider, signal));
@@ -402,7 +396,7 @@ export class ServiceController {
       outcome = failure.reason;
       if (signal.aborted) return;
       log.warn({ reason: failure.reason, err: failure.message }, 'sync failed');
-      this.fullSync.add(key);
+      this.intent.set(key, 'force');
       await reportFailure(this.ctx, this.current(key) ?? svc, failure);
       if (failure.retry.kind === 'after') queue.addAfter(key, failure.retry.delayMs);
       else if (failure.retry.kind === 'backoff') queue.addRateLimited(key);
@@ -415,6 +409,18 @@ export class ServiceController {
       );
       this.updateManagedGauge();
     }
+  }
+
+  /** A full ensure, or is the node set the only thing that may have moved? */
+  private needsEnsure(
+    key: string,
+    intent: 'targets' | 'changed' | 'force',
+    svc: ServiceObject,
+    provider: string,
+  ): boolean {
+    const applied = this.applied.get(key);
+    if (intent === 'force' || !applied || applied.provider !== provider) return true;
+    return intent === 'changed' && applied.service !== relevantService(svc);
   }
 
   private async updateTargets(
@@ -431,7 +437,7 @@ export class ServiceController {
     const lb = { ...applied.lb, targets };
     await p.updateTargets(lb, signal);
     this.metrics.providerCalls.inc({ provider: providerName, operation: 'updateTargets', result: 'success' });
-    this.applied.set(key, { provider: providerName, lb, targets: fingerprint });
+    this.applied.set(key, { ...applied, lb, targets: fingerprint });
     this.events.record(svc, 'Normal', 'UpdatedLoadBalancer', `Updated load balancer targets: ${targets.length} nodes`);
   }
 

@@ -17,12 +17,15 @@ import { finalizerFor, hasFinalizer, isBeingDeleted, ourFinalizers } from '../mo
 import { PROVIDER_ANNOTATION, READY_CONDITION } from '../model/names.ts';
 import { ingressEqual, ingressFor, readyCondition, readyConditionDiffers, type ReadyState } from '../model/status.ts';
 import { classify, type Classified } from './errors.ts';
+import { relevantService } from './fingerprints.ts';
 
 /** What we last applied for a Service: the node sync's baseline. */
 export interface Applied {
   provider: string;
   lb: DesiredLoadBalancer;
   targets: string;
+  /** the Service's relevant fields as they stood after our writes (fingerprints.ts) */
+  service: string;
 }
 
 export interface SyncContext {
@@ -137,7 +140,12 @@ export async function ensureService(
       `Load balancer ${isNew ? 'ensured' : 'updated'}${where ? `: ${where}` : ''}`,
     );
   }
-  return { provider: providerName, lb, targets: ctx.targets(provider.capabilities.mapsNodesByProviderID).fingerprint };
+  return {
+    provider: providerName,
+    lb,
+    targets: ctx.targets(provider.capabilities.mapsNodesByProviderID).fingerprint,
+    service: relevantService(current),
+  };
 }
 
 /** Clean up what `providerName` built: delete (always), then the finalizer, then the status. */

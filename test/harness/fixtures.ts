@@ -73,15 +73,15 @@ export interface WaitOptions {
  * Polls fn until it returns a truthy value and returns that value. A throw counts as "not yet".
  * On timeout, throws with the message and the last value (or error) seen.
  */
-export async function waitFor<T>(fn: () => T | Promise<T>, opts: WaitOptions): Promise<T> {
+export async function waitFor<T>(fn: () => T | Promise<T>, opts: WaitOptions): Promise<NonNullable<T>> {
   const timeoutMs = opts.timeoutMs ?? 10_000;
   const intervalMs = opts.intervalMs ?? 100;
   const deadline = Date.now() + timeoutMs;
-  let last: { value: unknown } | { error: unknown } = { value: undefined };
+  let last: { value: unknown } | { error: unknown } | undefined;
   for (;;) {
     try {
       const value = await fn();
-      if (value) return value;
+      if (value) return value as NonNullable<T>;
       last = { value };
     } catch (error) {
       last = { error };
@@ -89,6 +89,7 @@ export async function waitFor<T>(fn: () => T | Promise<T>, opts: WaitOptions): P
     if (Date.now() >= deadline) break;
     await sleep(Math.min(intervalMs, Math.max(0, deadline - Date.now())));
   }
+  last ??= { value: undefined };
   const seen =
     'error' in last ? `last error: ${describeError(last.error)}` : `last value: ${inspect(last.value, { depth: 4 })}`;
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${opts.message} (${seen})`);

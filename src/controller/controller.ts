@@ -16,7 +16,7 @@ import { desiredLoadBalancer } from '../model/desired-load-balancer.ts';
 import { EventRecorder } from '../kube/events.ts';
 import { withConnectionPool } from '../kube/client.ts';
 import { ResilientInformer } from '../kube/informer.ts';
-import { LeaderElector } from '../kube/leader.ts';
+import { LeaderElector, type LeaseSettings } from '../kube/leader.ts';
 import { ServiceWriter } from '../kube/service-writer.ts';
 import { Metrics } from '../metrics.ts';
 import { WorkQueue, runWorkers } from './queue.ts';
@@ -41,14 +41,7 @@ export interface ControllerOptions {
   resyncPeriodMs: number;
   /** coalesce bursts of node events */
   nodeSyncDelayMs?: number;
-  leaderElection?: {
-    namespace: string;
-    name: string;
-    identity: string;
-    leaseDurationMs: number;
-    renewDeadlineMs: number;
-    retryPeriodMs: number;
-  };
+  leaderElection?: LeaseSettings;
   log: Logger;
   metrics?: Metrics;
   queueBaseDelayMs?: number;

@@ -7,13 +7,17 @@
 import * as k8s from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 
-export interface LeaderElectionOptions {
+/** Where the Lease is and how it is timed. */
+export interface LeaseSettings {
   namespace: string;
   name: string;
   identity: string;
   leaseDurationMs: number;
   renewDeadlineMs: number;
   retryPeriodMs: number;
+}
+
+export interface LeaderElectionOptions extends LeaseSettings {
   log: Logger;
   onStartedLeading: () => void;
   onStoppedLeading: () => void;

@@ -94,6 +94,10 @@ async function main(): Promise<void> {
   let detectionMs: number | undefined;
   try {
     const targets = NODES.map((n) => ({ name: n, addresses: [topo.addr4(n)] }));
+    // wrk closes first through a proxy (the FIN comes after the data), so its own ports pile up in TIME_WAIT
+    // and the *client* runs out of ephemeral ports within seconds, whatever the proxy (HAProxy too); let the
+    // client reuse them, as a real crowd of clients with many addresses effectively does
+    await topo.exec('client', 'sysctl', ['-w', 'net.ipv4.tcp_tw_reuse=1']);
     for (const n of [...NODES, 'client']) {
       // conntrack on every path, so the direct path pays for it too
       await topo.exec(n, 'nft', [

@@ -27,7 +27,10 @@ export async function selectBackend(opts: BackendSelectOptions): Promise<ProxyBa
     return nft;
   } catch (err) {
     if (opts.choice === 'nftables') throw err;
-    log.info({ backend: 'userspace', reason: (err as Error).message }, 'proxy back end: userspace (nftables unavailable)');
+    log.info(
+      { backend: 'userspace', reason: (err as Error).message },
+      'proxy back end: userspace (nftables unavailable)',
+    );
     return new UserspaceBackend({ logger: log, ...opts.userspace });
   }
 }

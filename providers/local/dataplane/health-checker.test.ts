@@ -29,10 +29,16 @@ describe('health checker', () => {
     const transitions: HealthTransition[] = [];
     // both "nodes" answer on their own port: route the probe by target address
     const hc = new HealthChecker({
-      prober: (p: ProbeSpec) => networkProber({ ...p, address: '127.0.0.1', port: p.address === '10.0.0.12' ? port2 : port }),
+      prober: (p: ProbeSpec) =>
+        networkProber({ ...p, address: '127.0.0.1', port: p.address === '10.0.0.12' ? port2 : port }),
       onTransition: (t) => transitions.push(t),
     });
-    const lb = aLoadBalancer({ targets: [{ name: 'node1', addresses: ['10.0.0.11'] }, { name: 'node2', addresses: ['10.0.0.12'] }] });
+    const lb = aLoadBalancer({
+      targets: [
+        { name: 'node1', addresses: ['10.0.0.11'] },
+        { name: 'node2', addresses: ['10.0.0.12'] },
+      ],
+    });
     try {
       hc.setService('default/web', lb);
       await hc.firstRound('default/web', 2000);
@@ -41,7 +47,9 @@ describe('health checker', () => {
       const failedAt = Date.now();
       while (hc.healthy('default/web', 'node').has('node2')) await new Promise((r) => setTimeout(r, 20));
       expect(Date.now() - failedAt).toBeLessThan(2000);
-      expect(transitions).toEqual([{ service: 'default/web', target: 'node2', check: 'HTTP :10256/healthz', healthy: false, reason: 'HTTP 503' }]);
+      expect(transitions).toEqual([
+        { service: 'default/web', target: 'node2', check: 'HTTP :10256/healthz', healthy: false, reason: 'HTTP 503' },
+      ]);
       node2 = 200;
       while (!hc.healthy('default/web', 'node').has('node2')) await new Promise((r) => setTimeout(r, 20));
       expect(transitions.at(-1)).toMatchObject({ target: 'node2', healthy: true });
@@ -51,10 +59,22 @@ describe('health checker', () => {
   });
 
   it('reports refused and timed-out probes as failures with a reason', async () => {
-    const refused = await networkProber({ protocol: 'HTTP', address: '127.0.0.1', port: 1, path: '/healthz', timeoutMs: 500 });
+    const refused = await networkProber({
+      protocol: 'HTTP',
+      address: '127.0.0.1',
+      port: 1,
+      path: '/healthz',
+      timeoutMs: 500,
+    });
     expect(refused.ok).toBe(false);
     expect(refused.reason).toMatch(/ECONNREFUSED/);
-    const tcp = await networkProber({ protocol: 'TCP', address: '127.0.0.1', port: await healthServer(() => 200), path: '', timeoutMs: 500 });
+    const tcp = await networkProber({
+      protocol: 'TCP',
+      address: '127.0.0.1',
+      port: await healthServer(() => 200),
+      path: '',
+      timeoutMs: 500,
+    });
     expect(tcp).toEqual({ ok: true, reason: 'connected' });
   });
 });

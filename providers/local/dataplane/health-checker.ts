@@ -153,7 +153,15 @@ export class HealthChecker {
           path: hc.path ?? '/healthz',
           timeoutMs: Math.min(hc.timeoutSeconds, hc.intervalSeconds) * 1000,
         };
-        const state: CheckState = { target: t.name, probe, healthy: undefined, streak: 0, reason: '', timer: undefined, stopped: false };
+        const state: CheckState = {
+          target: t.name,
+          probe,
+          healthy: undefined,
+          streak: 0,
+          reason: '',
+          timer: undefined,
+          stopped: false,
+        };
         byTarget.set(t.name, state);
         void this.#run(key, svc, state);
       }
@@ -207,7 +215,8 @@ export class HealthChecker {
   }
 
   #decided(svc: ServiceChecks): boolean {
-    for (const byTarget of svc.checks.values()) for (const st of byTarget.values()) if (st.healthy === undefined) return false;
+    for (const byTarget of svc.checks.values())
+      for (const st of byTarget.values()) if (st.healthy === undefined) return false;
     return true;
   }
 
@@ -244,6 +253,12 @@ export class HealthChecker {
   }
 
   #emit(key: string, st: CheckState, reason: string): void {
-    this.#onTransition({ service: key, target: st.target, check: checkLabel(st.probe), healthy: st.healthy === true, reason });
+    this.#onTransition({
+      service: key,
+      target: st.target,
+      check: checkLabel(st.probe),
+      healthy: st.healthy === true,
+      reason,
+    });
   }
 }

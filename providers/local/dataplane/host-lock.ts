@@ -9,7 +9,9 @@ import type { Server } from 'node:net';
 export class HostLockedError extends Error {
   readonly holderPid: number | undefined;
   constructor(name: string, holderPid: number | undefined) {
-    super(`another lb-provisioner proxy data plane (${name}) already runs on this host${holderPid ? ` (pid ${holderPid})` : ''}`);
+    super(
+      `another lb-provisioner proxy data plane (${name}) already runs on this host${holderPid ? ` (pid ${holderPid})` : ''}`,
+    );
     this.name = 'HostLockedError';
     this.holderPid = holderPid;
   }

@@ -51,14 +51,18 @@ describe('nftables ruleset', () => {
       ],
     });
     const text = render([svc]);
-    expect(text).toContain('add rule inet lbprovisioner filter_prerouting ip daddr { 10.1.0.10 } tcp dport 80 ip saddr != { 10.2.0.0/16 } drop');
+    expect(text).toContain(
+      'add rule inet lbprovisioner filter_prerouting ip daddr { 10.1.0.10 } tcp dport 80 ip saddr != { 10.2.0.0/16 } drop',
+    );
     expect(text).toContain('filter_prerouting ip daddr { 10.1.0.10 } udp dport 53 ip saddr != { 10.2.0.0/16 } drop');
     expect(text).toContain('filter_prerouting ip6 daddr { fd00:1::10 } udp dport 53 drop');
   });
 
   it('keeps ClientIP affinity in a dynamic set per endpoint with the Service timeout', () => {
     const text = render([aService({ affinity: { type: 'ClientIP', timeoutSeconds: 60 } })]);
-    expect(text).toMatch(/add set inet lbprovisioner aff_\w+_t60 \{ type ipv4_addr; flags dynamic,timeout; timeout 60s; \}/);
+    expect(text).toMatch(
+      /add set inet lbprovisioner aff_\w+_t60 \{ type ipv4_addr; flags dynamic,timeout; timeout 60s; \}/,
+    );
     expect(text).toMatch(/ip saddr @aff_\w+ goto ep_/);
     expect(text).toMatch(/update @aff_\w+ \{ ip saddr \}/);
   });
@@ -89,7 +93,7 @@ describe('nftables ruleset', () => {
 
   const root = process.getuid?.() === 0;
   (root ? it : it.skip)('is accepted by the kernel (nft -c in a scratch network namespace)', () => {
-    const ns = `lbpt-nftc-${process.pid}`;
+    const ns = `lbpt${process.pid}-nftc`; // the netns helper removes it if we crash
     execFileSync('ip', ['netns', 'add', ns]);
     try {
       const svc = aService({
@@ -104,9 +108,15 @@ describe('nftables ruleset', () => {
       const text = render([svc]);
       execFileSync('ip', ['netns', 'exec', ns, 'nft', '-f', '-'], { input: text });
       // applying the same state again over what exists is valid too (idempotent)
-      const listing = parseNftListing(execFileSync('ip', ['netns', 'exec', ns, 'nft', '-t', 'list', 'table', 'inet', 'lbprovisioner']).toString());
-      execFileSync('ip', ['netns', 'exec', ns, 'nft', '-f', '-'], { input: renderNftTransaction([], listing, defaultNftOptions) });
-      const after = parseNftListing(execFileSync('ip', ['netns', 'exec', ns, 'nft', '-t', 'list', 'table', 'inet', 'lbprovisioner']).toString());
+      const listing = parseNftListing(
+        execFileSync('ip', ['netns', 'exec', ns, 'nft', '-t', 'list', 'table', 'inet', 'lbprovisioner']).toString(),
+      );
+      execFileSync('ip', ['netns', 'exec', ns, 'nft', '-f', '-'], {
+        input: renderNftTransaction([], listing, defaultNftOptions),
+      });
+      const after = parseNftListing(
+        execFileSync('ip', ['netns', 'exec', ns, 'nft', '-t', 'list', 'table', 'inet', 'lbprovisioner']).toString(),
+      );
       expect(after.chains.filter((c) => c.startsWith('svc_') || c.startsWith('ep_'))).toEqual([]);
       expect(after.sets.sort()).toEqual(['vips_v4', 'vips_v6']);
     } finally {

@@ -93,13 +93,16 @@ function renderService(svc: ProxyService, opts: NftOptions, out: Rendered): void
       });
       if (endpoints.length === 0) continue; // no DNAT: filter_input rejects, the port is closed
       const svcChain = `svc_${id}_${proto}${port.port}_v${family}`;
-      out.chains.get('services')!.push(`${match} goto ${svcChain} comment ${quote(`${svc.key} ${port.protocol}/${port.port}`)}`);
+      out.chains
+        .get('services')!
+        .push(`${match} goto ${svcChain} comment ${quote(`${svc.key} ${port.protocol}/${port.port}`)}`);
       const body: string[] = [];
       const epChains: string[] = [];
       for (const ep of endpoints) {
         const epChain = `ep_${id}_${proto}${port.port}_${addrId(ep.address)}`;
         epChains.push(epChain);
-        const rules = [`meta l4proto ${proto} meta mark set meta mark | ${mark}`];
+        // the packet mark asks for masquerade; the conntrack mark lets a restart find our UDP flows
+        const rules = [`meta l4proto ${proto} meta mark set meta mark | ${mark} ct mark set ct mark | ${mark}`];
         if (svc.affinity.type === 'ClientIP') {
           const set = `aff_${id}_${proto}${port.port}_${addrId(ep.address)}_t${svc.affinity.timeoutSeconds}`;
           out.sets.set(

@@ -21,7 +21,9 @@ export interface NftablesBackendOptions {
 /** The table exists but was not made by us (or by another owner tag). */
 export class TableNotOwnedError extends Error {
   constructor(table: string, comment: string | undefined) {
-    super(`nftables table ${table} exists and is not ours (comment ${JSON.stringify(comment ?? '')}); refusing to touch it`);
+    super(
+      `nftables table ${table} exists and is not ours (comment ${JSON.stringify(comment ?? '')}); refusing to touch it`,
+    );
     this.name = 'TableNotOwnedError';
   }
 }
@@ -53,6 +55,7 @@ export class NftablesBackend implements ProxyBackend {
   readonly #localnet: string[];
   readonly #log: DataplaneLogger;
   #flows: UdpFlows = new Map();
+  #udpReconciled = false;
   #forwarding = { 4: false, 6: false };
 
   constructor(options: NftablesBackendOptions = {}) {
@@ -88,7 +91,50 @@ export class NftablesBackend implements ProxyBackend {
     await this.#routeLocalnet(services);
     const text = renderNftTransaction(services, await this.existing(), this.#opts);
     await mustRun('nft', ['-f', '-'], text);
-    await this.#flushMovedUdp(udpFlows(services));
+    const flows = udpFlows(services);
+    await this.#flushStaleUdpAfterStart(flows);
+    await this.#flushMovedUdp(flows);
+  }
+
+  /**
+   * After a restart we don't know which targets the last instance used: flows it DNATed (our conntrack
+   * mark) toward a target that is not desired now are deleted once, or they would keep going there.
+   */
+  async #flushStaleUdpAfterStart(next: UdpFlows): Promise<void> {
+    if (this.#udpReconciled) return;
+    this.#udpReconciled = true;
+    const mark = `0x${this.#opts.masqueradeMark.toString(16)}`;
+    for (const family of ['ipv4', 'ipv6']) {
+      const list = await runCommand('conntrack', ['-L', '-f', family, '-p', 'udp', '--mark', `${mark}/${mark}`]);
+      for (const line of list.stdout.split('\n')) {
+        const m = /dst=(\S+) sport=\d+ dport=(\d+) .*?src=(\S+) dst=\S+ sport=(\d+)/.exec(line);
+        if (m === null) continue;
+        const [, vip, port, target, nodePort] = m as unknown as [string, string, string, string, string];
+        if (next.get(`${vip}|${port}`)?.has(`${target}|${nodePort}`)) continue;
+        const args = [
+          '-D',
+          '-f',
+          family,
+          '-p',
+          'udp',
+          '--orig-dst',
+          vip,
+          '--dport',
+          port,
+          '--reply-src',
+          target,
+          '--reply-port-src',
+          nodePort,
+        ];
+        const r = await runCommand('conntrack', args);
+        if (r.code > 1) this.#log.warn({ vip, port, target, stderr: r.stderr.trim() }, 'conntrack flush failed');
+        else
+          this.#log.info(
+            { vip, port, target },
+            'flushed a UDP flow a previous instance sent to a target no longer desired',
+          );
+      }
+    }
   }
 
   async close(): Promise<void> {
@@ -111,12 +157,25 @@ export class NftablesBackend implements ProxyBackend {
       for (const target of before) {
         if (after.has(target)) continue;
         const [addr, nodePort] = target.split('|') as [string, string];
-        const args = ['-D', '-p', 'udp', '--orig-dst', vip, '--dport', port, '--reply-src', addr, '--reply-port-src', nodePort];
+        const args = [
+          '-D',
+          '-p',
+          'udp',
+          '--orig-dst',
+          vip,
+          '--dport',
+          port,
+          '--reply-src',
+          addr,
+          '--reply-port-src',
+          nodePort,
+        ];
         if (familyOf(vip) === 6) args.push('-f', 'ipv6');
         // exit code 1 means "no entry matched": nothing to flush
         jobs.push(
           runCommand('conntrack', args).then((r) => {
-            if (r.code > 1) this.#log.warn({ vip, port, target: addr, stderr: r.stderr.trim() }, 'conntrack flush failed');
+            if (r.code > 1)
+              this.#log.warn({ vip, port, target: addr, stderr: r.stderr.trim() }, 'conntrack flush failed');
           }),
         );
       }

@@ -17,8 +17,9 @@ import type { DataplaneLogger, ProxyBackend } from './types.ts';
 import { VipInterface } from './vip-interface.ts';
 
 export interface ProxyDataplaneOptions {
-  backend?: BackendChoice;
-  /** default lbp0; 'lo' for the userspace back end in dev */
+  /** a choice, or a ready back end (tests, or an embedder with its own) */
+  backend?: BackendChoice | ProxyBackend;
+  /** default lbp0; 'lo' for the userspace back end in dev; 'none' when addresses are managed elsewhere */
   vipInterface?: string;
   /** marks our nftables table and VIP interface; another tag's are never touched */
   ownerTag?: string;
@@ -83,7 +84,8 @@ export class ProxyDataplane {
     this.#health = new HealthChecker({
       prober: options.prober,
       onTransition: (t) => this.#emit({ kind: 'TargetHealth', ...t }),
-      onChange: () => void this.#sync().catch((err: unknown) => this.#log.error({ err: String(err) }, 'proxy apply failed')),
+      onChange: () =>
+        void this.#sync().catch((err: unknown) => this.#log.error({ err: String(err) }, 'proxy apply failed')),
     });
   }
 
@@ -98,15 +100,25 @@ export class ProxyDataplane {
   async start(initial: DesiredProxyService[] = []): Promise<void> {
     await this.#lock.acquire();
     try {
-      this.#backend = await selectBackend({
-        choice: this.#opts.backend ?? 'auto',
-        logger: this.#log,
-        nftables: { nft: { ...(this.#opts.nftTable ? { table: this.#opts.nftTable } : {}), ...(this.#opts.ownerTag ? { ownerTag: this.#opts.ownerTag } : {}) }, localnetInterfaces: this.#opts.localnetInterfaces },
-        userspace: { workers: this.#opts.workers },
-      });
+      const choice = this.#opts.backend ?? 'auto';
+      this.#backend =
+        typeof choice === 'object'
+          ? choice
+          : await selectBackend({
+              choice,
+              logger: this.#log,
+              nftables: {
+                nft: {
+                  ...(this.#opts.nftTable ? { table: this.#opts.nftTable } : {}),
+                  ...(this.#opts.ownerTag ? { ownerTag: this.#opts.ownerTag } : {}),
+                },
+                localnetInterfaces: this.#opts.localnetInterfaces,
+              },
+              userspace: { workers: this.#opts.workers },
+            });
       await this.#vip.ensure();
       for (const s of initial) {
-        serviceOptions(s.lb);
+        // a Service with a bad annotation is skipped by the apply (and logged), not fatal to the others
         this.#services.set(s.key, s);
         this.#health.setService(s.key, s.lb);
       }
@@ -123,13 +135,23 @@ export class ProxyDataplane {
   }
 
   /** Creates or updates one Service's forwarding; resolves once it is applied. Bad annotations throw. */
-  async ensureService(key: string, vips: string[], lb: DesiredLoadBalancer): Promise<ProxyServiceStatus> {
+  async ensureService(
+    key: string,
+    vips: string[],
+    lb: DesiredLoadBalancer,
+  ): Promise<ProxyServiceStatus & { changed: boolean }> {
     serviceOptions(lb); // a bad annotation fails here, before anything changes
+    const before = this.#services.get(key);
+    // "changed" is about what was asked for, not about health results that moved since the last call
+    const changed = before === undefined || JSON.stringify([before.vips, before.lb]) !== JSON.stringify([vips, lb]);
     this.#services.set(key, { key, vips, lb });
     this.#health.setService(key, lb);
     await this.#health.firstRound(key, this.#firstWait(lb));
+    // applied even when unchanged: a table or VIP removed by hand is repaired by the drift pass
     await this.#sync();
-    return this.status(key)!;
+    const status = this.status(key);
+    if (status === undefined) throw new Error(`proxy data plane: ${key} was removed while it was being ensured`);
+    return { ...status, changed };
   }
 
   /** The cheap path for node churn: same ports and VIPs, new target set. */
@@ -150,7 +172,13 @@ export class ProxyDataplane {
     const plan = this.#plans.get(key);
     const svc = this.#services.get(key);
     if (plan === undefined || svc === undefined || this.#backend === undefined) return undefined;
-    return { backend: this.#backend.name, vips: svc.vips, healthyTargets: plan.healthyTargets, ports: plan.ports, failOpen: plan.failOpen };
+    return {
+      backend: this.#backend.name,
+      vips: svc.vips,
+      healthyTargets: plan.healthyTargets,
+      ports: plan.ports,
+      failOpen: plan.failOpen,
+    };
   }
 
   keys(): string[] {
@@ -170,6 +198,14 @@ export class ProxyDataplane {
     await this.#lock.release();
   }
 
+  /** Uninstall: forwarding, our nftables table and the VIP interface all go, then close(). */
+  async teardown(): Promise<void> {
+    for (const key of [...this.#services.keys()]) await this.removeService(key);
+    await this.#backend?.destroy?.();
+    await this.#vip.destroy();
+    await this.close();
+  }
+
   #emit(e: DataplaneEvent): void {
     for (const l of this.#listeners) {
       try {
@@ -183,10 +219,12 @@ export class ProxyDataplane {
   /** Queues one full apply after the running one; concurrent callers share it. */
   #sync(): Promise<void> {
     if (this.#queued !== undefined) return this.#queued;
-    const next = (this.#running ?? Promise.resolve()).catch(() => {}).then(() => {
-      this.#queued = undefined;
-      return this.#applyNow();
-    });
+    const next = (this.#running ?? Promise.resolve())
+      .catch(() => {})
+      .then(() => {
+        this.#queued = undefined;
+        return this.#applyNow();
+      });
     this.#queued = next;
     this.#running = next;
     return next;
@@ -197,17 +235,11 @@ export class ProxyDataplane {
     if (backend === undefined) return;
     const plans: ForwardingPlan[] = [];
     for (const s of this.#services.values()) {
-      let plan: ForwardingPlan;
       try {
-        plan = forwardingPlan(s.key, s.vips, s.lb, (id) => this.#health.healthy(s.key, id));
+        plans.push(forwardingPlan(s.key, s.vips, s.lb, (id) => this.#health.healthy(s.key, id)));
       } catch (err) {
         this.#log.warn({ service: s.key, err: String(err) }, 'skipping Service with invalid options');
-        continue;
       }
-      const before = this.#plans.get(s.key);
-      if ((before?.failOpen ?? false) !== plan.failOpen) this.#emit({ kind: 'FailOpen', service: s.key, active: plan.failOpen });
-      this.#plans.set(s.key, plan);
-      plans.push(plan);
     }
     const vips = new Set(plans.flatMap((p) => p.service.vips));
     // new VIPs first (a listener needs its address), old ones after the forwarding stopped using them
@@ -215,5 +247,14 @@ export class ProxyDataplane {
     await backend.apply(plans.map((p) => p.service));
     await this.#vip.sync([...vips]);
     this.#appliedVips = vips;
+    // status reports what the back end forwards now, so it is committed only after the apply
+    for (const plan of plans) {
+      const key = plan.service.key;
+      const before = this.#plans.get(key);
+      if (!this.#services.has(key)) continue;
+      if ((before?.failOpen ?? false) !== plan.failOpen)
+        this.#emit({ kind: 'FailOpen', service: key, active: plan.failOpen });
+      this.#plans.set(key, plan);
+    }
   }
 }

@@ -10,7 +10,12 @@ const healthyOnly =
 
 describe('forwarding plan', () => {
   it('forwards each port to the healthy targets only', () => {
-    const plan = forwardingPlan('default/web', ['10.1.0.10'], aLoadBalancer({ targets }), healthyOnly('node1', 'node3'));
+    const plan = forwardingPlan(
+      'default/web',
+      ['10.1.0.10'],
+      aLoadBalancer({ targets }),
+      healthyOnly('node1', 'node3'),
+    );
     expect(plan.service.ports[0]!.targets.map((t) => t.name)).toEqual(['node1', 'node3']);
     expect(plan.healthyTargets).toEqual(['node1', 'node3']);
     expect(plan.failOpen).toBe(false);
@@ -21,7 +26,12 @@ describe('forwarding plan', () => {
     const open = forwardingPlan('default/web', ['10.1.0.10'], aLoadBalancer({ targets }), healthyOnly());
     expect(open.failOpen).toBe(true);
     expect(open.service.ports[0]!.targets).toHaveLength(3);
-    const closed = forwardingPlan('default/web', ['10.1.0.10'], aLoadBalancer({ targets, annotations: { [FAIL_MODE]: 'closed' } }), healthyOnly());
+    const closed = forwardingPlan(
+      'default/web',
+      ['10.1.0.10'],
+      aLoadBalancer({ targets, annotations: { [FAIL_MODE]: 'closed' } }),
+      healthyOnly(),
+    );
     expect(closed.service.ports[0]!.targets).toHaveLength(0);
     expect(closed.ports[0]!.error).toBe('NoHealthyTargets');
   });
@@ -38,7 +48,11 @@ describe('forwarding plan', () => {
     });
     const health: Record<string, string[]> = { 'port:30080': ['node1', 'node2'], 'port:30443': ['node2', 'node3'] };
     const plan = forwardingPlan('default/web', ['10.1.0.10'], lb, (id) => new Set(health[id] ?? []));
-    expect(plan.service.ports.map((p) => p.targets.map((t) => t.name))).toEqual([['node1', 'node2'], ['node2', 'node3'], ['node2']]);
+    expect(plan.service.ports.map((p) => p.targets.map((t) => t.name))).toEqual([
+      ['node1', 'node2'],
+      ['node2', 'node3'],
+      ['node2'],
+    ]);
   });
 
   it('reports ports it cannot serve instead of failing the Service', () => {
@@ -53,7 +67,12 @@ describe('forwarding plan', () => {
 
   it('rejects a bad annotation with a message naming it', () => {
     const lb = aLoadBalancer({ targets, annotations: { [PROXY_PROTOCOL]: 'v1' } });
-    expect(() => forwardingPlan('default/web', [], lb, healthyOnly())).toThrow(`annotation ${PROXY_PROTOCOL}: "v1" is not "v2" or "none"`);
-    expect(forwardingPlan('default/web', [], aLoadBalancer({ annotations: { [PROXY_PROTOCOL]: 'v2' } }), healthyOnly()).service.proxyProtocol).toBe(true);
+    expect(() => forwardingPlan('default/web', [], lb, healthyOnly())).toThrow(
+      `annotation ${PROXY_PROTOCOL}: "v1" is not "v2" or "none"`,
+    );
+    expect(
+      forwardingPlan('default/web', [], aLoadBalancer({ annotations: { [PROXY_PROTOCOL]: 'v2' } }), healthyOnly())
+        .service.proxyProtocol,
+    ).toBe(true);
   });
 });

@@ -17,7 +17,8 @@ export const dataplaneAnnotations: AnnotationSpec[] = [
     provider: 'local',
     type: '"v2" or "none"',
     default: 'none',
-    description: 'Send a PROXY protocol v2 header to the node so the backend sees the client address (userspace proxy back end only).',
+    description:
+      'Send a PROXY protocol v2 header to the node so the backend sees the client address (userspace proxy back end only).',
   },
   {
     key: FAIL_MODE,
@@ -36,9 +37,11 @@ export interface ServiceOptions {
 
 export function serviceOptions(lb: DesiredLoadBalancer): ServiceOptions {
   const pp = lb.annotations[PROXY_PROTOCOL]?.trim().toLowerCase() ?? 'none';
-  if (pp !== 'v2' && pp !== 'none') throw new InvalidAnnotationError(PROXY_PROTOCOL, `${JSON.stringify(pp)} is not "v2" or "none"`);
+  if (pp !== 'v2' && pp !== 'none')
+    throw new InvalidAnnotationError(PROXY_PROTOCOL, `${JSON.stringify(pp)} is not "v2" or "none"`);
   const fm = lb.annotations[FAIL_MODE]?.trim().toLowerCase() ?? 'open';
-  if (fm !== 'open' && fm !== 'closed') throw new InvalidAnnotationError(FAIL_MODE, `${JSON.stringify(fm)} is not "open" or "closed"`);
+  if (fm !== 'open' && fm !== 'closed')
+    throw new InvalidAnnotationError(FAIL_MODE, `${JSON.stringify(fm)} is not "open" or "closed"`);
   return { proxyProtocol: pp === 'v2', failOpen: fm === 'open' };
 }
 

@@ -44,6 +44,8 @@ export interface ProxyBackend {
   apply(services: ProxyService[]): Promise<void>;
   /** stop forwarding processes; nftables rules stay in place so a restart keeps traffic flowing */
   close(): Promise<void>;
+  /** uninstall: remove everything of ours from the host (our nftables table) */
+  destroy?(): Promise<void>;
 }
 
 /** The small logger surface we need (pino's methods fit it). */

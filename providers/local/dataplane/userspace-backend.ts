@@ -46,7 +46,9 @@ export class UserspaceBackend implements ProxyBackend {
       this.#pending.get(r.id)?.(r);
       this.#pending.delete(r.id);
     });
-    w.on('error', (err: Error) => this.#log.error({ worker: index, err: err.message }, 'userspace proxy worker failed'));
+    w.on('error', (err: Error) =>
+      this.#log.error({ worker: index, err: err.message }, 'userspace proxy worker failed'),
+    );
     w.on('exit', (code) => {
       if (this.#closing || this.#workers[index] !== w) return;
       this.#log.warn({ worker: index, code }, 'userspace proxy worker exited; restarting it');

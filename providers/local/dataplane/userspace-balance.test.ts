@@ -1,12 +1,26 @@
 import { describe, it, expect } from '@jest/globals';
-import { affinityPick, plainAddress, proxyV2Header, RoundRobin, SourceRanges, targetsFor } from './userspace-balance.ts';
+import {
+  affinityPick,
+  plainAddress,
+  proxyV2Header,
+  RoundRobin,
+  SourceRanges,
+  targetsFor,
+} from './userspace-balance.ts';
 
 const targets = ['node1', 'node2', 'node3'].map((name, i) => ({ name, addresses: [`10.0.0.${11 + i}`] }));
 
 describe('userspace proxy decisions', () => {
   it('round robin visits every target in turn', () => {
     const rr = new RoundRobin();
-    expect(Array.from({ length: 6 }, () => rr.pick(targets)?.name)).toEqual(['node1', 'node2', 'node3', 'node1', 'node2', 'node3']);
+    expect(Array.from({ length: 6 }, () => rr.pick(targets)?.name)).toEqual([
+      'node1',
+      'node2',
+      'node3',
+      'node1',
+      'node2',
+      'node3',
+    ]);
     expect(rr.pick([])).toBeUndefined();
   });
 
@@ -42,7 +56,13 @@ describe('userspace proxy decisions', () => {
   });
 
   it('writes a PROXY protocol v2 header for TCP over IPv4', () => {
-    const h = proxyV2Header({ protocol: 'TCP', source: '10.213.0.2', sourcePort: 40000, destination: '10.213.1.10', destinationPort: 80 });
+    const h = proxyV2Header({
+      protocol: 'TCP',
+      source: '10.213.0.2',
+      sourcePort: 40000,
+      destination: '10.213.1.10',
+      destinationPort: 80,
+    });
     expect(h.subarray(0, 12).toString('hex')).toBe('0d0a0d0a000d0a515549540a');
     expect(h[12]).toBe(0x21);
     expect(h[13]).toBe(0x11);
@@ -54,7 +74,13 @@ describe('userspace proxy decisions', () => {
   });
 
   it('writes a PROXY protocol v2 header for UDP over IPv6', () => {
-    const h = proxyV2Header({ protocol: 'UDP', source: 'fd00:213::2', sourcePort: 5000, destination: 'fd00:213:1::10', destinationPort: 53 });
+    const h = proxyV2Header({
+      protocol: 'UDP',
+      source: 'fd00:213::2',
+      sourcePort: 5000,
+      destination: 'fd00:213:1::10',
+      destinationPort: 53,
+    });
     expect(h[13]).toBe(0x22);
     expect(h.readUInt16BE(14)).toBe(36);
     expect(h.subarray(16, 32).toString('hex')).toBe('fd000213000000000000000000000002');

@@ -36,7 +36,9 @@ export function affinityPick<T extends ProxyTarget>(client: string, targets: rea
   let best: T | undefined;
   let bestScore = -1n;
   for (const t of targets) {
-    const h = createHash('sha256').update(`${plainAddress(client)}|${t.name}`).digest();
+    const h = createHash('sha256')
+      .update(`${plainAddress(client)}|${t.name}`)
+      .digest();
     const score = h.readBigUInt64BE(0);
     if (score > bestScore) {
       bestScore = score;
@@ -101,8 +103,14 @@ export function proxyV2Header(a: ProxyHeaderAddresses): Buffer {
   // a mixed pair can't be expressed; send the v4 pair as v4-mapped v6
   const s = v6 && !isIPv6(src) ? `::ffff:${src}` : src;
   const d = v6 && !isIPv6(dst) ? `::ffff:${dst}` : dst;
-  const sb = v6 && !isIPv6(src) ? Buffer.concat([Buffer.alloc(10), Buffer.from([0xff, 0xff]), addressBytes(src)]) : addressBytes(s);
-  const db = v6 && !isIPv6(dst) ? Buffer.concat([Buffer.alloc(10), Buffer.from([0xff, 0xff]), addressBytes(dst)]) : addressBytes(d);
+  const sb =
+    v6 && !isIPv6(src)
+      ? Buffer.concat([Buffer.alloc(10), Buffer.from([0xff, 0xff]), addressBytes(src)])
+      : addressBytes(s);
+  const db =
+    v6 && !isIPv6(dst)
+      ? Buffer.concat([Buffer.alloc(10), Buffer.from([0xff, 0xff]), addressBytes(dst)])
+      : addressBytes(d);
   const ports = Buffer.alloc(4);
   ports.writeUInt16BE(a.sourcePort, 0);
   ports.writeUInt16BE(a.destinationPort, 2);

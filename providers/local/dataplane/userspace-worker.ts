@@ -54,8 +54,10 @@ function proxyTcp(l: Listener, client: Socket): void {
     client.resetAndDestroy();
     return;
   }
-  client.pause();
+  client.pause(); // until a node accepted: what the client sends first waits in the socket
   client.on('error', () => {});
+  let clientEnded = false;
+  client.once('end', () => (clientEnded = true));
   const tried = new Set<string>();
   const attempt = (): void => {
     const target = choose(l, remote, tried);
@@ -84,22 +86,22 @@ function proxyTcp(l: Listener, client: Socket): void {
       upstream.pipe(client);
       client.resume();
     });
-    let clientEnded = false;
-    client.once('end', () => (clientEnded = true));
     upstream.once('end', () => {
       // we closed toward the node first: skip TIME_WAIT on our side so churn can't exhaust ephemeral ports
       if (clientEnded && upstream.writableFinished) upstream.resetAndDestroy();
     });
     upstream.on('error', () => {
       if (!connected && !client.destroyed) {
+        client.off('close', onClientClose);
         attempt(); // a node that died between health checks: try the next one, the client never sees it
         return;
       }
       client.resetAndDestroy();
     });
-    client.once('close', () => {
+    const onClientClose = (): void => {
       if (!upstream.destroyed) upstream.destroy();
-    });
+    };
+    client.once('close', onClientClose);
     upstream.once('close', () => {
       if (connected && !client.destroyed) client.end();
     });
@@ -108,7 +110,7 @@ function proxyTcp(l: Listener, client: Socket): void {
 }
 
 function tcpListener(route: Route): Promise<Listener> {
-  const server: Server = createServer({ allowHalfOpen: true, noDelay: true, pauseOnConnect: false });
+  const server: Server = createServer({ allowHalfOpen: true, noDelay: true });
   const l: Listener = {
     route,
     rr: new RoundRobin(data.index),

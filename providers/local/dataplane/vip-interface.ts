@@ -12,12 +12,16 @@ import type { DataplaneLogger } from './types.ts';
 export interface VipInterfaceOptions {
   name?: string;
   ownerTag?: string;
+  /** run `ip -n <netns>`: manage another network namespace (tests) */
+  netns?: string;
   logger?: DataplaneLogger;
 }
 
 export class InterfaceNotOwnedError extends Error {
   constructor(name: string, alias: string | undefined) {
-    super(`interface ${name} exists and is not ours (alias ${JSON.stringify(alias ?? '')}); choose another --vip-interface`);
+    super(
+      `interface ${name} exists and is not ours (alias ${JSON.stringify(alias ?? '')}); choose another --vip-interface`,
+    );
     this.name = 'InterfaceNotOwnedError';
   }
 }
@@ -42,6 +46,7 @@ export class VipInterface {
   readonly name: string;
   readonly #alias: string;
   readonly #log: DataplaneLogger;
+  readonly #ns: string[];
   /** IPv6 addresses we put on lo (they can't carry a label) */
   readonly #loV6 = new Set<string>();
 
@@ -49,6 +54,12 @@ export class VipInterface {
     this.name = options.name ?? 'lbp0';
     this.#alias = `owner=${options.ownerTag ?? 'lb-provisioner'}`;
     this.#log = options.logger ?? silentLogger;
+    this.#ns = options.netns === undefined ? [] : ['-n', options.netns];
+  }
+
+  /** 'none': someone else puts the VIPs on the host; we touch nothing */
+  get isUnmanaged(): boolean {
+    return this.name === 'none';
   }
 
   get isLoopback(): boolean {
@@ -56,30 +67,40 @@ export class VipInterface {
   }
 
   async #show(): Promise<LinkInfo | undefined> {
-    const r = await runCommand('ip', ['-j', 'addr', 'show', 'dev', this.name]);
-    if (r.code !== 0) return undefined;
-    return (JSON.parse(r.stdout) as LinkInfo[])[0];
+    // `ip addr` omits the alias and `ip link` the addresses: ask both
+    const [link, addr] = await Promise.all([
+      runCommand('ip', [...this.#ns, '-j', 'link', 'show', 'dev', this.name]),
+      runCommand('ip', [...this.#ns, '-j', 'addr', 'show', 'dev', this.name]),
+    ]);
+    if (link.code !== 0 || addr.code !== 0) return undefined;
+    const l = (JSON.parse(link.stdout) as LinkInfo[])[0];
+    const a = (JSON.parse(addr.stdout) as LinkInfo[])[0];
+    return l && { ...l, addr_info: a?.addr_info ?? [] };
   }
 
   /** Creates the interface (or adopts ours), up. */
   async ensure(): Promise<void> {
-    if (this.isLoopback) return;
+    if (this.isLoopback || this.isUnmanaged) return;
     const link = await this.#show();
     if (link !== undefined) {
       if (link.ifalias !== this.#alias) throw new InterfaceNotOwnedError(this.name, link.ifalias);
     } else {
-      const dummy = await runCommand('ip', ['link', 'add', this.name, 'type', 'dummy']);
+      const dummy = await runCommand('ip', [...this.#ns, 'link', 'add', this.name, 'type', 'dummy']);
       if (dummy.code !== 0) {
-        this.#log.info({ iface: this.name, reason: dummy.stderr.trim() }, 'no dummy driver; using a bridge with no ports');
-        await mustRun('ip', ['link', 'add', this.name, 'type', 'bridge']);
+        this.#log.info(
+          { iface: this.name, reason: dummy.stderr.trim() },
+          'no dummy driver; using a bridge with no ports',
+        );
+        await mustRun('ip', [...this.#ns, 'link', 'add', this.name, 'type', 'bridge']);
       }
-      await mustRun('ip', ['link', 'set', this.name, 'alias', this.#alias]);
+      await mustRun('ip', [...this.#ns, 'link', 'set', this.name, 'alias', this.#alias]);
     }
-    await mustRun('ip', ['link', 'set', this.name, 'up']);
+    await mustRun('ip', [...this.#ns, 'link', 'set', this.name, 'up']);
   }
 
   /** Makes the VIPs on the interface exactly `vips` (ours only on lo). */
   async sync(vips: string[]): Promise<void> {
+    if (this.isUnmanaged) return;
     const link = await this.#show();
     const present = new Map<string, AddrInfo>();
     for (const a of link?.addr_info ?? []) if (a.scope === 'global' || a.scope === 'host') present.set(a.local, a);
@@ -88,7 +109,7 @@ export class VipInterface {
       if (want.has(addr)) continue;
       if (this.isLoopback && info.label !== LO_LABEL && !this.#loV6.has(addr)) continue;
       if (!this.isLoopback && info.scope !== 'global') continue;
-      await mustRun('ip', ['addr', 'del', `${addr}/${info.prefixlen}`, 'dev', this.name]);
+      await mustRun('ip', [...this.#ns, 'addr', 'del', `${addr}/${info.prefixlen}`, 'dev', this.name]);
       this.#loV6.delete(addr);
       this.#log.info({ vip: addr, iface: this.name }, 'removed VIP');
     }
@@ -98,7 +119,7 @@ export class VipInterface {
       const args = ['addr', 'add', `${addr}/${v6 ? 128 : 32}`, 'dev', this.name];
       if (v6) args.push('nodad');
       else if (this.isLoopback) args.push('label', LO_LABEL);
-      await mustRun('ip', args);
+      await mustRun('ip', [...this.#ns, ...args]);
       if (v6 && this.isLoopback) this.#loV6.add(addr);
       this.#log.info({ vip: addr, iface: this.name }, 'added VIP');
     }
@@ -106,6 +127,7 @@ export class VipInterface {
 
   /** Removes the interface (or our addresses on lo). */
   async destroy(): Promise<void> {
+    if (this.isUnmanaged) return;
     if (this.isLoopback) {
       await this.sync([]);
       return;
@@ -113,6 +135,6 @@ export class VipInterface {
     const link = await this.#show();
     if (link === undefined) return;
     if (link.ifalias !== this.#alias) throw new InterfaceNotOwnedError(this.name, link.ifalias);
-    await mustRun('ip', ['link', 'del', this.name]);
+    await mustRun('ip', [...this.#ns, 'link', 'del', this.name]);
   }
 }

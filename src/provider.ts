@@ -83,6 +83,8 @@ export interface ProviderContext {
   requeue(keys: readonly string[]): void;
   /** sync every Service this provider owns (e.g. the pool set changed) */
   requeueAll(): void;
+  /** record an Event on a Service (`namespace/name`), deduplicated like the controller's own */
+  event(key: string, type: 'Normal' | 'Warning', reason: string, message: string): void;
   signal: AbortSignal;
 }
 

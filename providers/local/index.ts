@@ -3,42 +3,73 @@ import type { Logger } from 'pino';
 import type { LoadBalancerProvider, ProviderContext } from '../../src/provider.ts';
 import { ConfigError } from '../../src/config/config.ts';
 import { poolsFromFlags } from './pool.ts';
-import { LocalProvider, type LocalDataPlane } from './provider.ts';
+import { LocalProvider } from './provider.ts';
 import { IPPoolWatcher } from './kube-pools.ts';
+import { ProxyDataplane } from './dataplane/proxy-dataplane.ts';
+import { ProxyDataPlaneAdapter } from './proxy-adapter.ts';
 
 export { localAnnotations } from './annotations.ts';
+export { dataplaneAnnotations } from './dataplane/service-options.ts';
 
 export interface LocalProviderConfig {
   clusterName: string;
   /** --pool values */
   pools: readonly string[];
   dataplane: 'none' | 'proxy';
+  proxyBackend?: 'auto' | 'nftables' | 'userspace';
+  vipInterface?: string;
   log: Logger;
-  /** a data plane built by the caller (the proxy data plane), absent for 'none' */
-  dataPlane?: LocalDataPlane;
 }
 
-/** A LocalProvider that also watches IPPool objects once it runs. */
+/** Health-check timing of the proxy data plane: an unhealthy node leaves the rotation within 2 s. */
+const PROXY_HEALTH_TIMING = { intervalSeconds: 1, timeoutSeconds: 1, healthyThreshold: 2, unhealthyThreshold: 2 };
+
+/** A LocalProvider that also watches IPPool objects once it runs, and drives the proxy data plane. */
 export class KubeLocalProvider extends LocalProvider {
   private watcher: IPPoolWatcher | undefined;
   private readonly flagPools;
+  private readonly proxy: ProxyDataPlaneAdapter | undefined;
 
   constructor(config: LocalProviderConfig) {
     const { pools, errors } = poolsFromFlags(config.pools);
     if (errors.length > 0) throw new ConfigError(errors.map((e) => `--pool: ${e.message}`).join('\n'));
+    const proxy =
+      config.dataplane === 'proxy'
+        ? new ProxyDataPlaneAdapter(
+            new ProxyDataplane({
+              backend: config.proxyBackend ?? 'auto',
+              vipInterface: config.vipInterface ?? 'lbp0',
+              ownerTag: `lb-provisioner/${config.clusterName}`,
+              logger: config.log,
+            }),
+          )
+        : undefined;
     super({
       clusterName: config.clusterName,
       pools,
-      ...(config.dataPlane ? { dataPlane: config.dataPlane, capabilities: { needsNodePorts: true, ipMode: 'Proxy' as const } } : {}),
+      ...(proxy
+        ? {
+            dataPlane: proxy,
+            capabilities: { needsNodePorts: true, ipMode: 'Proxy' as const },
+            healthCheckTiming: PROXY_HEALTH_TIMING,
+          }
+        : {}),
     });
     this.flagPools = pools;
+    this.proxy = proxy;
   }
 
   override async start(ctx: ProviderContext): Promise<void> {
     await super.start(ctx);
+    this.proxy?.watch(ctx.event, (keys) => ctx.requeue(keys));
     await this.watcher?.stop();
     this.watcher = new IPPoolWatcher(ctx.kubeConfig, this, this.flagPools, ctx.log);
     await this.watcher.start();
+  }
+
+  /** Remove everything the data plane made on this host (the demo's Ctrl-C; close() keeps it for a restart). */
+  async teardown(): Promise<void> {
+    await this.proxy?.teardown();
   }
 
   override async close(): Promise<void> {
@@ -48,8 +79,5 @@ export class KubeLocalProvider extends LocalProvider {
 }
 
 export async function createLocalProvider(config: LocalProviderConfig): Promise<LoadBalancerProvider> {
-  if (config.dataplane === 'proxy' && !config.dataPlane) {
-    throw new ConfigError('--dataplane: proxy is not available in this build yet; use none');
-  }
   return new KubeLocalProvider(config);
 }

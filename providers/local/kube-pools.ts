@@ -33,7 +33,11 @@ export class IPPoolWatcher {
     this.log = log;
     this.api = kc.makeApiClient(k8s.CustomObjectsApi);
     const list = async () =>
-      (await this.api.listClusterCustomObject({ group: IPPOOL_GROUP, version: IPPOOL_VERSION, plural: IPPOOL_PLURAL })) as k8s.KubernetesListObject<IPPoolObject>;
+      (await this.api.listClusterCustomObject({
+        group: IPPOOL_GROUP,
+        version: IPPOOL_VERSION,
+        plural: IPPOOL_PLURAL,
+      })) as k8s.KubernetesListObject<IPPoolObject>;
     const changed = () => this.recompute();
     this.informer = new ResilientInformer<IPPoolObject>(
       kc,
@@ -70,12 +74,18 @@ export class IPPoolWatcher {
     for (const [name, message] of invalid) {
       if (this.invalid.get(name) !== message) this.log.warn({ pool: name }, message);
     }
-    const names = new Set([...this.invalid.keys(), ...invalid.keys(), ...this.informer.list().map((o) => o.metadata?.name ?? '')]);
+    const names = new Set([
+      ...this.invalid.keys(),
+      ...invalid.keys(),
+      ...this.informer.list().map((o) => o.metadata?.name ?? ''),
+    ]);
     this.invalid.clear();
     for (const [k, v] of invalid) this.invalid.set(k, v);
     // invalid pools get their condition now; valid ones with their next counts
     void this.writeStatus(
-      [...names].filter((n) => invalid.has(n) || !this.written.has(n)).map((name) => ({ name, size: '0', used: '0', free: '0' })),
+      [...names]
+        .filter((n) => invalid.has(n) || !this.written.has(n))
+        .map((name) => ({ name, size: '0', used: '0', free: '0' })),
       true,
     );
   }
@@ -95,7 +105,8 @@ export class IPPoolWatcher {
       const fingerprint = JSON.stringify([counts, condition]);
       if (this.written.get(s.name) === fingerprint) continue;
       const previous = obj.status?.conditions?.find((c) => c.type === 'Valid');
-      const lastTransitionTime = previous && previous.status === condition.status ? previous.lastTransitionTime : new Date().toISOString();
+      const lastTransitionTime =
+        previous && previous.status === condition.status ? previous.lastTransitionTime : new Date().toISOString();
       try {
         await this.api.patchClusterCustomObjectStatus(
           {
@@ -103,7 +114,12 @@ export class IPPoolWatcher {
             version: IPPOOL_VERSION,
             plural: IPPOOL_PLURAL,
             name: s.name,
-            body: { status: { ...counts, conditions: [{ ...condition, lastTransitionTime, observedGeneration: obj.metadata?.generation ?? 0 }] } },
+            body: {
+              status: {
+                ...counts,
+                conditions: [{ ...condition, lastTransitionTime, observedGeneration: obj.metadata?.generation ?? 0 }],
+              },
+            },
           },
           MERGE,
         );

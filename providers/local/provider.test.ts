@@ -65,6 +65,7 @@ function recordingContext(): ProviderContext & { requeued: string[][] } {
     log: silentLogger(),
     requeue: (keys) => requeued.push([...keys]),
     requeueAll: () => undefined,
+    event: () => undefined,
     signal,
   };
 }

@@ -40,7 +40,11 @@ import { InvalidPoolError, invalidPoolAddress } from './pool.ts';
 export interface LocalDataPlane {
   /** after restore(), with every Service that holds addresses: rebuild from scratch, drop leftovers */
   start?(initial: { key: string; vips: string[]; lb: DesiredLoadBalancer }[]): Promise<void>;
-  ensureService(key: string, vips: string[], lb: DesiredLoadBalancer): Promise<{ ports?: PortStatus[] }>;
+  ensureService(
+    key: string,
+    vips: string[],
+    lb: DesiredLoadBalancer,
+  ): Promise<{ ports?: PortStatus[]; changed?: boolean; message?: string }>;
   updateTargets(key: string, lb: DesiredLoadBalancer): Promise<void>;
   removeService(key: string): Promise<void>;
   close?(): Promise<void>;
@@ -164,11 +168,15 @@ export class LocalProvider implements LoadBalancerProvider {
     const signature = [...vips].sort().join(',');
     // first ensure in this process: compare with the status the Service already shows (restart, adoption)
     const previous = this.#ensured.get(key) ?? canonicalList(lb.currentIngressIPs);
-    const changed = previous !== signature;
+    let changed = previous !== signature;
     let ports: PortStatus[] | undefined;
+    let message: string | undefined;
     if (this.#dataPlane) {
       await this.#startDataPlane();
-      ports = (await this.#dataPlane.ensureService(key, vips, lb)).ports;
+      const applied = await this.#dataPlane.ensureService(key, vips, lb);
+      ports = applied.ports;
+      changed ||= applied.changed === true;
+      message = applied.message;
     }
     this.#ensured.set(key, signature);
     const ingress = vips.map((ip): IngressPoint => {
@@ -176,7 +184,7 @@ export class LocalProvider implements LoadBalancerProvider {
       if (ports) point.ports = ports;
       return point;
     });
-    return { ingress, ready: true, changed };
+    return { ingress, ready: true, changed, ...(message ? { message } : {}) };
   }
 
   async updateTargets(lb: DesiredLoadBalancer, signal?: AbortSignal): Promise<void> {

@@ -18,6 +18,8 @@ const raw = (over: Partial<RawRunOptions> = {}): RawRunOptions => ({
   logLevel: 'info',
   pool: [],
   dataplane: 'none',
+  proxyBackend: 'auto',
+  vipInterface: 'lbp0',
   awsAdopt: true,
   awsQuotaPrecheck: true,
   ...over,

@@ -202,6 +202,11 @@ export class ServiceController {
         signal: this.abort.signal,
         requeue: (keys) => keys.forEach((k) => this.enqueue(k, 'force')),
         requeueAll: () => this.requeueOwnedBy(p.name),
+        event: (key, type, reason, message) => {
+          const [namespace = '', name = ''] = key.split('/');
+          const svc = this.services.get(name, namespace);
+          if (svc) this.events.record(svc, type, reason, message);
+        },
       });
     }
     this.restoreAllocations();

@@ -10,7 +10,7 @@ import type { BackendChoice } from './backend-select.ts';
 import { HealthChecker } from './health-checker.ts';
 import type { HealthTransition, Prober } from './health-checker.ts';
 import { HostLock } from './host-lock.ts';
-import { forwardingPlan, serviceOptions } from './service-options.ts';
+import { FAIL_MODE, PROXY_PROTOCOL, forwardingPlan, serviceOptions } from './service-options.ts';
 import type { ForwardingPlan } from './service-options.ts';
 import { silentLogger } from './types.ts';
 import type { DataplaneLogger, ProxyBackend } from './types.ts';
@@ -143,7 +143,7 @@ export class ProxyDataplane {
     serviceOptions(lb); // a bad annotation fails here, before anything changes
     const before = this.#services.get(key);
     // "changed" is about what was asked for, not about health results that moved since the last call
-    const changed = before === undefined || JSON.stringify([before.vips, before.lb]) !== JSON.stringify([vips, lb]);
+    const changed = before === undefined || forwardingSignature(before.vips, before.lb) !== forwardingSignature(vips, lb);
     this.#services.set(key, { key, vips, lb });
     this.#health.setService(key, lb);
     await this.#health.firstRound(key, this.#firstWait(lb));
@@ -257,4 +257,23 @@ export class ProxyDataplane {
       this.#plans.set(key, plan);
     }
   }
+}
+
+/**
+ * What a Service's forwarding depends on: not its status, labels or unrelated annotations, so an ensure
+ * after our own status write reports no change.
+ */
+function forwardingSignature(vips: string[], lb: DesiredLoadBalancer): string {
+  return JSON.stringify([
+    vips,
+    lb.ports,
+    lb.targets.map((t) => [t.name, t.addresses]),
+    lb.healthCheck,
+    lb.healthCheckNodePort ?? null,
+    lb.externalTrafficPolicy,
+    lb.sourceRanges,
+    lb.sessionAffinity,
+    lb.annotations[PROXY_PROTOCOL] ?? null,
+    lb.annotations[FAIL_MODE] ?? null,
+  ]);
 }

@@ -67,6 +67,11 @@ export class KubeLocalProvider extends LocalProvider {
     await this.watcher.start();
   }
 
+  /** Which back end forwards, and which targets pass their health checks (the demo's table). */
+  proxyStatus(key: string): { backend: string; healthyTargets: string[] } | undefined {
+    return this.proxy?.status(key);
+  }
+
   /** Remove everything the data plane made on this host (the demo's Ctrl-C; close() keeps it for a restart). */
   async teardown(): Promise<void> {
     await this.proxy?.teardown();

@@ -54,6 +54,10 @@ export class ProxyDataPlaneAdapter implements LocalDataPlane {
     return { ports: status.ports, changed: status.changed, message: readyMessage(status) };
   }
 
+  status(key: string): ProxyServiceStatus | undefined {
+    return this.dp.status(key);
+  }
+
   updateTargets(key: string, lb: DesiredLoadBalancer): Promise<void> {
     return this.dp.updateTargets(key, lb);
   }

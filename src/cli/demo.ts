@@ -1,20 +1,25 @@
 /**
  * `npm run demo`: the main job on an embedded control plane. Starts a dev kube-apiserver + etcd, three
- * Nodes, the controller with the local provider and a pool, two sample LoadBalancer Services, prints
- * their addresses, then stays up (Ctrl-C cleans everything up) so you can `kubectl get svc` and add your
- * own Services.
+ * Nodes on loopback addresses with stand-in kube-proxies, the controller with the local provider in proxy
+ * mode (nftables as root, the userspace proxy otherwise), two sample LoadBalancer Services; prints their
+ * addresses and a few requests through each VIP, then stays up (Ctrl-C cleans everything up) so you can
+ * `kubectl get svc` and add your own Services.
  */
 import * as k8s from '@kubernetes/client-node';
+import { createSocket } from 'node:dgram';
 import { chmod, copyFile, mkdir } from 'node:fs/promises';
+import { request } from 'node:http';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startControlPlane } from '../../test/harness/controlplane.ts';
 import { createNode, waitFor } from '../../test/harness/fixtures.ts';
 import { ServiceController } from '../controller/controller.ts';
+import { ResilientInformer } from '../kube/informer.ts';
 import { withConnectionPool } from '../kube/client.ts';
 import { createLogger } from '../log.ts';
-import { createLocalProvider } from '../../providers/local/index.ts';
+import { createLocalProvider, type KubeLocalProvider } from '../../providers/local/index.ts';
 import { applyCrds, untilStopRequested } from './dev-cluster.ts';
+import { NodeStandIns } from './demo-nodes.ts';
 
 export interface DemoOptions {
   kubeconfigOut: string;
@@ -23,7 +28,11 @@ export interface DemoOptions {
 
 const RBAC = fileURLToPath(new URL('../../deploy/rbac.yaml', import.meta.url));
 const NAMESPACE = 'demo';
-const NODES = ['node-a', 'node-b', 'node-c'];
+const NODES = [
+  { name: 'node-a', ip: '127.0.1.1' },
+  { name: 'node-b', ip: '127.0.1.2' },
+  { name: 'node-c', ip: '127.0.1.3' },
+];
 
 function step(line: string): void {
   process.stdout.write(`demo: ${line}\n`);
@@ -37,20 +46,13 @@ const samples: k8s.V1Service[] = [
       selector: { app: 'web' },
       ports: [
         { name: 'http', port: 80 },
-        { name: 'https', port: 443 },
+        { name: 'alt', port: 8080 },
       ],
     },
   },
   {
     metadata: { name: 'dns', namespace: NAMESPACE, annotations: { 'lbprovisioner.io/ips': '127.0.100.53' } },
-    spec: {
-      type: 'LoadBalancer',
-      selector: { app: 'dns' },
-      ports: [
-        { name: 'dns-udp', port: 53, protocol: 'UDP' },
-        { name: 'dns-tcp', port: 53, protocol: 'TCP' },
-      ],
-    },
+    spec: { type: 'LoadBalancer', selector: { app: 'dns' }, ports: [{ name: 'dns', port: 53, protocol: 'UDP' }] },
   },
 ];
 
@@ -59,13 +61,44 @@ function table(rows: string[][]): string {
   return rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('   ')).join('\n');
 }
 
+function httpGet(ip: string, port: number): Promise<string> {
+  return new Promise((done) => {
+    const req = request({ host: ip, port, path: '/', agent: false, timeout: 2000 }, (res) => {
+      let body = '';
+      res.on('data', (d: Buffer) => (body += d.toString()));
+      res.on('end', () => done(body.trim()));
+    });
+    req.on('error', (err) => done(`error: ${err.message}`));
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.end();
+  });
+}
+
+function udpAsk(ip: string, port: number): Promise<string> {
+  return new Promise((done) => {
+    const socket = createSocket('udp4');
+    const timer = setTimeout(() => {
+      socket.close();
+      done('no answer');
+    }, 2000);
+    socket.on('message', (msg) => {
+      clearTimeout(timer);
+      socket.close();
+      done(msg.toString().trim());
+    });
+    socket.send('hello', port, ip);
+  });
+}
+
 export async function runDemo(opts: DemoOptions): Promise<void> {
-  step(
-    'starting a dev control plane (kube-apiserver + etcd; the first run builds them from the Go module proxy, which takes a few minutes)',
-  );
+  step('starting a dev control plane (kube-apiserver + etcd; the first run builds them from the Go module proxy: a few minutes)');
   const cp = await startControlPlane({ log: (line) => step(line) });
   const stop = untilStopRequested();
+  const root = process.getuid?.() === 0;
+  const nodes = new NodeStandIns(NODES);
   let controller: ServiceController | undefined;
+  let provider: KubeLocalProvider | undefined;
+  let informer: ResilientInformer<k8s.V1Service> | undefined;
   try {
     const kubeconfig = resolve(opts.kubeconfigOut);
     await mkdir(dirname(kubeconfig), { recursive: true });
@@ -76,16 +109,34 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
     if (rbac.code !== 0) throw new Error(`kubectl apply -f ${RBAC}: ${rbac.stderr}`);
     const admin = withConnectionPool(cp.kubeConfig());
     const core = admin.makeApiClient(k8s.CoreV1Api);
+    const log = createLogger(process.env['LBP_LOG_LEVEL'] ?? 'warn');
 
-    step(`registering ${NODES.length} Nodes`);
-    for (const [i, name] of NODES.entries()) await createNode(admin, { name, internalIP: `127.0.1.${i + 1}` });
+    step(`registering ${NODES.length} Nodes on loopback addresses, each with a stand-in kube-proxy (/healthz on 10256, its NodePorts answer with the node's name)`);
+    for (const n of NODES) await createNode(admin, { name: n.name, internalIP: n.ip });
+    await nodes.start();
+    // the stand-ins follow every Service's NodePorts, yours included
+    informer = new ResilientInformer<k8s.V1Service>(
+      admin,
+      '/api/v1/services',
+      () => core.listServiceForAllNamespaces(),
+      { onAdd: () => void nodes.sync(informer?.list() ?? []), onUpdate: () => void nodes.sync(informer?.list() ?? []), onDelete: () => void nodes.sync(informer?.list() ?? []) },
+      { name: 'demo-services', log },
+    );
+    await informer.start();
 
     const pool = opts.pool ?? '127.0.100.10-127.0.100.250';
-    step(`starting the controller: local provider, pool ${pool}, under its own ServiceAccount`);
+    const backend = root ? 'auto' : 'userspace';
+    step(`starting the controller under its own ServiceAccount: local provider, pool ${pool}, proxy data plane (${root ? 'nftables when it can be programmed' : 'userspace: not root'})`);
     const controllerKc = new k8s.KubeConfig();
     controllerKc.loadFromFile(await cp.serviceAccountKubeconfig('lb-provisioner', 'lb-provisioner'));
-    const log = createLogger(process.env['LBP_LOG_LEVEL'] ?? 'warn');
-    const provider = await createLocalProvider({ clusterName: 'demo', pools: [pool], dataplane: 'none', log });
+    provider = (await createLocalProvider({
+      clusterName: 'demo',
+      pools: [pool],
+      dataplane: 'proxy',
+      proxyBackend: backend,
+      vipInterface: root ? 'lbp0' : 'lo',
+      log,
+    })) as KubeLocalProvider;
     controller = new ServiceController({
       kubeConfig: controllerKc,
       clusterName: 'demo',
@@ -101,32 +152,48 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
     await core.createNamespace({ body: { metadata: { name: NAMESPACE } } });
     step(`creating ${samples.length} sample LoadBalancer Services in namespace ${NAMESPACE}`);
     for (const svc of samples) await core.createNamespacedService({ namespace: NAMESPACE, body: svc });
-    const ready = await waitFor(
-      async () => {
-        const list = await core.listNamespacedService({ namespace: NAMESPACE });
-        return list.items.every((s) => (s.status?.loadBalancer?.ingress?.length ?? 0) > 0) ? list.items : undefined;
-      },
-      { message: 'the sample Services to get addresses', timeoutMs: 30_000 },
-    );
-    const rows = [['NAME', 'EXTERNAL-IP', 'IP-MODE', 'PORTS']];
-    for (const s of ready ?? []) {
-      const ingress = s.status!.loadBalancer!.ingress!;
+    const ready =
+      (await waitFor(
+        async () => {
+          const list = await core.listNamespacedService({ namespace: NAMESPACE });
+          return list.items.every((s) => s.status?.conditions?.some((c) => c.type === 'lbprovisioner.io/LoadBalancerReady' && c.status === 'True'))
+            ? list.items
+            : undefined;
+        },
+        { message: 'the sample Services to be ready', timeoutMs: 30_000 },
+      )) ?? [];
+    const rows = [['NAME', 'EXTERNAL-IP', 'PORTS', 'BACKEND', 'HEALTHY TARGETS']];
+    for (const s of ready) {
+      const key = `${NAMESPACE}/${s.metadata!.name!}`;
+      const status = provider.proxyStatus(key);
       rows.push([
-        `${NAMESPACE}/${s.metadata!.name!}`,
-        ingress.map((i) => i.ip ?? i.hostname).join(','),
-        ingress.map((i) => i.ipMode ?? '').join(','),
+        key,
+        (s.status!.loadBalancer!.ingress ?? []).map((i) => `${i.ip} (${i.ipMode})`).join(','),
         (s.spec!.ports ?? []).map((p) => `${p.port}:${p.nodePort}/${p.protocol}`).join(','),
+        status?.backend ?? '?',
+        status?.healthyTargets.join(',') ?? '',
       ]);
     }
     process.stdout.write(`\n${table(rows)}\n\n`);
+    for (const s of ready) {
+      const ip = s.status!.loadBalancer!.ingress![0]!.ip!;
+      const port = s.spec!.ports![0]!;
+      const ask = port.protocol === 'UDP' ? () => udpAsk(ip, port.port) : () => httpGet(ip, port.port);
+      const answers: string[] = [];
+      for (let i = 0; i < 6; i++) answers.push(await ask());
+      step(`6 ${port.protocol} requests to ${ip}:${port.port} (${s.metadata!.name}) were answered by: ${answers.join(', ')}`);
+    }
     step(`up. kubeconfig: ${kubeconfig}`);
-    step(`try: kubectl --kubeconfig ${kubeconfig} get svc -A   (add your own type: LoadBalancer Services)`);
+    step(`try: kubectl --kubeconfig ${kubeconfig} get svc -A   (add your own type: LoadBalancer Services; the stand-in nodes serve their NodePorts)`);
     step('Ctrl-C stops everything and cleans up');
     await stop.promise;
-    step('stopping');
+    step('stopping and cleaning up');
   } finally {
     stop.dispose();
+    await informer?.stop();
     await controller?.stop();
+    await provider?.teardown();
+    await nodes.close();
     await cp.stop();
   }
 }

@@ -94,7 +94,10 @@ async function main(): Promise<void> {
         'warn',
       ],
       // the flags the controller ships with (Dockerfile, Deployment); CONTROLLER_NODE_OPTIONS to experiment
-      { stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, NODE_OPTIONS: process.env['CONTROLLER_NODE_OPTIONS'] ?? PRODUCTION_NODE_OPTIONS } },
+      {
+        stdio: ['ignore', 'inherit', 'inherit'],
+        env: { ...process.env, NODE_OPTIONS: process.env['CONTROLLER_NODE_OPTIONS'] ?? PRODUCTION_NODE_OPTIONS },
+      },
     );
     const pid = controller.pid!;
     // wait until the controller leads (its Lease names it)

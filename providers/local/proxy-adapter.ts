@@ -10,7 +10,8 @@ export type HealthEventSink = (key: string, type: 'Normal' | 'Warning', reason: 
 
 export function readyMessage(status: Pick<ProxyServiceStatus, 'failOpen' | 'healthyTargets'>): string {
   if (status.failOpen) return 'no node passes its health check: forwarding to every node (fail open)';
-  if (status.healthyTargets.length === 0) return 'no node passes its health check: connections are refused (fail closed)';
+  if (status.healthyTargets.length === 0)
+    return 'no node passes its health check: connections are refused (fail closed)';
   return 'forwarding to the nodes that pass their health check';
 }
 
@@ -49,7 +50,11 @@ export class ProxyDataPlaneAdapter implements LocalDataPlane {
     return this.dp.start(initial);
   }
 
-  async ensureService(key: string, vips: string[], lb: DesiredLoadBalancer): Promise<{ ports?: PortStatus[]; changed?: boolean; message?: string }> {
+  async ensureService(
+    key: string,
+    vips: string[],
+    lb: DesiredLoadBalancer,
+  ): Promise<{ ports?: PortStatus[]; changed?: boolean; message?: string }> {
     const status = await this.dp.ensureService(key, vips, lb);
     return { ports: status.ports, changed: status.changed, message: readyMessage(status) };
   }

@@ -91,7 +91,9 @@ function udpAsk(ip: string, port: number): Promise<string> {
 }
 
 export async function runDemo(opts: DemoOptions): Promise<void> {
-  step('starting a dev control plane (kube-apiserver + etcd; the first run builds them from the Go module proxy: a few minutes)');
+  step(
+    'starting a dev control plane (kube-apiserver + etcd; the first run builds them from the Go module proxy: a few minutes)',
+  );
   const cp = await startControlPlane({ log: (line) => step(line) });
   const stop = untilStopRequested();
   const root = process.getuid?.() === 0;
@@ -111,7 +113,9 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
     const core = admin.makeApiClient(k8s.CoreV1Api);
     const log = createLogger(process.env['LBP_LOG_LEVEL'] ?? 'warn');
 
-    step(`registering ${NODES.length} Nodes on loopback addresses, each with a stand-in kube-proxy (/healthz on 10256, its NodePorts answer with the node's name)`);
+    step(
+      `registering ${NODES.length} Nodes on loopback addresses, each with a stand-in kube-proxy (/healthz on 10256, its NodePorts answer with the node's name)`,
+    );
     for (const n of NODES) await createNode(admin, { name: n.name, internalIP: n.ip });
     await nodes.start();
     // the stand-ins follow every Service's NodePorts, yours included
@@ -119,14 +123,20 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
       admin,
       '/api/v1/services',
       () => core.listServiceForAllNamespaces(),
-      { onAdd: () => void nodes.sync(informer?.list() ?? []), onUpdate: () => void nodes.sync(informer?.list() ?? []), onDelete: () => void nodes.sync(informer?.list() ?? []) },
+      {
+        onAdd: () => void nodes.sync(informer?.list() ?? []),
+        onUpdate: () => void nodes.sync(informer?.list() ?? []),
+        onDelete: () => void nodes.sync(informer?.list() ?? []),
+      },
       { name: 'demo-services', log },
     );
     await informer.start();
 
     const pool = opts.pool ?? '127.0.100.10-127.0.100.250';
     const backend = root ? 'auto' : 'userspace';
-    step(`starting the controller under its own ServiceAccount: local provider, pool ${pool}, proxy data plane (${root ? 'nftables when it can be programmed' : 'userspace: not root'})`);
+    step(
+      `starting the controller under its own ServiceAccount: local provider, pool ${pool}, proxy data plane (${root ? 'nftables when it can be programmed' : 'userspace: not root'})`,
+    );
     const controllerKc = new k8s.KubeConfig();
     controllerKc.loadFromFile(await cp.serviceAccountKubeconfig('lb-provisioner', 'lb-provisioner'));
     provider = (await createLocalProvider({
@@ -156,7 +166,9 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
       (await waitFor(
         async () => {
           const list = await core.listNamespacedService({ namespace: NAMESPACE });
-          return list.items.every((s) => s.status?.conditions?.some((c) => c.type === 'lbprovisioner.io/LoadBalancerReady' && c.status === 'True'))
+          return list.items.every((s) =>
+            s.status?.conditions?.some((c) => c.type === 'lbprovisioner.io/LoadBalancerReady' && c.status === 'True'),
+          )
             ? list.items
             : undefined;
         },
@@ -181,10 +193,14 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
       const ask = port.protocol === 'UDP' ? () => udpAsk(ip, port.port) : () => httpGet(ip, port.port);
       const answers: string[] = [];
       for (let i = 0; i < 6; i++) answers.push(await ask());
-      step(`6 ${port.protocol} requests to ${ip}:${port.port} (${s.metadata!.name}) were answered by: ${answers.join(', ')}`);
+      step(
+        `6 ${port.protocol} requests to ${ip}:${port.port} (${s.metadata!.name}) were answered by: ${answers.join(', ')}`,
+      );
     }
     step(`up. kubeconfig: ${kubeconfig}`);
-    step(`try: kubectl --kubeconfig ${kubeconfig} get svc -A   (add your own type: LoadBalancer Services; the stand-in nodes serve their NodePorts)`);
+    step(
+      `try: kubectl --kubeconfig ${kubeconfig} get svc -A   (add your own type: LoadBalancer Services; the stand-in nodes serve their NodePorts)`,
+    );
     step('Ctrl-C stops everything and cleans up');
     await stop.promise;
     step('stopping and cleaning up');

@@ -81,9 +81,24 @@ export function buildProgram(): Command {
         .argParser(collect)
         .default([]),
     )
-    .addOption(opt('--dataplane <mode>', 'local provider: none (addresses only) or proxy (forward VIP:port to NodePorts on this host)').default('none'))
-    .addOption(opt('--proxy-backend <name>', 'proxy data plane: auto (nftables when it can be programmed, else userspace), nftables or userspace').default('auto'))
-    .addOption(opt('--vip-interface <name>', 'proxy data plane: the interface the VIPs go on (created if missing; lo for the userspace back end in dev)').default('lbp0'))
+    .addOption(
+      opt(
+        '--dataplane <mode>',
+        'local provider: none (addresses only) or proxy (forward VIP:port to NodePorts on this host)',
+      ).default('none'),
+    )
+    .addOption(
+      opt(
+        '--proxy-backend <name>',
+        'proxy data plane: auto (nftables when it can be programmed, else userspace), nftables or userspace',
+      ).default('auto'),
+    )
+    .addOption(
+      opt(
+        '--vip-interface <name>',
+        'proxy data plane: the interface the VIPs go on (created if missing; lo for the userspace back end in dev)',
+      ).default('lbp0'),
+    )
     .addOption(opt('--aws-region <region>', 'aws provider: region (default: the SDK chain, AWS_REGION)'))
     .addOption(opt('--aws-endpoint <url>', 'aws provider: ELBv2 and EC2 endpoint (moto, private endpoints)'))
     .addOption(opt('--no-aws-adopt', 'aws provider: do not adopt NLBs tagged for the same cluster and Service'))

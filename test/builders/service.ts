@@ -99,7 +99,13 @@ export function aService(name: string, namespace?: string): ServiceBuilder {
 
 export function aNode(
   name: string,
-  options: { ip?: string; labels?: Record<string, string>; providerID?: string; taints?: k8s.V1Taint[]; deleting?: boolean } = {},
+  options: {
+    ip?: string;
+    labels?: Record<string, string>;
+    providerID?: string;
+    taints?: k8s.V1Taint[];
+    deleting?: boolean;
+  } = {},
 ): k8s.V1Node {
   const node: k8s.V1Node = {
     metadata: { name, uid: `uid-node-${name}`, labels: options.labels ?? {} },

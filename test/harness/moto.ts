@@ -4,7 +4,14 @@
  * process), and fixtures that build what a cluster has in EC2: a VPC, subnets in 3 AZs with the role and
  * cluster tags, the nodes' cluster security group, and instances to register.
  */
-import { CreateSecurityGroupCommand, CreateSubnetCommand, CreateVpcCommand, DescribeImagesCommand, EC2Client, RunInstancesCommand } from '@aws-sdk/client-ec2';
+import {
+  CreateSecurityGroupCommand,
+  CreateSubnetCommand,
+  CreateVpcCommand,
+  DescribeImagesCommand,
+  EC2Client,
+  RunInstancesCommand,
+} from '@aws-sdk/client-ec2';
 import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -104,7 +111,16 @@ export async function clusterFixture(ec2: EC2Client, clusterName: string, instan
         VpcId: vpcId,
         CidrBlock: cidr,
         AvailabilityZone: zone,
-        TagSpecifications: [{ ResourceType: 'subnet', Tags: [{ Key: role, Value: '1' }, clusterTag, { Key: 'Name', Value: `${clusterName}-${role.split('/').pop()}-${zone}` }] }],
+        TagSpecifications: [
+          {
+            ResourceType: 'subnet',
+            Tags: [
+              { Key: role, Value: '1' },
+              clusterTag,
+              { Key: 'Name', Value: `${clusterName}-${role.split('/').pop()}-${zone}` },
+            ],
+          },
+        ],
       }),
     );
     return res.Subnet!.SubnetId!;
@@ -120,7 +136,9 @@ export async function clusterFixture(ec2: EC2Client, clusterName: string, instan
       GroupName: `${clusterName}-nodes`,
       Description: 'cluster nodes',
       VpcId: vpcId,
-      TagSpecifications: [{ ResourceType: 'security-group', Tags: [{ Key: `kubernetes.io/cluster/${clusterName}`, Value: 'owned' }] }],
+      TagSpecifications: [
+        { ResourceType: 'security-group', Tags: [{ Key: `kubernetes.io/cluster/${clusterName}`, Value: 'owned' }] },
+      ],
     }),
   );
   const images = await ec2.send(new DescribeImagesCommand({}));
@@ -129,7 +147,14 @@ export async function clusterFixture(ec2: EC2Client, clusterName: string, instan
   for (let i = 0; i < instances; i++) {
     const zoneIndex = i % zones.length;
     const res = await ec2.send(
-      new RunInstancesCommand({ ImageId: imageId, MinCount: 1, MaxCount: 1, InstanceType: 't3.small', SubnetId: internalSubnets[zoneIndex], SecurityGroupIds: [sg.GroupId!] }),
+      new RunInstancesCommand({
+        ImageId: imageId,
+        MinCount: 1,
+        MaxCount: 1,
+        InstanceType: 't3.small',
+        SubnetId: internalSubnets[zoneIndex],
+        SecurityGroupIds: [sg.GroupId!],
+      }),
     );
     made.push({ id: res.Instances![0]!.InstanceId!, zone: zones[zoneIndex]! });
   }

@@ -12,7 +12,15 @@ import { silentLogger } from '../../src/log.ts';
 import type { ServiceController } from '../../src/controller/controller.ts';
 import { aService } from '../builders/service.ts';
 import { createNode, uniqueNamespace, waitFor } from '../harness/fixtures.ts';
-import { deleteService, readyOf, startCluster, startController, waitForEvent, waitForService, type Cluster } from './support.ts';
+import {
+  deleteService,
+  readyOf,
+  startCluster,
+  startController,
+  waitForEvent,
+  waitForService,
+  type Cluster,
+} from './support.ts';
 
 const NODES = [
   { name: 'proxy-a', ip: '127.0.61.1' },
@@ -65,7 +73,13 @@ describe('local provider, proxy data plane (userspace on loopback)', () => {
 
   it('forwards VIP:port to every node, spread evenly, with ipMode Proxy and per-port status', async () => {
     await cluster.core.createNamespacedService({ namespace: ns, body: aService('web', ns).withPorts(80).manifest() });
-    const svc = await waitForService(cluster, ns, 'web', (s) => (s.status?.loadBalancer?.ingress?.length ?? 0) > 0, 'an address');
+    const svc = await waitForService(
+      cluster,
+      ns,
+      'web',
+      (s) => (s.status?.loadBalancer?.ingress?.length ?? 0) > 0,
+      'an address',
+    );
     await nodes.sync([svc]);
     const ingress = svc.status!.loadBalancer!.ingress![0]!;
     expect(ingress.ipMode).toBe('Proxy');
@@ -105,10 +119,20 @@ describe('local provider, proxy data plane (userspace on loopback)', () => {
 
   it('a port added live is served too', async () => {
     await cluster.core.patchNamespacedService(
-      { name: 'web', namespace: ns, body: [{ op: 'add', path: '/spec/ports/-', value: { name: 'alt', port: 8080, protocol: 'TCP' } }] },
+      {
+        name: 'web',
+        namespace: ns,
+        body: [{ op: 'add', path: '/spec/ports/-', value: { name: 'alt', port: 8080, protocol: 'TCP' } }],
+      },
       k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.JsonPatch),
     );
-    const svc = await waitForService(cluster, ns, 'web', (s) => s.status?.loadBalancer?.ingress?.[0]?.ports?.length === 2, 'two ports in status');
+    const svc = await waitForService(
+      cluster,
+      ns,
+      'web',
+      (s) => s.status?.loadBalancer?.ingress?.[0]?.ports?.length === 2,
+      'two ports in status',
+    );
     await nodes.sync([svc]);
     const ip = svc.status!.loadBalancer!.ingress![0]!.ip!;
     const answer = await waitFor(() => get(ip, 8080), { message: 'an answer on the new port', timeoutMs: 10_000 });

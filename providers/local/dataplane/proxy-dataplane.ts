@@ -143,7 +143,8 @@ export class ProxyDataplane {
     serviceOptions(lb); // a bad annotation fails here, before anything changes
     const before = this.#services.get(key);
     // "changed" is about what was asked for, not about health results that moved since the last call
-    const changed = before === undefined || forwardingSignature(before.vips, before.lb) !== forwardingSignature(vips, lb);
+    const changed =
+      before === undefined || forwardingSignature(before.vips, before.lb) !== forwardingSignature(vips, lb);
     this.#services.set(key, { key, vips, lb });
     this.#health.setService(key, lb);
     await this.#health.firstRound(key, this.#firstWait(lb));

@@ -21,7 +21,11 @@ export interface ConformanceSubject {
   close(): Promise<void>;
 }
 
-export function runConformance(name: string, setup: () => Promise<ConformanceSubject>, options: { timeoutMs?: number } = {}): void {
+export function runConformance(
+  name: string,
+  setup: () => Promise<ConformanceSubject>,
+  options: { timeoutMs?: number } = {},
+): void {
   describe(`provider conformance: ${name}`, () => {
     let s: ConformanceSubject;
     const signal = new AbortController().signal;
@@ -41,77 +45,113 @@ export function runConformance(name: string, setup: () => Promise<ConformanceSub
       await s?.close();
     }, timeout);
 
-    it('ensure creates a load balancer with an address and a second ensure changes nothing', async () => {
-      const lb = adapt(aLoadBalancer('idem').withPorts(80).withTargets('n1', 'n2').build());
-      const first = await s.provider.ensure(lb, signal);
-      expect(first.changed).toBe(true);
-      expect(first.ingress.length).toBeGreaterThan(0);
-      expect(first.ingress.every((i) => Boolean(i.ip ?? i.hostname))).toBe(true);
-      const second = await s.provider.ensure(lb, signal);
-      expect(second.changed).toBe(false);
-      expect(second.ingress).toEqual(first.ingress);
-      await s.provider.delete(lb.ref, signal);
-    }, timeout);
-
-    it('port and protocol changes converge', async () => {
-      const base = aLoadBalancer('ports').withPorts(80).withTargets('n1');
-      const lb = adapt(base.build());
-      await s.provider.ensure(lb, signal);
-      await expectConverges({ ...lb, ports: [...lb.ports, { name: 'dns', protocol: 'UDP' as const, port: 53, nodePort: 30053 }] });
-      await expectConverges({ ...lb, ports: [{ ...lb.ports[0]!, port: 8080 }] });
-      await expectConverges({ ...lb, ports: [{ ...lb.ports[0]!, port: 8080, protocol: 'UDP' as const }] });
-      await s.provider.delete(lb.ref, signal);
-    }, timeout);
-
-    it('node changes through updateTargets leave nothing for ensure to do', async () => {
-      const lb = adapt(aLoadBalancer('nodes').withPorts(443).withTargets('n1', 'n2').build());
-      await s.provider.ensure(lb, signal);
-      const grown = adapt({ ...lb, targets: adapt(aLoadBalancer('x').withTargets('n1', 'n2', 'n3').build()).targets });
-      await s.provider.updateTargets(grown, signal);
-      expect((await s.provider.ensure(grown, signal)).changed).toBe(false);
-      const shrunk = adapt({ ...lb, targets: grown.targets.slice(0, 1) });
-      await s.provider.updateTargets(shrunk, signal);
-      expect((await s.provider.ensure(shrunk, signal)).changed).toBe(false);
-      await s.provider.delete(lb.ref, signal);
-    }, timeout);
-
-    it('health-check changes converge', async () => {
-      const lb = adapt(aLoadBalancer('health').withPorts(80).withTargets('n1').build());
-      await s.provider.ensure(lb, signal);
-      await expectConverges({ ...lb, healthCheck: { ...lb.healthCheck, path: '/ready', healthyThreshold: 3 } });
-      await s.provider.delete(lb.ref, signal);
-    }, timeout);
-
-    it('list() finds every load balancer it made, and delete is idempotent and leaves nothing behind', async () => {
-      const lbs = ['a', 'b', 'c'].map((n) => adapt(aLoadBalancer(`list-${n}`).withPorts(80).withTargets('n1').build()));
-      for (const lb of lbs) await s.provider.ensure(lb, signal);
-      const listed = (await s.provider.list(signal)).map((r) => r.uid);
-      for (const lb of lbs) expect(listed).toContain(lb.ref.uid);
-      for (const lb of lbs) {
+    it(
+      'ensure creates a load balancer with an address and a second ensure changes nothing',
+      async () => {
+        const lb = adapt(aLoadBalancer('idem').withPorts(80).withTargets('n1', 'n2').build());
+        const first = await s.provider.ensure(lb, signal);
+        expect(first.changed).toBe(true);
+        expect(first.ingress.length).toBeGreaterThan(0);
+        expect(first.ingress.every((i) => Boolean(i.ip ?? i.hostname))).toBe(true);
+        const second = await s.provider.ensure(lb, signal);
+        expect(second.changed).toBe(false);
+        expect(second.ingress).toEqual(first.ingress);
         await s.provider.delete(lb.ref, signal);
+      },
+      timeout,
+    );
+
+    it(
+      'port and protocol changes converge',
+      async () => {
+        const base = aLoadBalancer('ports').withPorts(80).withTargets('n1');
+        const lb = adapt(base.build());
+        await s.provider.ensure(lb, signal);
+        await expectConverges({
+          ...lb,
+          ports: [...lb.ports, { name: 'dns', protocol: 'UDP' as const, port: 53, nodePort: 30053 }],
+        });
+        await expectConverges({ ...lb, ports: [{ ...lb.ports[0]!, port: 8080 }] });
+        await expectConverges({ ...lb, ports: [{ ...lb.ports[0]!, port: 8080, protocol: 'UDP' as const }] });
         await s.provider.delete(lb.ref, signal);
-      }
-      const after = (await s.provider.list(signal)).map((r) => r.uid);
-      for (const lb of lbs) expect(after).not.toContain(lb.ref.uid);
-      expect(await s.ownedResources()).toBe(0);
-    }, timeout);
+      },
+      timeout,
+    );
 
-    it('delete of something never built succeeds', async () => {
-      const lb = adapt(aLoadBalancer('never').withPorts(80).build());
-      await expect(s.provider.delete(lb.ref, signal)).resolves.toBeUndefined();
-    }, timeout);
+    it(
+      'node changes through updateTargets leave nothing for ensure to do',
+      async () => {
+        const lb = adapt(aLoadBalancer('nodes').withPorts(443).withTargets('n1', 'n2').build());
+        await s.provider.ensure(lb, signal);
+        const grown = adapt({
+          ...lb,
+          targets: adapt(aLoadBalancer('x').withTargets('n1', 'n2', 'n3').build()).targets,
+        });
+        await s.provider.updateTargets(grown, signal);
+        expect((await s.provider.ensure(grown, signal)).changed).toBe(false);
+        const shrunk = adapt({ ...lb, targets: grown.targets.slice(0, 1) });
+        await s.provider.updateTargets(shrunk, signal);
+        expect((await s.provider.ensure(shrunk, signal)).changed).toBe(false);
+        await s.provider.delete(lb.ref, signal);
+      },
+      timeout,
+    );
 
-    it('errors carry reasons', async () => {
-      const lb = s.invalid(adapt(aLoadBalancer('bad').withPorts(80).withTargets('n1').build()));
-      const err = await s.provider.ensure(lb, signal).then(
-        () => undefined,
-        (e: unknown) => e,
-      );
-      expect(isProviderError(err)).toBe(true);
-      expect((err as { reason: string }).reason).toMatch(/^[A-Z][A-Za-z]+$/);
-      expect((err as Error).message.length).toBeGreaterThan(10);
-      await s.provider.delete(lb.ref, signal);
-      expect(await s.ownedResources()).toBe(0);
-    }, timeout);
+    it(
+      'health-check changes converge',
+      async () => {
+        const lb = adapt(aLoadBalancer('health').withPorts(80).withTargets('n1').build());
+        await s.provider.ensure(lb, signal);
+        await expectConverges({ ...lb, healthCheck: { ...lb.healthCheck, path: '/ready', healthyThreshold: 3 } });
+        await s.provider.delete(lb.ref, signal);
+      },
+      timeout,
+    );
+
+    it(
+      'list() finds every load balancer it made, and delete is idempotent and leaves nothing behind',
+      async () => {
+        const lbs = ['a', 'b', 'c'].map((n) =>
+          adapt(aLoadBalancer(`list-${n}`).withPorts(80).withTargets('n1').build()),
+        );
+        for (const lb of lbs) await s.provider.ensure(lb, signal);
+        const listed = (await s.provider.list(signal)).map((r) => r.uid);
+        for (const lb of lbs) expect(listed).toContain(lb.ref.uid);
+        for (const lb of lbs) {
+          await s.provider.delete(lb.ref, signal);
+          await s.provider.delete(lb.ref, signal);
+        }
+        const after = (await s.provider.list(signal)).map((r) => r.uid);
+        for (const lb of lbs) expect(after).not.toContain(lb.ref.uid);
+        expect(await s.ownedResources()).toBe(0);
+      },
+      timeout,
+    );
+
+    it(
+      'delete of something never built succeeds',
+      async () => {
+        const lb = adapt(aLoadBalancer('never').withPorts(80).build());
+        await expect(s.provider.delete(lb.ref, signal)).resolves.toBeUndefined();
+      },
+      timeout,
+    );
+
+    it(
+      'errors carry reasons',
+      async () => {
+        const lb = s.invalid(adapt(aLoadBalancer('bad').withPorts(80).withTargets('n1').build()));
+        const err = await s.provider.ensure(lb, signal).then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+        expect(isProviderError(err)).toBe(true);
+        expect((err as { reason: string }).reason).toMatch(/^[A-Z][A-Za-z]+$/);
+        expect((err as Error).message.length).toBeGreaterThan(10);
+        await s.provider.delete(lb.ref, signal);
+        expect(await s.ownedResources()).toBe(0);
+      },
+      timeout,
+    );
   });
 }

@@ -41,13 +41,25 @@ function keyOf(ref: LoadBalancerRef): string {
 
 /** What a load balancer's configuration means, without its targets. */
 function specOf(lb: DesiredLoadBalancer): string {
-  return JSON.stringify([lb.ports, lb.healthCheck, lb.sourceRanges, lb.sessionAffinity, lb.externalTrafficPolicy, lb.healthCheckNodePort ?? null]);
+  return JSON.stringify([
+    lb.ports,
+    lb.healthCheck,
+    lb.sourceRanges,
+    lb.sessionAffinity,
+    lb.externalTrafficPolicy,
+    lb.healthCheckNodePort ?? null,
+  ]);
 }
 
 export class FakeProvider implements LoadBalancerProvider {
   readonly name: string;
   readonly capabilities: ProviderCapabilities;
-  readonly healthCheckTiming: HealthCheckTiming = { intervalSeconds: 10, timeoutSeconds: 5, healthyThreshold: 2, unhealthyThreshold: 2 };
+  readonly healthCheckTiming: HealthCheckTiming = {
+    intervalSeconds: 10,
+    timeoutSeconds: 5,
+    healthyThreshold: 2,
+    unhealthyThreshold: 2,
+  };
   readonly calls: FakeCall[] = [];
   /** load balancers by Service UID */
   readonly balancers = new Map<string, FakeLoadBalancer>();
@@ -77,7 +89,11 @@ export class FakeProvider implements LoadBalancerProvider {
   async ensure(lb: DesiredLoadBalancer, signal: AbortSignal): Promise<LoadBalancerStatus> {
     this.record('ensure', keyOf(lb.ref), lb, signal);
     const sctp = lb.ports.find((p) => p.protocol === 'SCTP');
-    if (sctp) throw new InvalidSpecError(`port ${sctp.port}/SCTP: the fake cloud supports TCP and UDP only`, 'UnsupportedProtocol');
+    if (sctp)
+      throw new InvalidSpecError(
+        `port ${sctp.port}/SCTP: the fake cloud supports TCP and UDP only`,
+        'UnsupportedProtocol',
+      );
     const existing = this.balancers.get(lb.ref.uid);
     const spec = specOf(lb);
     const targets = lb.targets.map((t) => t.name);

@@ -107,11 +107,9 @@ const schema = z
     proxyBackend: z.enum(['auto', 'nftables', 'userspace'], {
       message: '--proxy-backend: expected auto, nftables or userspace',
     }),
-    vipInterface: z
-      .string()
-      .regex(/^[a-zA-Z0-9._-]{1,15}$/, {
-        message: '--vip-interface: expected an interface name (at most 15 characters)',
-      }),
+    vipInterface: z.string().regex(/^[a-zA-Z0-9._-]{1,15}$/, {
+      message: '--vip-interface: expected an interface name (at most 15 characters)',
+    }),
     awsRegion: z.string().min(1).optional(),
     awsEndpoint: z.url({ message: '--aws-endpoint: expected a URL (e.g. http://127.0.0.1:5000)' }).optional(),
     awsAdopt: z.boolean(),

@@ -12,7 +12,7 @@ import type { TargetNode } from '../model/desired.ts';
 import { serviceKey } from '../model/objects.ts';
 import { decide, recordedProvider, type OwnershipConfig } from '../model/ownership.ts';
 import { targetsFingerprint, targetsOf } from '../model/nodes.ts';
-import { desiredLoadBalancer } from '../model/desired-load-balancer.ts';
+import { recordedLoadBalancer } from '../model/desired-load-balancer.ts';
 import { EventRecorder } from '../kube/events.ts';
 import { withConnectionPool } from '../kube/client.ts';
 import { ResilientInformer } from '../kube/informer.ts';
@@ -159,7 +159,13 @@ export class ServiceController {
     this.elector = new LeaderElector(this.opts.kubeConfig, {
       ...le,
       log: this.log,
-      onStartedLeading: () => void this.startLeading(),
+      onStartedLeading: () =>
+        void this.startLeading().catch((err: unknown) => {
+          // e.g. a provider could not start (another instance holds the data plane's host lock)
+          this.log.error({ err: String(err) }, 'could not start leading: giving up the lease');
+          void this.elector?.stop({ release: true });
+          this.opts.onLostLeadership?.();
+        }),
       onStoppedLeading: () => {
         void this.stopLeading();
         if (!this.stopping) this.opts.onLostLeadership?.();
@@ -242,13 +248,8 @@ export class ServiceController {
         try {
           lb = modelFor(this.ctx, p, svc);
         } catch {
-          // a Service with a now-invalid spec still holds its addresses: restore from what it recorded
-          lb = desiredLoadBalancer({ ...svc, spec: { ...svc.spec, ports: [{ port: 1 }] } }, [], {
-            clusterName: this.opts.clusterName,
-            requireProviderID: false,
-            needsNodePorts: false,
-            healthCheckTiming: p.healthCheckTiming,
-          });
+          // a Service whose spec or annotations are now invalid still holds its addresses
+          lb = recordedLoadBalancer(svc, this.opts.clusterName, p.healthCheckTiming);
         }
         recorded.push({ ref: lb.ref, lb });
       }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { aNode, aService } from '../../test/builders/service.ts';
-import { desiredLoadBalancer, type ModelOptions } from './desired-load-balancer.ts';
+import { desiredLoadBalancer, recordedLoadBalancer, type ModelOptions } from './desired-load-balancer.ts';
 import { HEALTH_CHECK_INTERVAL, HEALTH_CHECK_PORT, LOAD_BALANCER_SOURCE_RANGES } from './annotations.ts';
 
 const options: ModelOptions = {
@@ -123,5 +123,18 @@ describe('the desired load balancer of a Service', () => {
     expect(lb.sessionAffinity).toEqual({ type: 'ClientIP', timeoutSeconds: 10800 });
     expect(lb.requestedIPs).toEqual(['192.0.2.10']);
     expect(lb.currentIngressIPs).toEqual(['192.0.2.10']);
+  });
+
+  it('still reads what a Service recorded when its annotations have become invalid (restore after restart)', () => {
+    const svc = aService('web')
+      .withPorts(80)
+      .withAnnotations({ [HEALTH_CHECK_INTERVAL]: 'often', 'lbprovisioner.io/allocated-ips': '192.0.2.10' })
+      .with((s) => (s.status = { loadBalancer: { ingress: [{ ip: '192.0.2.10' }] } }))
+      .build();
+    expect(() => desiredLoadBalancer(svc, nodes, options)).toThrow();
+    const recorded = recordedLoadBalancer(svc, 'c1', options.healthCheckTiming);
+    expect(recorded.ref.uid).toBe('uid-default-web');
+    expect(recorded.annotations['lbprovisioner.io/allocated-ips']).toBe('192.0.2.10');
+    expect(recorded.currentIngressIPs).toEqual(['192.0.2.10']);
   });
 });

@@ -97,3 +97,37 @@ export function desiredLoadBalancer(
     lb.healthCheckNodePort = spec.healthCheckNodePort;
   return lb;
 }
+
+/**
+ * What a Service recorded, without validating anything: for restoring allocations after a restart even
+ * when the Service's spec or annotations have become invalid since (its addresses stay taken).
+ */
+export function recordedLoadBalancer(
+  svc: ServiceObject,
+  clusterName: string,
+  timing: HealthCheckTiming,
+): DesiredLoadBalancer {
+  const meta = svc.metadata ?? {};
+  const spec = svc.spec ?? {};
+  return {
+    ref: { clusterName, namespace: meta.namespace ?? '', name: meta.name ?? '', uid: meta.uid ?? '' },
+    ports: (spec.ports ?? []).map((p) => ({
+      name: p.name ?? '',
+      protocol: (p.protocol ?? 'TCP') as Protocol,
+      port: p.port,
+    })),
+    targets: [],
+    healthCheck: { protocol: 'HTTP', port: 10256, path: '/healthz', ...timing },
+    externalTrafficPolicy: spec.externalTrafficPolicy === 'Local' ? 'Local' : 'Cluster',
+    sourceRanges: [],
+    ipFamilies: (spec.ipFamilies?.length ? spec.ipFamilies : ['IPv4']) as IpFamily[],
+    ipFamilyPolicy: (spec.ipFamilyPolicy ?? 'SingleStack') as DesiredLoadBalancer['ipFamilyPolicy'],
+    sessionAffinity: { type: 'None', timeoutSeconds: DEFAULT_AFFINITY_TIMEOUT_SECONDS },
+    requestedIPs: spec.loadBalancerIP ? [spec.loadBalancerIP] : [],
+    currentIngressIPs: ingressIPsOf(svc),
+    labels: meta.labels ?? {},
+    annotations: meta.annotations ?? {},
+    namespaceLabels: {},
+    selector: spec.selector ?? {},
+  };
+}

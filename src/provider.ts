@@ -44,6 +44,8 @@ export interface IngressPoint {
 
 export interface LoadBalancerStatus {
   ingress: IngressPoint[];
+  /** things the user should know (an NLB replaced, a rule not managed): each becomes a Warning Event */
+  warnings?: string[];
   /** false while the load balancer is still provisioning; the condition then says why */
   ready: boolean;
   /** a stable human message for the Ready condition (no counts that flap) */
@@ -88,18 +90,28 @@ export interface ProviderContext {
   signal: AbortSignal;
 }
 
+export interface EnsureOptions {
+  /** a resync of the periodic drift pass: a provider may draw on a smaller API budget for it */
+  drift?: boolean;
+}
+
 export interface LoadBalancerProvider {
   readonly name: string;
   readonly capabilities: ProviderCapabilities;
   /** health-check timing defaults (interval, timeout, thresholds) the model uses for this provider */
   readonly healthCheckTiming: HealthCheckTiming;
+  /**
+   * Whether this provider, as the default, takes a class-less Service (false leaves it to another
+   * controller, e.g. aws-load-balancer-controller's `aws-load-balancer-type: external`). Default true.
+   */
+  takesClassless?(annotations: Readonly<Record<string, string>>): boolean;
   /** annotation keys allocate() may write; cleanup removes them with the finalizer */
   readonly allocationAnnotations?: readonly string[];
   /** called once this replica leads and caches have synced, before restore() */
   start?(ctx: ProviderContext): Promise<void>;
   restore?(recorded: RecordedAllocation[]): void;
   allocate?(lb: DesiredLoadBalancer, signal: AbortSignal): Promise<Allocation>;
-  ensure(lb: DesiredLoadBalancer, signal: AbortSignal): Promise<LoadBalancerStatus>;
+  ensure(lb: DesiredLoadBalancer, signal: AbortSignal, options?: EnsureOptions): Promise<LoadBalancerStatus>;
   updateTargets(lb: DesiredLoadBalancer, signal: AbortSignal): Promise<void>;
   delete(ref: LoadBalancerRef, signal: AbortSignal): Promise<void>;
   list(signal: AbortSignal): Promise<LoadBalancerRef[]>;

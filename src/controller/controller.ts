@@ -31,6 +31,15 @@ import {
 } from './service-sync.ts';
 import { newestOf, relevantNode, relevantService } from './fingerprints.ts';
 
+/**
+ * Why a key is queued. 'targets': only the node set changed (updateTargets). 'changed': the Service
+ * changed; a full sync unless it now looks exactly as it did after our last successful sync (our own
+ * writes come back as watch events, sometimes before the write's response). 'drift': the periodic drift
+ * pass (a provider may give it a smaller API budget). 'force': ensure whatever it looks like (start,
+ * retries, a provider asking).
+ */
+type Intent = 'targets' | 'changed' | 'drift' | 'force';
+
 export interface ControllerOptions {
   kubeConfig: k8s.KubeConfig;
   clusterName: string;
@@ -63,13 +72,7 @@ export class ServiceController {
   private readonly namespaces: ResilientInformer<k8s.V1Namespace>;
   private queue: WorkQueue | undefined;
   private readonly applied = new Map<string, Applied>();
-  /**
-   * Why a key is queued. 'targets': only the node set changed (updateTargets). 'changed': the Service
-   * changed; a full sync unless it now looks exactly as it did after our last successful sync (our own
-   * writes come back as watch events, sometimes before the write's response). 'force': ensure whatever
-   * it looks like (start, drift pass, retries, a provider asking).
-   */
-  private readonly intent = new Map<string, 'targets' | 'changed' | 'force'>();
+  private readonly intent = new Map<string, Intent>();
   private readonly lastWritten = new Map<string, ServiceObject>();
   private readonly seenService = new Map<string, string>();
   private readonly seenNode = new Map<string, string>();
@@ -91,6 +94,7 @@ export class ServiceController {
     this.metrics = opts.metrics ?? new Metrics();
     this.providers = new Map(opts.providers.map((p) => [p.name, p]));
     this.ownership = {
+      takesClassless: (name, annotations) => this.providers.get(name)?.takesClassless?.(annotations) ?? true,
       providers: [...this.providers.keys()],
       classOnly: opts.classOnly,
       ...(opts.defaultProvider ? { defaultProvider: opts.defaultProvider } : {}),
@@ -257,9 +261,9 @@ export class ServiceController {
     }
   }
 
-  private enqueue(key: string, intent: 'targets' | 'changed' | 'force'): void {
+  private enqueue(key: string, intent: Intent): void {
     if (!this.queue) return;
-    const rank = { targets: 0, changed: 1, force: 2 };
+    const rank = { targets: 0, changed: 1, drift: 2, force: 3 };
     const current = this.intent.get(key);
     if (!current || rank[intent] > rank[current]) this.intent.set(key, intent);
     this.queue.add(key);
@@ -340,7 +344,7 @@ export class ServiceController {
     const jittered = period * (0.9 + Math.random() * 0.2);
     this.driftTimer = setTimeout(() => {
       this.log.info({ services: this.applied.size }, 'drift pass: re-ensuring every owned Service');
-      for (const key of this.applied.keys()) this.enqueue(key, 'force');
+      for (const key of this.applied.keys()) this.enqueue(key, 'drift');
       this.scheduleDrift();
     }, jittered);
     this.driftTimer.unref();
@@ -387,7 +391,10 @@ export class ServiceController {
       } else if (!this.needsEnsure(key, intent, svc, decision.provider)) {
         await this.updateTargets(key, svc, decision.provider, signal);
       } else {
-        this.applied.set(key, await ensureService(this.ctx, svc, decision.provider, signal));
+        this.applied.set(
+          key,
+          await ensureService(this.ctx, svc, decision.provider, signal, { drift: intent === 'drift' }),
+        );
       }
       queue.forget(key);
     } catch (err) {
@@ -411,14 +418,9 @@ export class ServiceController {
   }
 
   /** A full ensure, or is the node set the only thing that may have moved? */
-  private needsEnsure(
-    key: string,
-    intent: 'targets' | 'changed' | 'force',
-    svc: ServiceObject,
-    provider: string,
-  ): boolean {
+  private needsEnsure(key: string, intent: Intent, svc: ServiceObject, provider: string): boolean {
     const applied = this.applied.get(key);
-    if (intent === 'force' || !applied || applied.provider !== provider) return true;
+    if (intent === 'force' || intent === 'drift' || !applied || applied.provider !== provider) return true;
     return intent === 'changed' && applied.service !== relevantService(svc);
   }
 

@@ -5,7 +5,7 @@
  * then the status is cleared. A sync that changes nothing writes nothing, Events included.
  */
 import type { Logger } from 'pino';
-import type { DesiredLoadBalancer, LoadBalancerProvider } from '../provider.ts';
+import type { DesiredLoadBalancer, EnsureOptions, LoadBalancerProvider } from '../provider.ts';
 import type { TargetNode } from '../model/desired.ts';
 import type { NodeObject, ServiceObject } from '../model/objects.ts';
 import type { EventSink } from '../kube/events.ts';
@@ -77,6 +77,7 @@ export async function ensureService(
   svc: ServiceObject,
   providerName: string,
   signal: AbortSignal,
+  options: EnsureOptions = {},
 ): Promise<Applied> {
   const provider = providerOrThrow(ctx, providerName);
   const lb = modelFor(ctx, provider, svc);
@@ -117,7 +118,8 @@ export async function ensureService(
   const isNew = needsFinalizer;
   if (isNew) ctx.events.record(current, 'Normal', 'EnsuringLoadBalancer', 'Ensuring load balancer');
 
-  const status = await timed(ctx, providerName, 'ensure', () => provider.ensure(lb, signal));
+  const status = await timed(ctx, providerName, 'ensure', () => provider.ensure(lb, signal, options));
+  for (const warning of status.warnings ?? []) ctx.events.record(current, 'Warning', 'LoadBalancerWarning', warning);
   const ingress = ingressFor(status.ingress, provider.capabilities.ipMode);
   const ready: ReadyState = status.ready
     ? { status: 'True', reason: 'Provisioned', message: status.message ?? 'the load balancer is ready' }

@@ -91,4 +91,20 @@ describe('which Services are ours', () => {
       .build();
     expect(decide(svc, cfg)).toEqual({ action: 'ignore' });
   });
+
+  it('leaves a class-less Service to another controller when the default provider declines it by annotation', () => {
+    const declining: OwnershipConfig = {
+      ...cfg,
+      takesClassless: (_p, a) => a['service.beta.kubernetes.io/aws-load-balancer-type'] !== 'external',
+    };
+    const external = aService('alb')
+      .withPorts(80)
+      .withAnnotations({ 'service.beta.kubernetes.io/aws-load-balancer-type': 'external' });
+    expect(decide(external.build(), declining)).toEqual({ action: 'ignore' });
+    // with our class the annotation does not matter: the class decides
+    expect(decide(external.withClass('lbprovisioner.io/fake').build(), declining)).toEqual({
+      action: 'ensure',
+      provider: 'fake',
+    });
+  });
 });

@@ -12,6 +12,8 @@ export interface OwnershipConfig {
   defaultProvider?: string;
   /** take only Services that name one of our classes */
   classOnly: boolean;
+  /** a provider may leave some class-less Services to another controller (by their annotations) */
+  takesClassless?: (provider: string, annotations: Readonly<Record<string, string>>) => boolean;
 }
 
 export function isLoadBalancer(svc: ServiceObject): boolean {
@@ -61,6 +63,7 @@ export function wantedProvider(svc: ServiceObject, cfg: OwnershipConfig): string
   const recorded = recordedProvider(svc);
   if (recorded) return cfg.providers.includes(recorded) ? recorded : undefined;
   if (cfg.classOnly || !cfg.defaultProvider || ownedByAnotherController(svc)) return undefined;
+  if (cfg.takesClassless && !cfg.takesClassless(cfg.defaultProvider, svc.metadata?.annotations ?? {})) return undefined;
   return cfg.defaultProvider;
 }
 

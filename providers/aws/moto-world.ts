@@ -1,0 +1,109 @@
+/**
+ * Test support for the AWS provider's moto tests: one moto server, a cluster's EC2 fixtures, a provider
+ * wired with the call recorder and the middleware that gives moto AWS's answers, and readers of what
+ * exists (raw clients, not provider code).
+ */
+import { expect } from '@jest/globals';
+import { DescribeListenersCommand, DescribeTargetHealthCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
+import type { DesiredLoadBalancer } from '../../src/model/desired.ts';
+import { clusterFixture, motoClients, startMoto } from '../../test/harness/moto.ts';
+import type { ClusterFixture, Moto } from '../../test/harness/moto.ts';
+import { aLoadBalancer } from '../conformance/builders.ts';
+import { inventory } from './moto-inventory.ts';
+import { AwsProvider } from './provider.ts';
+import { DEFAULT_LIMITS } from './quotas.ts';
+import { accountLimits, CallRecorder, deletionProtectionAsAws, modifyListenerAsAws } from './sdk-middleware.ts';
+
+export type Clients = ReturnType<typeof motoClients>;
+const fast = { qps: 200, burst: 200 };
+
+export class MotoWorld {
+  readonly clusterName: string;
+  readonly moto: Moto;
+  readonly raw: Clients;
+  readonly fx: ClusterFixture;
+  provider!: AwsProvider;
+  calls!: CallRecorder;
+  private readonly signal = new AbortController().signal;
+
+  private constructor(clusterName: string, moto: Moto, raw: Clients, fx: ClusterFixture) {
+    this.clusterName = clusterName;
+    this.moto = moto;
+    this.raw = raw;
+    this.fx = fx;
+  }
+
+  static async start(clusterName: string): Promise<MotoWorld> {
+    const moto = await startMoto();
+    const raw = motoClients(moto.endpoint);
+    const world = new MotoWorld(clusterName, moto, raw, await clusterFixture(raw.ec2, clusterName, 4));
+    ({ provider: world.provider, calls: world.calls } = world.newProvider());
+    return world;
+  }
+
+  /** a provider of its own (a restarted controller knows nothing), wired like the main one */
+  newProvider(clusterName = this.clusterName): { provider: AwsProvider; clients: Clients; calls: CallRecorder } {
+    const clients = motoClients(this.moto.endpoint);
+    const calls = new CallRecorder().attach(clients);
+    // moto answers DescribeAccountLimits with fixed values (20 NLBs, no per-AZ target limit): AWS's defaults instead
+    accountLimits(clients.elbv2, DEFAULT_LIMITS);
+    // moto's ModifyListener refuses UDP, TLS and TCP_UDP; AWS accepts them
+    modifyListenerAsAws(clients.elbv2, this.raw.elbv2);
+    // moto deletes a protected NLB; AWS answers OperationNotPermitted
+    deletionProtectionAsAws(clients.elbv2, this.raw.elbv2);
+    const rates = {
+      elbv2: fast,
+      'elbv2-describe': fast,
+      'elbv2-modify': fast,
+      'elbv2-targets': fast,
+      'ec2-describe': fast,
+      'ec2-modify': fast,
+    };
+    return { provider: new AwsProvider({ clusterName, clients, rates }), clients, calls };
+  }
+
+  service(name: string, ...ports: Parameters<ReturnType<typeof aLoadBalancer>['withPorts']>): DesiredLoadBalancer {
+    const lb = aLoadBalancer(name, this.clusterName)
+      .withPorts(...(ports.length ? ports : [80]))
+      .build();
+    lb.targets = this.fx.nodes(3);
+    return lb;
+  }
+
+  stock() {
+    return inventory(this.raw, this.clusterName, this.fx.clusterSecurityGroup);
+  }
+
+  async ofService(lb: DesiredLoadBalancer) {
+    const inv = await this.stock();
+    const uid = lb.ref.uid;
+    return {
+      lbs: inv.loadBalancers.filter((l) => l.tags['lbprovisioner.io/service-uid'] === uid),
+      tgs: inv.targetGroups.filter((t) => t.tags['lbprovisioner.io/service-uid'] === uid),
+    };
+  }
+
+  async listenersOf(arn: string) {
+    return (await this.raw.elbv2.send(new DescribeListenersCommand({ LoadBalancerArn: arn }))).Listeners ?? [];
+  }
+
+  async targetsOf(arn: string) {
+    const res = await this.raw.elbv2.send(new DescribeTargetHealthCommand({ TargetGroupArn: arn }));
+    return (res.TargetHealthDescriptions ?? []).map((d) => d.Target!.Id!).sort();
+  }
+
+  /** ensure twice: the second must make no mutating call and say changed: false */
+  async converge(lb: DesiredLoadBalancer) {
+    const first = await this.provider.ensure(lb, this.signal);
+    this.calls.reset();
+    const second = await this.provider.ensure(lb, this.signal);
+    expect(this.calls.mutating().map((c) => c.operation)).toEqual([]);
+    expect(second.changed).toBe(false);
+    return first;
+  }
+
+  async stop(): Promise<void> {
+    await this.provider?.close();
+    await this.moto.stop();
+  }
+}

@@ -2,36 +2,51 @@
 import { randomUUID } from 'node:crypto';
 import type { DesiredLoadBalancer, PortSpec, Protocol, TargetNode } from '../../src/model/desired.ts';
 
+/**
+ * The one baseline DesiredLoadBalancer for tests: Service default/<name> (uid `uid-<name>`), TCP 80 on
+ * nodePort 30080, no targets, HTTP /healthz on 10256, single-stack IPv4. Override what the story needs.
+ */
+export function desiredLoadBalancerFor(
+  name: string,
+  overrides: Partial<DesiredLoadBalancer> = {},
+): DesiredLoadBalancer {
+  return {
+    ref: { clusterName: 'test', namespace: 'default', name, uid: `uid-${name}` },
+    ports: [{ name: 'http', protocol: 'TCP', port: 80, nodePort: 30080 }],
+    targets: [],
+    healthCheck: {
+      protocol: 'HTTP',
+      port: 10256,
+      path: '/healthz',
+      intervalSeconds: 10,
+      timeoutSeconds: 5,
+      healthyThreshold: 2,
+      unhealthyThreshold: 2,
+    },
+    externalTrafficPolicy: 'Cluster',
+    sourceRanges: [],
+    ipFamilies: ['IPv4'],
+    ipFamilyPolicy: 'SingleStack',
+    sessionAffinity: { type: 'None', timeoutSeconds: 10800 },
+    requestedIPs: [],
+    currentIngressIPs: [],
+    labels: {},
+    annotations: {},
+    namespaceLabels: {},
+    selector: { app: name },
+    ...overrides,
+  };
+}
+
 export class LoadBalancerBuilder {
   private readonly lb: DesiredLoadBalancer;
   private nextNodePort = 30080;
 
   constructor(name: string, clusterName = 'conformance') {
-    this.lb = {
+    this.lb = desiredLoadBalancerFor(name, {
       ref: { clusterName, namespace: 'default', name, uid: randomUUID() },
       ports: [],
-      targets: [],
-      healthCheck: {
-        protocol: 'HTTP',
-        port: 10256,
-        path: '/healthz',
-        intervalSeconds: 10,
-        timeoutSeconds: 5,
-        healthyThreshold: 2,
-        unhealthyThreshold: 2,
-      },
-      externalTrafficPolicy: 'Cluster',
-      sourceRanges: [],
-      ipFamilies: ['IPv4'],
-      ipFamilyPolicy: 'SingleStack',
-      sessionAffinity: { type: 'None', timeoutSeconds: 10800 },
-      requestedIPs: [],
-      currentIngressIPs: [],
-      labels: {},
-      annotations: {},
-      namespaceLabels: {},
-      selector: { app: name },
-    };
+    });
   }
 
   withPorts(...ports: (number | [number, Protocol])[]): this {

@@ -1,35 +1,20 @@
 import { describe, expect, it } from '@jest/globals';
 import type { DesiredLoadBalancer } from '../../src/model/desired.ts';
 import { allocationRequest, localAnnotations, recordedIPs } from './annotations.ts';
+import { desiredLoadBalancerFor } from '../conformance/builders.ts';
 
 /** A single-stack IPv4 Service default/<name> with port TCP/80; override what the story needs. */
 function lbFor(name: string, overrides: Partial<DesiredLoadBalancer> = {}): DesiredLoadBalancer {
-  return {
-    ref: { clusterName: 'test', namespace: 'default', name, uid: `uid-${name}` },
-    ports: [{ name: 'http', protocol: 'TCP', port: 80, nodePort: 30080 }],
-    targets: [],
+  return desiredLoadBalancerFor(name, {
     healthCheck: {
-      protocol: 'HTTP',
-      port: 10256,
-      path: '/healthz',
+      ...desiredLoadBalancerFor(name).healthCheck,
       intervalSeconds: 5,
       timeoutSeconds: 2,
-      healthyThreshold: 2,
       unhealthyThreshold: 3,
     },
-    externalTrafficPolicy: 'Cluster',
-    sourceRanges: [],
-    ipFamilies: ['IPv4'],
-    ipFamilyPolicy: 'SingleStack',
     sessionAffinity: { type: 'None', timeoutSeconds: 0 },
-    requestedIPs: [],
-    currentIngressIPs: [],
-    labels: {},
-    annotations: {},
-    namespaceLabels: {},
-    selector: { app: name },
     ...overrides,
-  };
+  });
 }
 
 /** The message of what allocationRequest throws, with the error's name. */

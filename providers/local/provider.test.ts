@@ -6,37 +6,23 @@ import type { PortStatus, ProviderContext } from '../../src/provider.ts';
 import type { PoolDefinition } from './ipam/definitions.ts';
 import { LocalProvider } from './provider.ts';
 import type { LocalDataPlane, PoolStatus } from './provider.ts';
+import { desiredLoadBalancerFor } from '../conformance/builders.ts';
 
 const signal = new AbortController().signal;
 
 /** A single-stack IPv4 Service default/<name> with port TCP/80; override what the story needs. */
 function lbFor(name: string, overrides: Partial<DesiredLoadBalancer> = {}): DesiredLoadBalancer {
-  return {
-    ref: { clusterName: 'test', namespace: 'default', name, uid: `uid-${name}` },
-    ports: [{ name: 'http', protocol: 'TCP', port: 80, nodePort: 30080 }],
-    targets: [{ name: 'node-1', addresses: ['172.18.0.2'], labels: {} }],
+  return desiredLoadBalancerFor(name, {
     healthCheck: {
-      protocol: 'HTTP',
-      port: 10256,
-      path: '/healthz',
+      ...desiredLoadBalancerFor(name).healthCheck,
       intervalSeconds: 5,
       timeoutSeconds: 2,
-      healthyThreshold: 2,
       unhealthyThreshold: 3,
     },
-    externalTrafficPolicy: 'Cluster',
-    sourceRanges: [],
-    ipFamilies: ['IPv4'],
-    ipFamilyPolicy: 'SingleStack',
     sessionAffinity: { type: 'None', timeoutSeconds: 0 },
-    requestedIPs: [],
-    currentIngressIPs: [],
-    labels: {},
-    annotations: {},
-    namespaceLabels: {},
-    selector: { app: name },
+    targets: [{ name: 'node-1', addresses: ['172.18.0.2'], labels: {} }],
     ...overrides,
-  };
+  });
 }
 
 const withAnnotations = (name: string, annotations: Record<string, string>, extra: Partial<DesiredLoadBalancer> = {}) =>

@@ -1,5 +1,6 @@
 /** Builders for tests of the proxy data plane (unit and e2e). */
 import type { DesiredLoadBalancer, PortSpec, TargetNode } from '../../../src/model/desired.ts';
+import { desiredLoadBalancerFor } from '../../conformance/builders.ts';
 
 export interface LbBuilderInput {
   name?: string;
@@ -26,8 +27,7 @@ export function aLoadBalancer(input: LbBuilderInput = {}): DesiredLoadBalancer {
   const local = input.policy === 'Local';
   const port = input.healthPort ?? (local ? (input.healthCheckNodePort ?? 32000) : 10256);
   const protocol = input.healthProtocol ?? (port === 'traffic-port' ? 'TCP' : 'HTTP');
-  return {
-    ref: { clusterName: 'test', namespace: 'default', name, uid: `uid-${name}` },
+  return desiredLoadBalancerFor(name, {
     ports,
     targets,
     healthCheck: {
@@ -42,14 +42,7 @@ export function aLoadBalancer(input: LbBuilderInput = {}): DesiredLoadBalancer {
     externalTrafficPolicy: local ? 'Local' : 'Cluster',
     ...(local ? { healthCheckNodePort: input.healthCheckNodePort ?? 32000 } : {}),
     sourceRanges: input.sourceRanges ?? [],
-    ipFamilies: ['IPv4'],
-    ipFamilyPolicy: 'SingleStack',
     sessionAffinity: { type: input.affinity ? 'ClientIP' : 'None', timeoutSeconds: 10800 },
-    requestedIPs: [],
-    currentIngressIPs: [],
-    labels: {},
     annotations: input.annotations ?? {},
-    namespaceLabels: {},
-    selector: { app: name },
-  };
+  });
 }

@@ -6,13 +6,10 @@
  */
 import * as k8s from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import type { LoadBalancerProvider, RecordedAllocation } from '../provider.ts';
+import type { LoadBalancerProvider } from '../provider.ts';
 import type { ServiceObject } from '../model/objects.ts';
-import type { TargetNode } from '../model/desired.ts';
 import { serviceKey } from '../model/objects.ts';
-import { decide, recordedProvider, type OwnershipConfig } from '../model/ownership.ts';
-import { targetsFingerprint, targetsOf } from '../model/nodes.ts';
-import { recordedLoadBalancer } from '../model/desired-load-balancer.ts';
+import { decide, type OwnershipConfig } from '../model/ownership.ts';
 import { EventRecorder } from '../kube/events.ts';
 import { withConnectionPool } from '../kube/client.ts';
 import { ResilientInformer } from '../kube/informer.ts';
@@ -24,12 +21,13 @@ import {
   classify,
   cleanupService,
   ensureService,
-  modelFor,
+  recordedAllocations,
   reportFailure,
   type Applied,
   type SyncContext,
 } from './service-sync.ts';
-import { newestOf, relevantNode, relevantService } from './fingerprints.ts';
+import { newestOf, relevantService } from './fingerprints.ts';
+import { TargetSets } from './target-sets.ts';
 
 /**
  * Why a key is queued. 'targets': only the node set changed (updateTargets). 'changed': the Service
@@ -75,10 +73,7 @@ export class ServiceController {
   private readonly intent = new Map<string, Intent>();
   private readonly lastWritten = new Map<string, ServiceObject>();
   private readonly seenService = new Map<string, string>();
-  private readonly seenNode = new Map<string, string>();
-  /** bumped on every node event (taints included: eligibility reads them when the set is computed) */
-  private nodeVersion = 0;
-  private readonly targetsCache = new Map<boolean, { version: number; targets: TargetNode[]; fingerprint: string }>();
+  private readonly targetSets: TargetSets;
   private nodeTimer: NodeJS.Timeout | undefined;
   private driftTimer: NodeJS.Timeout | undefined;
   private elector: LeaderElector | undefined;
@@ -119,11 +114,12 @@ export class ServiceController {
       },
       { name: 'services', log: this.log },
     );
+    this.targetSets = new TargetSets(() => this.nodes.list());
     this.nodes = new ResilientInformer<k8s.V1Node>(
       kc,
       '/api/v1/nodes',
       () => core.listNode(),
-      { onAdd: (n) => this.onNode(n), onUpdate: (n) => this.onNode(n), onDelete: (n) => this.onNodeDeleted(n) },
+      { onAdd: (n) => this.onNode(n), onUpdate: (n) => this.onNode(n), onDelete: (n) => this.onNode(n, true) },
       { name: 'nodes', log: this.log },
     );
     this.namespaces = new ResilientInformer<k8s.V1Namespace>(
@@ -141,7 +137,7 @@ export class ServiceController {
       metrics: this.metrics,
       log: this.log,
       nodes: () => this.nodes.list(),
-      targets: (requireProviderID) => this.targetsFor(requireProviderID),
+      targets: (requireProviderID) => this.targetSets.for(requireProviderID),
       namespaceLabels: (ns) => this.namespaces.get(ns)?.metadata?.labels ?? {},
       wrote: (svc) => this.lastWritten.set(serviceKey(svc), svc),
     };
@@ -241,24 +237,7 @@ export class ServiceController {
 
   /** Hand every provider what existing Services recorded, before anything new is allocated. */
   private restoreAllocations(): void {
-    for (const p of this.providers.values()) {
-      if (!p.restore) continue;
-      const recorded: RecordedAllocation[] = [];
-      // oldest first: if two Services recorded the same address, the older one keeps it
-      const byAge = [...this.services.list()].sort((a, b) => ageOf(a) - ageOf(b));
-      for (const svc of byAge) {
-        if (recordedProvider(svc) !== p.name) continue;
-        let lb;
-        try {
-          lb = modelFor(this.ctx, p, svc);
-        } catch {
-          // a Service whose spec or annotations are now invalid still holds its addresses
-          lb = recordedLoadBalancer(svc, this.opts.clusterName, p.healthCheckTiming);
-        }
-        recorded.push({ ref: lb.ref, lb });
-      }
-      p.restore(recorded);
-    }
+    for (const p of this.providers.values()) p.restore?.(recordedAllocations(this.ctx, p, this.services.list()));
   }
 
   private enqueue(key: string, intent: Intent): void {
@@ -294,29 +273,8 @@ export class ServiceController {
     this.enqueue(key, 'changed');
   }
 
-  private onNode(node: k8s.V1Node): void {
-    this.nodeVersion++;
-    const name = node.metadata?.name ?? '';
-    const fp = relevantNode(node);
-    if (this.seenNode.get(name) === fp) return;
-    this.seenNode.set(name, fp);
-    this.scheduleNodeSync();
-  }
-
-  private onNodeDeleted(node: k8s.V1Node): void {
-    this.nodeVersion++;
-    this.seenNode.delete(node.metadata?.name ?? '');
-    this.scheduleNodeSync();
-  }
-
-  /** Targets are computed once per node-set version and shared: 1000 Services don't hold 1000 copies. */
-  private targetsFor(requireProviderID: boolean): { targets: TargetNode[]; fingerprint: string } {
-    const cached = this.targetsCache.get(requireProviderID);
-    if (cached && cached.version === this.nodeVersion) return cached;
-    const targets = targetsOf(this.nodes.list(), { requireProviderID });
-    const entry = { version: this.nodeVersion, targets, fingerprint: targetsFingerprint(targets) };
-    this.targetsCache.set(requireProviderID, entry);
-    return entry;
+  private onNode(node: k8s.V1Node, deleted = false): void {
+    if (this.targetSets.noteNode(node, deleted)) this.scheduleNodeSync();
   }
 
   private scheduleNodeSync(): void {
@@ -333,7 +291,7 @@ export class ServiceController {
     for (const [key, applied] of this.applied) {
       const p = this.providers.get(applied.provider);
       if (!p) continue;
-      if (this.targetsFor(p.capabilities.mapsNodesByProviderID).fingerprint !== applied.targets)
+      if (this.targetSets.for(p.capabilities.mapsNodesByProviderID).fingerprint !== applied.targets)
         this.enqueue(key, 'targets');
     }
   }
@@ -433,7 +391,7 @@ export class ServiceController {
     const applied = this.applied.get(key);
     const p = this.providers.get(providerName);
     if (!applied || !p) return;
-    const { targets, fingerprint } = this.targetsFor(p.capabilities.mapsNodesByProviderID);
+    const { targets, fingerprint } = this.targetSets.for(p.capabilities.mapsNodesByProviderID);
     if (fingerprint === applied.targets) return;
     const lb = { ...applied.lb, targets };
     await p.updateTargets(lb, signal);
@@ -448,9 +406,4 @@ export class ServiceController {
     for (const name of this.providers.keys())
       this.metrics.managedLoadBalancers.set({ provider: name }, counts.get(name) ?? 0);
   }
-}
-
-function ageOf(svc: k8s.V1Service): number {
-  const t = svc.metadata?.creationTimestamp;
-  return t ? new Date(t).getTime() : 0;
 }

@@ -5,15 +5,15 @@
  * then the status is cleared. A sync that changes nothing writes nothing, Events included.
  */
 import type { Logger } from 'pino';
-import type { DesiredLoadBalancer, EnsureOptions, LoadBalancerProvider } from '../provider.ts';
+import type { DesiredLoadBalancer, EnsureOptions, LoadBalancerProvider, RecordedAllocation } from '../provider.ts';
 import type { TargetNode } from '../model/desired.ts';
 import type { NodeObject, ServiceObject } from '../model/objects.ts';
 import type { EventSink } from '../kube/events.ts';
 import type { ServiceWriter } from '../kube/service-writer.ts';
 import type { Metrics } from '../metrics.ts';
-import { desiredLoadBalancer } from '../model/desired-load-balancer.ts';
+import { desiredLoadBalancer, recordedLoadBalancer } from '../model/desired-load-balancer.ts';
 import { nodesWithoutProviderID } from '../model/nodes.ts';
-import { finalizerFor, hasFinalizer, isBeingDeleted, ourFinalizers } from '../model/ownership.ts';
+import { finalizerFor, hasFinalizer, isBeingDeleted, ourFinalizers, recordedProvider } from '../model/ownership.ts';
 import { PROVIDER_ANNOTATION, READY_CONDITION } from '../model/names.ts';
 import { ingressEqual, ingressFor, readyCondition, readyConditionDiffers, type ReadyState } from '../model/status.ts';
 import { classify, type Classified } from './errors.ts';
@@ -148,6 +148,32 @@ export async function ensureService(
     targets: ctx.targets(provider.capabilities.mapsNodesByProviderID).fingerprint,
     service: relevantService(current),
   };
+}
+
+/**
+ * What existing Services recorded for `provider`, oldest first (if two recorded the same address, the older
+ * keeps it): restore() takes it before anything new is allocated, so a restart never moves an address.
+ */
+export function recordedAllocations(
+  ctx: SyncContext,
+  provider: LoadBalancerProvider,
+  services: readonly ServiceObject[],
+): RecordedAllocation[] {
+  const ageOf = (svc: ServiceObject) =>
+    svc.metadata?.creationTimestamp ? new Date(svc.metadata.creationTimestamp).getTime() : 0;
+  return [...services]
+    .filter((svc) => recordedProvider(svc) === provider.name)
+    .sort((a, b) => ageOf(a) - ageOf(b))
+    .map((svc) => {
+      let lb: DesiredLoadBalancer;
+      try {
+        lb = modelFor(ctx, provider, svc);
+      } catch {
+        // a Service whose spec or annotations are now invalid still holds its addresses
+        lb = recordedLoadBalancer(svc, ctx.clusterName, provider.healthCheckTiming);
+      }
+      return { ref: lb.ref, lb };
+    });
 }
 
 /** Clean up what `providerName` built: delete (always), then the finalizer, then the status. */

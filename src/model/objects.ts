@@ -13,6 +13,7 @@ export interface ObjectMeta {
   annotations?: Record<string, string>;
   finalizers?: string[];
   deletionTimestamp?: Date | string;
+  creationTimestamp?: Date | string;
 }
 
 export interface ServicePortObject {

@@ -6,6 +6,7 @@ import { poolsFromFlags } from './pool.ts';
 import { LocalProvider } from './provider.ts';
 import { IPPoolWatcher } from './kube-pools.ts';
 import { ProxyDataplane } from './dataplane/proxy-dataplane.ts';
+import { PROXY_HEALTH_TIMING } from './dataplane/health-checker.ts';
 import { ProxyDataPlaneAdapter } from './proxy-adapter.ts';
 
 export { localAnnotations } from './annotations.ts';
@@ -20,9 +21,6 @@ export interface LocalProviderConfig {
   vipInterface?: string;
   log: Logger;
 }
-
-/** Health-check timing of the proxy data plane: an unhealthy node leaves the rotation within 2 s. */
-const PROXY_HEALTH_TIMING = { intervalSeconds: 1, timeoutSeconds: 1, healthyThreshold: 2, unhealthyThreshold: 2 };
 
 /** A LocalProvider that also watches IPPool objects once it runs, and drives the proxy data plane. */
 export class KubeLocalProvider extends LocalProvider {

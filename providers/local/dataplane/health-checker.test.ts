@@ -2,7 +2,7 @@ import { describe, it, expect, afterEach } from '@jest/globals';
 import { createServer } from 'node:http';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { HealthChecker, networkProber } from './health-checker.ts';
+import { HealthChecker, PROXY_HEALTH_TIMING, networkProber } from './health-checker.ts';
 import type { HealthTransition, ProbeSpec } from './health-checker.ts';
 import { aLoadBalancer } from './test-fixtures.ts';
 
@@ -22,6 +22,35 @@ async function healthServer(status: () => number): Promise<number> {
 }
 
 describe('health checker', () => {
+  it('takes a node that stops answering (every probe waits its timeout) out within 2 s at the default timing', async () => {
+    let stalled = false;
+    const s = createServer((req, res) => {
+      if (stalled) return; // accept, never answer: what a black-holed node looks like to an HTTP check
+      res.statusCode = req.url === '/healthz' ? 200 : 404;
+      res.end();
+    });
+    servers.push(s);
+    await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+    const port = (s.address() as AddressInfo).port;
+    const hc = new HealthChecker({ prober: (p: ProbeSpec) => networkProber({ ...p, address: '127.0.0.1', port }) });
+    const base = aLoadBalancer({ targets: [{ name: 'node1', addresses: ['10.0.0.11'] }] });
+    const lb = { ...base, healthCheck: { ...base.healthCheck, ...PROXY_HEALTH_TIMING } };
+    try {
+      hc.setService('default/web', lb);
+      await hc.firstRound('default/web', 2000);
+      expect([...hc.healthy('default/web', 'node')]).toEqual(['node1']);
+      // the worst case starts right after a passing probe
+      await new Promise((r) => setTimeout(r, 50));
+      stalled = true;
+      const stalledAt = Date.now();
+      while (hc.healthy('default/web', 'node').has('node1')) await new Promise((r) => setTimeout(r, 20));
+      expect(Date.now() - stalledAt).toBeLessThan(2000);
+    } finally {
+      hc.close();
+      s.closeAllConnections();
+    }
+  });
+
   it('decides a new target at once, takes a failing one out after the threshold within 2 s, and back in', async () => {
     let node2 = 200;
     const port = await healthServer(() => 200);

@@ -9,6 +9,18 @@ import { request as httpsRequest } from 'node:https';
 import { connect } from 'node:net';
 import type { DesiredLoadBalancer, HealthCheck, TargetNode } from '../../../src/model/desired.ts';
 
+/**
+ * The proxy data plane's default health-check timing: an unhealthy node leaves the rotation within 2 s.
+ * A node that refuses is out after ~1.1 s (two failures, the second re-checked at interval/4); one that
+ * silently drops packets costs each probe its timeout, so the timeout is short: at most 1 + 0.25 + 0.25 + 0.25 s.
+ */
+export const PROXY_HEALTH_TIMING = {
+  intervalSeconds: 1,
+  timeoutSeconds: 0.25,
+  healthyThreshold: 2,
+  unhealthyThreshold: 2,
+};
+
 export interface ProbeSpec {
   protocol: HealthCheck['protocol'];
   address: string;

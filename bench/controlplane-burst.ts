@@ -169,6 +169,10 @@ async function main(): Promise<void> {
     await new Promise((r) => setTimeout(r, 2000)); // let trailing Events and pool status land
     const after = await requestCounts(cp);
     const cpu = cpuSeconds(pid) - cpuBefore;
+    const reasons = new Map<string, number>();
+    for (const e of (await core.listNamespacedEvent({ namespace: ns })).items) {
+      reasons.set(e.reason ?? '', (reasons.get(e.reason ?? '') ?? 0) + 1);
+    }
     const rssKiB = Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? NaN);
 
     const latencies = [...addressed].map(([n, t]) => t - (created.get(n) ?? t)).sort((a, b) => a - b);
@@ -199,6 +203,7 @@ async function main(): Promise<void> {
       `  Service writes per Service   : ${((count('PATCH services') + count('PATCH services/status') + count('PUT services') + count('PUT services/status')) / SERVICES).toFixed(2)} (metadata ${count('PATCH services')}, status ${count('PATCH services/status')}; target exactly 2)`,
     );
     console.log(`  Events written               : ${count('POST events')}`);
+    console.log(`  Events by reason             : ${[...reasons].map(([r, n]) => `${r} ${n}`).join(', ')}`);
     console.log(`  controller requests by verb  :`);
     for (const [k, v] of controllerRequests) console.log(`    ${k.padEnd(32)} ${v}`);
     console.log(

@@ -11,6 +11,7 @@ import type { ClusterFixture, Moto } from '../../test/harness/moto.ts';
 import { aLoadBalancer } from '../conformance/builders.ts';
 import { inventory } from './moto-inventory.ts';
 import { AwsProvider } from './provider.ts';
+import type { AwsProviderOptions } from './provider.ts';
 import { DEFAULT_LIMITS } from './quotas.ts';
 import { accountLimits, CallRecorder, deletionProtectionAsAws, modifyListenerAsAws } from './sdk-middleware.ts';
 
@@ -41,8 +42,11 @@ export class MotoWorld {
     return world;
   }
 
-  /** a provider of its own (a restarted controller knows nothing), wired like the main one */
-  newProvider(clusterName = this.clusterName): { provider: AwsProvider; clients: Clients; calls: CallRecorder } {
+  /** a provider of its own (a restarted controller knows nothing), wired like the main one; `options` adds to its options */
+  newProvider(
+    clusterName = this.clusterName,
+    options: Partial<Omit<AwsProviderOptions, 'clusterName' | 'clients' | 'rates'>> = {},
+  ): { provider: AwsProvider; clients: Clients; calls: CallRecorder } {
     const clients = motoClients(this.moto.endpoint);
     const calls = new CallRecorder().attach(clients);
     // moto answers DescribeAccountLimits with fixed values (20 NLBs, no per-AZ target limit): AWS's defaults instead
@@ -59,7 +63,7 @@ export class MotoWorld {
       'ec2-describe': fast,
       'ec2-modify': fast,
     };
-    return { provider: new AwsProvider({ clusterName, clients, rates }), clients, calls };
+    return { provider: new AwsProvider({ ...options, clusterName, clients, rates }), clients, calls };
   }
 
   service(name: string, ...ports: Parameters<ReturnType<typeof aLoadBalancer>['withPorts']>): DesiredLoadBalancer {

@@ -33,6 +33,8 @@ export interface FakeProviderOptions {
   capabilities?: Partial<ProviderCapabilities>;
   /** first address handed out: 198.51.100.<n> (TEST-NET-2) */
   firstHost?: number;
+  /** a new load balancer reports ready: false for its first N ensures (a cloud still provisioning) */
+  provisioningEnsures?: number;
 }
 
 function keyOf(ref: LoadBalancerRef): string {
@@ -64,12 +66,15 @@ export class FakeProvider implements LoadBalancerProvider {
   /** load balancers by Service UID */
   readonly balancers = new Map<string, FakeLoadBalancer>();
   private nextHost: number;
+  private readonly provisioningEnsures: number;
+  private readonly ensuresOf = new Map<string, number>();
   private readonly faults: { op: FakeOperation; error: Error; times: number }[] = [];
 
   constructor(options: FakeProviderOptions = {}) {
     this.name = options.name ?? 'fake';
     this.capabilities = { mapsNodesByProviderID: false, needsNodePorts: true, ipMode: 'VIP', ...options.capabilities };
     this.nextHost = options.firstHost ?? 1;
+    this.provisioningEnsures = options.provisioningEnsures ?? 0;
   }
 
   /** The next `times` calls of `op` fail with `error`. */
@@ -102,7 +107,7 @@ export class FakeProvider implements LoadBalancerProvider {
     this.balancers.set(lb.ref.uid, { ref: lb.ref, ip, spec, targets, lb });
     return {
       ingress: [{ ip, ports: lb.ports.map((p) => ({ port: p.port, protocol: p.protocol })) }],
-      ready: true,
+      ready: this.countEnsure(lb.ref.uid) > this.provisioningEnsures,
       changed,
     };
   }
@@ -135,6 +140,12 @@ export class FakeProvider implements LoadBalancerProvider {
       fault.times--;
       throw fault.error;
     }
+  }
+
+  private countEnsure(uid: string): number {
+    const n = (this.ensuresOf.get(uid) ?? 0) + 1;
+    this.ensuresOf.set(uid, n);
+    return n;
   }
 
   private allocateIP(): string {

@@ -101,6 +101,12 @@ export function buildProgram(): Command {
     )
     .addOption(opt('--aws-region <region>', 'aws provider: region (default: the SDK chain, AWS_REGION)'))
     .addOption(opt('--aws-endpoint <url>', 'aws provider: ELBv2 and EC2 endpoint (moto, private endpoints)'))
+    .addOption(
+      opt(
+        '--node-port-range <from-to>',
+        "the apiserver's --service-node-port-range: cloud firewall rules for the nodes admit it",
+      ).default('30000-32767'),
+    )
     .addOption(opt('--no-aws-adopt', 'aws provider: do not adopt NLBs tagged for the same cluster and Service'))
     .addOption(opt('--no-aws-quota-precheck', 'aws provider: skip the DescribeAccountLimits check before creating'))
     .action(async (raw: RawRunOptions) => {

@@ -28,6 +28,7 @@ export async function createProvider(name: ProviderName, config: Config, log: Lo
         clusterName: config.clusterName,
         adopt: config.awsAdopt,
         quotaPrecheck: config.awsQuotaPrecheck,
+        nodePortRange: config.nodePortRange,
         log,
         ...(config.awsRegion ? { region: config.awsRegion } : {}),
         ...(config.awsEndpoint ? { endpoint: config.awsEndpoint } : {}),

@@ -22,6 +22,7 @@ const raw = (over: Partial<RawRunOptions> = {}): RawRunOptions => ({
   vipInterface: 'lbp0',
   awsAdopt: true,
   awsQuotaPrecheck: true,
+  nodePortRange: '30000-32767',
   ...over,
 });
 
@@ -53,6 +54,9 @@ describe('configuration', () => {
 
   it('names the flag in every error', () => {
     expect(messageOf(() => parseRunConfig(raw({ workers: 'many' })))).toBe('--workers: must be a whole number');
+    expect(messageOf(() => parseRunConfig(raw({ nodePortRange: '32767-30000' })))).toBe(
+      '--node-port-range: "32767-30000" is not a port range like 30000-32767',
+    );
     expect(messageOf(() => parseRunConfig(raw({ provider: ['gcp'] })))).toMatch(
       /^--provider: expected one of local, aws, azure, fake/,
     );

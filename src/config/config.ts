@@ -36,6 +36,7 @@ export interface RawRunOptions {
   awsEndpoint?: string;
   awsAdopt: boolean;
   awsQuotaPrecheck: boolean;
+  nodePortRange: string;
 }
 
 export class ConfigError extends Error {
@@ -113,6 +114,19 @@ const schema = z
     awsRegion: z.string().min(1).optional(),
     awsEndpoint: z.url({ message: '--aws-endpoint: expected a URL (e.g. http://127.0.0.1:5000)' }).optional(),
     awsAdopt: z.boolean(),
+    nodePortRange: z.string().transform((v, ctx) => {
+      const m = /^(\d{1,5})-(\d{1,5})$/.exec(v.trim());
+      const from = Number(m?.[1]);
+      const to = Number(m?.[2]);
+      if (!m || from < 1 || to > 65535 || from > to) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `--node-port-range: ${JSON.stringify(v)} is not a port range like 30000-32767`,
+        });
+        return z.NEVER;
+      }
+      return { from, to };
+    }),
     awsQuotaPrecheck: z.boolean(),
   })
   .superRefine((c, ctx) => {

@@ -23,6 +23,7 @@ import {
   ensureService,
   recordedAllocations,
   reportFailure,
+  reportNodesWithoutProviderID,
   type Applied,
   type SyncContext,
 } from './service-sync.ts';
@@ -53,6 +54,8 @@ export interface ControllerOptions {
   metrics?: Metrics;
   queueBaseDelayMs?: number;
   queueMaxDelayMs?: number;
+  /** a load balancer still provisioning (ready: false) is synced again after this long (default 15 s) */
+  provisioningRecheckMs?: number;
   /** called when this replica loses the lease (the CLI exits; tests observe) */
   onLostLeadership?: () => void;
 }
@@ -74,6 +77,7 @@ export class ServiceController {
   private readonly lastWritten = new Map<string, ServiceObject>();
   private readonly seenService = new Map<string, string>();
   private readonly targetSets: TargetSets;
+  private readonly rechecks = new Map<string, NodeJS.Timeout>();
   private nodeTimer: NodeJS.Timeout | undefined;
   private driftTimer: NodeJS.Timeout | undefined;
   private elector: LeaderElector | undefined;
@@ -229,6 +233,8 @@ export class ServiceController {
     this.abort.abort();
     if (this.nodeTimer) clearTimeout(this.nodeTimer);
     if (this.driftTimer) clearTimeout(this.driftTimer);
+    for (const timer of this.rechecks.values()) clearTimeout(timer);
+    this.rechecks.clear();
     this.queue?.shutDown();
     await this.workersDone;
     this.queue = undefined;
@@ -246,6 +252,27 @@ export class ServiceController {
     const current = this.intent.get(key);
     if (!current || rank[intent] > rank[current]) this.intent.set(key, intent);
     this.queue.add(key);
+  }
+
+  /**
+   * A load balancer still provisioning (ready: false) gets one more full sync later: nothing else would
+   * bring its condition to True once the cloud finishes. A ready result or a cleanup cancels it.
+   */
+  private recheckWhileProvisioning(key: string, ready: boolean): void {
+    const pending = this.rechecks.get(key);
+    if (ready || pending) {
+      if (ready && pending) {
+        clearTimeout(pending);
+        this.rechecks.delete(key);
+      }
+      return;
+    }
+    const timer = setTimeout(() => {
+      this.rechecks.delete(key);
+      this.enqueue(key, 'force');
+    }, this.opts.provisioningRecheckMs ?? 15_000);
+    timer.unref();
+    this.rechecks.set(key, timer);
   }
 
   private requeueOwnedBy(provider: string): void {
@@ -291,7 +318,11 @@ export class ServiceController {
     for (const [key, applied] of this.applied) {
       const p = this.providers.get(applied.provider);
       if (!p) continue;
-      if (this.targetSets.for(p.capabilities.mapsNodesByProviderID).fingerprint !== applied.targets)
+      const set = this.targetSets.for(p.capabilities.mapsNodesByProviderID);
+      if (
+        set.fingerprint !== applied.targets ||
+        (p.capabilities.mapsNodesByProviderID && set.missing !== applied.missing)
+      )
         this.enqueue(key, 'targets');
     }
   }
@@ -345,14 +376,14 @@ export class ServiceController {
       if (decision.action === 'cleanup') {
         await cleanupService(this.ctx, svc, decision.provider, signal);
         this.applied.delete(key);
+        this.recheckWhileProvisioning(key, true);
         if (decision.then) this.enqueue(key, 'force');
       } else if (!this.needsEnsure(key, intent, svc, decision.provider)) {
         await this.updateTargets(key, svc, decision.provider, signal);
       } else {
-        this.applied.set(
-          key,
-          await ensureService(this.ctx, svc, decision.provider, signal, { drift: intent === 'drift' }),
-        );
+        const applied = await ensureService(this.ctx, svc, decision.provider, signal, { drift: intent === 'drift' });
+        this.applied.set(key, applied);
+        this.recheckWhileProvisioning(key, applied.ready);
       }
       queue.forget(key);
     } catch (err) {
@@ -392,11 +423,15 @@ export class ServiceController {
     const p = this.providers.get(providerName);
     if (!applied || !p) return;
     const { targets, fingerprint } = this.targetSets.for(p.capabilities.mapsNodesByProviderID);
-    if (fingerprint === applied.targets) return;
+    const missing = reportNodesWithoutProviderID(this.ctx, p, svc);
+    if (fingerprint === applied.targets) {
+      this.applied.set(key, { ...applied, missing });
+      return;
+    }
     const lb = { ...applied.lb, targets };
     await p.updateTargets(lb, signal);
     this.metrics.providerCalls.inc({ provider: providerName, operation: 'updateTargets', result: 'success' });
-    this.applied.set(key, { ...applied, lb, targets: fingerprint });
+    this.applied.set(key, { ...applied, lb, targets: fingerprint, missing });
     this.events.record(svc, 'Normal', 'UpdatedLoadBalancer', `Updated load balancer targets: ${targets.length} nodes`);
   }
 

@@ -6,13 +6,12 @@
  */
 import type { Logger } from 'pino';
 import type { DesiredLoadBalancer, EnsureOptions, LoadBalancerProvider, RecordedAllocation } from '../provider.ts';
-import type { TargetNode } from '../model/desired.ts';
+import type { TargetSet } from './target-sets.ts';
 import type { NodeObject, ServiceObject } from '../model/objects.ts';
 import type { EventSink } from '../kube/events.ts';
 import type { ServiceWriter } from '../kube/service-writer.ts';
 import type { Metrics } from '../metrics.ts';
 import { desiredLoadBalancer, recordedLoadBalancer } from '../model/desired-load-balancer.ts';
-import { nodesWithoutProviderID } from '../model/nodes.ts';
 import { finalizerFor, hasFinalizer, isBeingDeleted, ourFinalizers, recordedProvider } from '../model/ownership.ts';
 import { PROVIDER_ANNOTATION, READY_CONDITION } from '../model/names.ts';
 import { ingressEqual, ingressFor, readyCondition, readyConditionDiffers, type ReadyState } from '../model/status.ts';
@@ -26,6 +25,10 @@ export interface Applied {
   targets: string;
   /** the Service's relevant fields as they stood after our writes (fingerprints.ts) */
   service: string;
+  /** false while the provider is still provisioning: the controller checks again later */
+  ready: boolean;
+  /** nodes left out for lack of a providerID, as last reported */
+  missing: string;
 }
 
 export interface SyncContext {
@@ -37,7 +40,7 @@ export interface SyncContext {
   log: Logger;
   nodes: () => readonly NodeObject[];
   /** the target set of the current nodes for a provider, shared by every load balancer, with its fingerprint */
-  targets: (requireProviderID: boolean) => { targets: TargetNode[]; fingerprint: string };
+  targets: (requireProviderID: boolean) => TargetSet;
   namespaceLabels: (namespace: string) => Record<string, string>;
   /** remember the newest object we wrote, so a lagging cache doesn't make us write twice */
   wrote: (svc: ServiceObject) => void;
@@ -81,17 +84,7 @@ export async function ensureService(
 ): Promise<Applied> {
   const provider = providerOrThrow(ctx, providerName);
   const lb = modelFor(ctx, provider, svc);
-  if (provider.capabilities.mapsNodesByProviderID) {
-    const missing = nodesWithoutProviderID(ctx.nodes());
-    if (missing.length > 0) {
-      ctx.events.record(
-        svc,
-        'Warning',
-        'NodesWithoutProviderID',
-        `nodes without spec.providerID are not targets: ${missing.join(', ')}`,
-      );
-    }
-  }
+  const missing = reportNodesWithoutProviderID(ctx, provider, svc);
   const allocation = provider.allocate
     ? await timed(ctx, providerName, 'allocate', () => provider.allocate!(lb, signal))
     : undefined;
@@ -147,6 +140,8 @@ export async function ensureService(
     lb,
     targets: ctx.targets(provider.capabilities.mapsNodesByProviderID).fingerprint,
     service: relevantService(current),
+    ready: status.ready,
+    missing,
   };
 }
 
@@ -174,6 +169,28 @@ export function recordedAllocations(
       }
       return { ref: lb.ref, lb };
     });
+}
+
+/**
+ * Nodes a providerID-mapping provider must leave out are reported, never dropped silently (a Warning
+ * Event, deduplicated). Returns them as a fingerprint so node churn can report a change.
+ */
+export function reportNodesWithoutProviderID(
+  ctx: SyncContext,
+  provider: LoadBalancerProvider,
+  svc: ServiceObject,
+): string {
+  if (!provider.capabilities.mapsNodesByProviderID) return '';
+  const missing = ctx.targets(true).missing;
+  if (missing) {
+    ctx.events.record(
+      svc,
+      'Warning',
+      'NodesWithoutProviderID',
+      `nodes without spec.providerID are not targets: ${missing.replace(/,/g, ', ')}`,
+    );
+  }
+  return missing;
 }
 
 /** Clean up what `providerName` built: delete (always), then the finalizer, then the status. */

@@ -4,12 +4,14 @@
  */
 import type { TargetNode } from '../model/desired.ts';
 import type { NodeObject } from '../model/objects.ts';
-import { targetsFingerprint, targetsOf } from '../model/nodes.ts';
+import { nodesWithoutProviderID, targetsFingerprint, targetsOf } from '../model/nodes.ts';
 import { relevantNode } from './fingerprints.ts';
 
 export interface TargetSet {
   targets: TargetNode[];
   fingerprint: string;
+  /** nodes left out only for lack of a providerID (where that is required), comma-joined */
+  missing: string;
 }
 
 export class TargetSets {
@@ -38,7 +40,8 @@ export class TargetSets {
     const cached = this.cache.get(requireProviderID);
     if (cached && cached.version === this.version) return cached;
     const targets = targetsOf(this.nodes(), { requireProviderID });
-    const entry = { version: this.version, targets, fingerprint: targetsFingerprint(targets) };
+    const missing = requireProviderID ? nodesWithoutProviderID(this.nodes()).join(',') : '';
+    const entry = { version: this.version, targets, fingerprint: targetsFingerprint(targets), missing };
     this.cache.set(requireProviderID, entry);
     return entry;
   }

@@ -45,14 +45,25 @@ describe('Service lifecycle (fake provider, real apiserver)', () => {
   });
 
   async function start(
-    opts: { defaultProvider?: string; resyncPeriodMs?: number; proxyIpMode?: boolean; keepClouds?: boolean } = {},
+    opts: {
+      defaultProvider?: string;
+      resyncPeriodMs?: number;
+      proxyIpMode?: boolean;
+      keepClouds?: boolean;
+      provisioningEnsures?: number;
+    } = {},
   ) {
     // keepClouds: a restarted controller meets the same cloud, as in life
     if (!opts.keepClouds) {
-      fake = new FakeProvider({ name: 'fake', ...(opts.proxyIpMode ? { capabilities: { ipMode: 'Proxy' } } : {}) });
+      fake = new FakeProvider({
+        name: 'fake',
+        ...(opts.proxyIpMode ? { capabilities: { ipMode: 'Proxy' } } : {}),
+        ...(opts.provisioningEnsures ? { provisioningEnsures: opts.provisioningEnsures } : {}),
+      });
       other = new FakeProvider({ name: 'other', firstHost: 200 });
     }
     controller = await startController(cluster, {
+      provisioningRecheckMs: 300,
       providers: [fake, other],
       defaultProvider: opts.defaultProvider ?? 'fake',
       ...(opts.resyncPeriodMs ? { resyncPeriodMs: opts.resyncPeriodMs } : {}),
@@ -247,6 +258,30 @@ describe('Service lifecycle (fake provider, real apiserver)', () => {
     expect((await waitForEvent(cluster, ns, 'no-nodeports', 'InvalidSpec')).type).toBe('Warning');
     expect(fake.callsOf('ensure', `${ns}/no-nodeports`)).toEqual([]);
     await deleteService(cluster, ns, 'no-nodeports');
+  });
+
+  it('a load balancer still provisioning shows Provisioning, and turns Ready by itself once the cloud is done', async () => {
+    await start({ provisioningEnsures: 2 });
+    await create(aService('slow').withPorts(80).manifest());
+    const provisioning = await waitForService(
+      cluster,
+      ns,
+      'slow',
+      (s) => readyOf(s)?.reason === 'Provisioning',
+      'Provisioning',
+    );
+    expect(readyOf(provisioning)?.status).toBe('False');
+    const ready = await waitForService(
+      cluster,
+      ns,
+      'slow',
+      (s) => readyOf(s)?.status === 'True',
+      'Ready without any change',
+      5000,
+    );
+    expect(readyOf(ready)?.reason).toBe('Provisioned');
+    expect(fake.callsOf('ensure', `${ns}/slow`).length).toBe(3);
+    await deleteService(cluster, ns, 'slow');
   });
 
   it('delete: cleanup runs, the finalizer goes, the object goes', async () => {

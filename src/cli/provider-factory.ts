@@ -19,6 +19,8 @@ export async function createProvider(name: ProviderName, config: Config, log: Lo
         clusterName: config.clusterName,
         pools: config.pool,
         dataplane: config.dataplane,
+        proxyBackend: config.proxyBackend,
+        vipInterface: config.vipInterface,
         log,
       });
     }

@@ -17,13 +17,19 @@ export interface BackendSelectOptions {
 
 export async function selectBackend(opts: BackendSelectOptions): Promise<ProxyBackend> {
   const log = opts.logger ?? silentLogger;
-  if (opts.choice === 'userspace') return new UserspaceBackend({ logger: log, ...opts.userspace });
+  if (opts.choice === 'userspace') {
+    log.info({ backend: 'userspace' }, 'proxy back end: userspace (as configured)');
+    return new UserspaceBackend({ logger: log, ...opts.userspace });
+  }
   const nft = new NftablesBackend({ logger: log, ...opts.nftables });
   try {
     // `nft -c` asks the kernel to validate the transaction: it fails without CAP_NET_ADMIN, without
     // nf_tables, without the nft binary, or when the table belongs to someone else
     await nft.dryRun([]);
-    if (opts.choice === 'auto') log.info({ backend: 'nftables' }, 'proxy back end: nftables (dry run passed)');
+    log.info(
+      { backend: 'nftables' },
+      opts.choice === 'auto' ? 'proxy back end: nftables (dry run passed)' : 'proxy back end: nftables (as configured)',
+    );
     return nft;
   } catch (err) {
     if (opts.choice === 'nftables') throw err;

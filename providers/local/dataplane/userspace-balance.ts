@@ -1,8 +1,7 @@
 /**
  * Pure decisions of the userspace proxy: which target a new connection goes to, who may connect, and the
- * PROXY protocol v2 header. Kept free of sockets so they are tested alone.
+ * PROXY protocol v2 header (ClientIP affinity: userspace-affinity.ts). Kept free of sockets so they are tested alone.
  */
-import { createHash } from 'node:crypto';
 import { BlockList, isIPv6 } from 'node:net';
 import { addressIn, familyOf } from './types.ts';
 import type { ProxyTarget } from './types.ts';
@@ -25,27 +24,6 @@ export class RoundRobin {
     this.#next = (this.#next + 1) % 1_000_000_007;
     return item;
   }
-}
-
-/**
- * ClientIP affinity by rendezvous (highest random weight) hashing: every worker thread picks the same target
- * for a client without sharing state, and a client only moves when its own target leaves. Stickiness lasts
- * as long as the target stays, so the Service's affinity timeout is an upper bound we don't enforce here.
- */
-export function affinityPick<T extends ProxyTarget>(client: string, targets: readonly T[]): T | undefined {
-  let best: T | undefined;
-  let bestScore = -1n;
-  for (const t of targets) {
-    const h = createHash('sha256')
-      .update(`${plainAddress(client)}|${t.name}`)
-      .digest();
-    const score = h.readBigUInt64BE(0);
-    if (score > bestScore) {
-      bestScore = score;
-      best = t;
-    }
-  }
-  return best;
 }
 
 /** Targets that have an address in the family of the VIP the client reached. */

@@ -1,31 +1,37 @@
 /**
  * One userspace proxy worker thread. Every worker binds every VIP:port with SO_REUSEPORT, so the kernel
  * spreads new connections (and UDP flows, by 4-tuple hash) over the workers and the proxy scales with cores.
- * Messages: { type: 'apply', id, services } -> { type: 'applied', id, errors }.
+ * Messages: { type: 'apply', id, services } -> { type: 'applied', id, errors }; ClientIP affinity asks, answers
+ * and touches as userspace-affinity.ts describes (the main thread owns the tables, each worker caches).
  */
 import { createSocket } from 'node:dgram';
 import type { RemoteInfo, Socket as UdpSocket } from 'node:dgram';
 import { createServer, connect } from 'node:net';
 import type { Server, Socket } from 'node:net';
 import { parentPort, workerData } from 'node:worker_threads';
-import { affinityPick, proxyV2Header, RoundRobin, SourceRanges, targetsFor } from './userspace-balance.ts';
+import { proxyV2Header, RoundRobin, SourceRanges, targetsFor } from './userspace-balance.ts';
+import { affinityPorts, affinityTableKey, TOUCH_FLUSH_MS, WorkerAffinity } from './userspace-affinity.ts';
+import type { ToWorker } from './userspace-affinity.ts';
 import { addressIn, familyOf } from './types.ts';
 import type { ProxyPort, ProxyService, ProxyTarget } from './types.ts';
 
 interface WorkerData {
   index: number;
   udpIdleMs: number;
+  affinityMaxEntries?: number;
 }
 
 interface Route {
   vip: string;
   port: ProxyPort;
   ranges: SourceRanges;
-  affinity: boolean;
+  /** the ClientIP affinity table of this Service port, if the Service asks for affinity */
+  affinity: string | undefined;
   proxyProtocol: boolean;
 }
 
 interface UdpSession {
+  client: string;
   upstream: UdpSocket;
   target: ProxyTarget;
   address: string;
@@ -42,10 +48,36 @@ interface Listener {
 
 const data = workerData as WorkerData;
 const listeners = new Map<string, Listener>();
+const affinity = new WorkerAffinity({
+  post: (m) => parentPort?.postMessage(m),
+  maxEntries: data.affinityMaxEntries,
+});
+setInterval(() => affinity.flush(), TOUCH_FLUSH_MS).unref();
+setInterval(() => affinity.sweep(), 10_000).unref();
 
-function choose(l: Listener, client: string, exclude: Set<string>): ProxyTarget | undefined {
+type Pick = ProxyTarget | undefined;
+
+/**
+ * The target of a new connection or UDP flow. With affinity, a client this worker knows is answered from its
+ * cache, synchronously; only an unknown client waits for the main thread (a promise).
+ */
+function choose(l: Listener, client: string, exclude: Set<string>): Pick | Promise<Pick> {
   const all = targetsFor(l.route.vip, l.route.port.targets).filter((t) => !exclude.has(t.name));
-  return l.route.affinity ? affinityPick(client, all) : l.rr.pick(all);
+  const table = l.route.affinity;
+  if (table === undefined || all.length === 0) return l.rr.pick(all);
+  const byName = (n: string | undefined): Pick => all.find((t) => t.name === n) ?? l.rr.pick(all);
+  const node = affinity.choose(
+    table,
+    client,
+    all.map((t) => t.name),
+  );
+  return typeof node === 'string' ? byName(node) : node.then(byName);
+}
+
+/** Runs `then` on the pick, now or when the main thread answered. */
+function withPick(p: Pick | Promise<Pick>, then: (t: Pick) => void): void {
+  if (p instanceof Promise) void p.then(then);
+  else then(p);
 }
 
 function proxyTcp(l: Listener, client: Socket): void {
@@ -59,8 +91,9 @@ function proxyTcp(l: Listener, client: Socket): void {
   let clientEnded = false;
   client.once('end', () => (clientEnded = true));
   const tried = new Set<string>();
-  const attempt = (): void => {
-    const target = choose(l, remote, tried);
+  const attempt = (): void => withPick(choose(l, remote, tried), connectTo);
+  const connectTo = (target: Pick): void => {
+    if (client.destroyed) return;
     const address = target && addressIn(target, familyOf(l.route.vip));
     if (target === undefined || address === undefined) {
       client.resetAndDestroy();
@@ -71,6 +104,9 @@ function proxyTcp(l: Listener, client: Socket): void {
     let connected = false;
     upstream.once('connect', () => {
       connected = true;
+      const table = l.route.affinity;
+      // a connection's end counts as the client talking, so a long one keeps its entry alive
+      if (table !== undefined) client.once('close', () => affinity.touch(table, remote, target.name));
       if (l.route.proxyProtocol) {
         upstream.write(
           proxyV2Header({
@@ -132,9 +168,14 @@ function udpListener(route: Route): Promise<Listener> {
   const fam = familyOf(route.vip);
   const socket = createSocket({ type: fam === 6 ? 'udp6' : 'udp4', reuseAddr: false, reusePort: true });
   const sessions = new Map<string, UdpSession>();
+  /** flows waiting for the main thread's affinity answer, with their first datagrams */
+  const waiting = new Map<string, Buffer[]>();
+  let closed = false;
   const drop = (key: string, s: UdpSession): void => {
     sessions.delete(key);
     s.upstream.close();
+    const table = l.route.affinity;
+    if (table !== undefined) affinity.touch(table, s.client, s.target.name, s.lastSeen);
   };
   const sweep = setInterval(() => {
     const now = Date.now();
@@ -145,8 +186,10 @@ function udpListener(route: Route): Promise<Listener> {
     route,
     rr: new RoundRobin(data.index),
     close: () => {
+      closed = true;
       clearInterval(sweep);
       for (const [k, s] of sessions) drop(k, s);
+      waiting.clear();
       socket.close();
     },
     retarget: () => {
@@ -155,25 +198,22 @@ function udpListener(route: Route): Promise<Listener> {
       for (const [k, s] of sessions) if (!names.has(s.target.name)) drop(k, s);
     },
   };
-  socket.on('message', (msg: Buffer, rinfo: RemoteInfo) => {
-    if (!l.route.ranges.allows(rinfo.address)) return;
-    const key = `${rinfo.address}|${rinfo.port}`;
-    let s = sessions.get(key);
-    if (s === undefined) {
-      const target = choose(l, rinfo.address, new Set());
-      const address = target && addressIn(target, fam);
-      if (target === undefined || address === undefined) return;
-      const upstream = createSocket(fam === 6 ? 'udp6' : 'udp4');
-      upstream.on('message', (reply: Buffer, from: RemoteInfo) => {
-        if (from.address !== address) return;
-        const cur = sessions.get(key);
-        if (cur !== undefined) cur.lastSeen = Date.now();
-        socket.send(reply, rinfo.port, rinfo.address);
-      });
-      upstream.on('error', () => {});
-      s = { upstream, target, address, lastSeen: Date.now() };
-      sessions.set(key, s);
-    }
+  const open = (key: string, rinfo: RemoteInfo, target: Pick): UdpSession | undefined => {
+    const address = target && addressIn(target, fam);
+    if (closed || target === undefined || address === undefined) return undefined;
+    const upstream = createSocket(fam === 6 ? 'udp6' : 'udp4');
+    upstream.on('message', (reply: Buffer, from: RemoteInfo) => {
+      if (from.address !== address) return;
+      const cur = sessions.get(key);
+      if (cur !== undefined) cur.lastSeen = Date.now();
+      socket.send(reply, rinfo.port, rinfo.address);
+    });
+    upstream.on('error', () => {});
+    const s: UdpSession = { client: rinfo.address, upstream, target, address, lastSeen: Date.now() };
+    sessions.set(key, s);
+    return s;
+  };
+  const forward = (s: UdpSession, msg: Buffer, rinfo: RemoteInfo): void => {
     s.lastSeen = Date.now();
     const payload = l.route.proxyProtocol
       ? Buffer.concat([
@@ -188,6 +228,28 @@ function udpListener(route: Route): Promise<Listener> {
         ])
       : msg;
     s.upstream.send(payload, l.route.port.nodePort, s.address);
+  };
+  socket.on('message', (msg: Buffer, rinfo: RemoteInfo) => {
+    if (!l.route.ranges.allows(rinfo.address)) return;
+    const key = `${rinfo.address}|${rinfo.port}`;
+    const s = sessions.get(key);
+    if (s !== undefined) {
+      forward(s, msg, rinfo);
+      return;
+    }
+    const queue = waiting.get(key);
+    if (queue !== undefined) {
+      if (queue.length < 64) queue.push(msg);
+      return;
+    }
+    const picked = choose(l, rinfo.address, new Set());
+    if (picked instanceof Promise) waiting.set(key, [msg]);
+    withPick(picked, (target) => {
+      const queued = waiting.get(key) ?? [msg];
+      waiting.delete(key);
+      const opened = open(key, rinfo, target);
+      if (opened !== undefined) for (const m of queued) forward(opened, m, rinfo);
+    });
   });
   return new Promise((resolve, reject) => {
     socket.once('error', reject);
@@ -209,7 +271,7 @@ function routesOf(services: ProxyService[]): Map<string, Route> {
           vip,
           port,
           ranges,
-          affinity: svc.affinity.type === 'ClientIP',
+          affinity: svc.affinity.type === 'ClientIP' ? affinityTableKey(svc.key, port.protocol, port.port) : undefined,
           proxyProtocol: svc.proxyProtocol,
         });
       }
@@ -219,6 +281,7 @@ function routesOf(services: ProxyService[]): Map<string, Route> {
 }
 
 async function apply(services: ProxyService[]): Promise<string[]> {
+  affinity.sync(affinityPorts(services));
   const routes = routesOf(services);
   const errors: string[] = [];
   for (const [key, l] of listeners) {
@@ -242,8 +305,12 @@ async function apply(services: ProxyService[]): Promise<string[]> {
   return errors;
 }
 
-parentPort?.on('message', (msg: { type: string; id: number; services: ProxyService[] }) => {
-  if (msg.type === 'apply') {
+type FromMain = { type: 'apply'; id: number; services: ProxyService[] } | { type: 'close'; id: number } | ToWorker;
+
+parentPort?.on('message', (msg: FromMain) => {
+  if (msg.type === 'affinityAnswer' || msg.type === 'affinityForget') {
+    affinity.onMessage(msg);
+  } else if (msg.type === 'apply') {
     void apply(msg.services).then((errors) => parentPort?.postMessage({ type: 'applied', id: msg.id, errors }));
   } else if (msg.type === 'close') {
     for (const l of listeners.values()) l.close();

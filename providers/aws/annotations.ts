@@ -183,7 +183,7 @@ export const AWS_ANNOTATIONS: AnnotationSpec[] = [
     type: 'comma list of certificate ARNs',
     default: '',
     description:
-      'Listeners on aws-load-balancer-ssl-ports become TLS with these certificates (the first is the default).',
+      'Listeners on aws-load-balancer-ssl-ports become TLS with these certificates: the first is the default, the others are added to the listener (SNI) and removed when they leave the list.',
   },
   {
     key: AWS_ANNOTATION.sslPorts,
@@ -214,7 +214,8 @@ export const AWS_ANNOTATIONS: AnnotationSpec[] = [
     provider: 'aws',
     type: 'comma list of key=value',
     default: '',
-    description: 'Extra tags on the NLB, its target groups and its security group.',
+    description:
+      'Extra tags on the NLB, its target groups and its security group; a key dropped from the list is removed (tags added by hand are kept).',
   },
   {
     key: AWS_ANNOTATION.targetGroupAttributes,

@@ -15,6 +15,8 @@ export interface Ctx {
   caches: ProviderCaches;
   /** target groups this call created (or found by name), so a failure before they are attached leaks none */
   createdTargetGroups: string[];
+  /** a drift pass: attributes and extra certificates are read back and repaired, not trusted to their tags */
+  drift?: boolean;
 }
 
 const DISCOVERY_TTL_MS = 5 * 60_000;

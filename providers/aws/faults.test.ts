@@ -24,6 +24,7 @@ import {
   failOperation,
   faultInjector,
   modifyListenerAsAws,
+  targetGroupAttributesAsAws,
   seeded,
   use,
 } from './sdk-middleware.ts';
@@ -41,6 +42,7 @@ function setup(limits: Record<string, number> = DEFAULT_LIMITS, options: Partial
   const calls = new CallRecorder().attach(clients);
   accountLimits(clients.elbv2, limits); // moto's DescribeAccountLimits has fixed values: AWS's defaults or the test's
   modifyListenerAsAws(clients.elbv2, raw.elbv2);
+  targetGroupAttributesAsAws(clients.elbv2); // moto omits proxy_protocol_v2.enabled until set; AWS lists it
   const rates = {
     elbv2: fast,
     'elbv2-describe': fast,

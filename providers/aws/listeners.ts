@@ -5,7 +5,6 @@
  * when they differ (aws-load-balancer-controller users see ModifyTargetGroup on every sync).
  */
 import {
-  AddTagsCommand,
   CreateListenerCommand,
   CreateTargetGroupCommand,
   DeleteListenerCommand,
@@ -13,7 +12,6 @@ import {
   DescribeListenersCommand,
   DescribeTargetGroupsCommand,
   ModifyListenerCommand,
-  ModifyTargetGroupAttributesCommand,
   ModifyTargetGroupCommand,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
 import type { Action, Listener, ModifyListenerInput, TargetGroup } from '@aws-sdk/client-elastic-load-balancing-v2';
@@ -23,7 +21,9 @@ import type { Ctx } from './context.ts';
 import type { AwsHealthCheck, AwsOptions } from './options.ts';
 import type { PortPlan } from './plan.ts';
 import { quotaError } from './quotas.ts';
-import { digest, ownershipTags, TAG, tagMap } from './tags.ts';
+import { additionalTagSet, digest, ownershipTags, TAG, tagMap } from './tags.ts';
+import { syncAttributes } from './attributes.ts';
+import { certificateDigest, extraCertificates, syncListenerCertificates } from './certificates.ts';
 import { registeredTargets, syncTargets } from './targets.ts';
 import { sleep } from './throttle.ts';
 
@@ -128,7 +128,10 @@ async function createTargetGroup(
   opts: AwsOptions,
   defaultAttrs: Record<string, string>,
 ): Promise<{ tg: TargetGroup; tags: Record<string, string> }> {
-  const tags = ownershipTags(ref, 'target-group', { ...opts.additionalTags, [TAG.attributes]: digest(defaultAttrs) });
+  const tags = ownershipTags(ref, 'target-group', {
+    ...additionalTagSet(opts.additionalTags),
+    [TAG.attributes]: digest(defaultAttrs),
+  });
   try {
     const res = await ctx.api.elbv2(
       new CreateTargetGroupCommand({
@@ -208,6 +211,8 @@ export async function convergeListeners(
   const listenerByPort = new Map(state.listeners.map((l) => [l.Port!, l]));
   const result: TargetGroupState[] = [];
   const retired = new Set<string>();
+  /** listeners created or modified here, by port: their extra certificates are checked */
+  const touched = new Map<number, string>();
 
   for (const plan of plans) {
     const listener = listenerByPort.get(plan.port);
@@ -230,20 +235,7 @@ export async function convergeListeners(
       );
       ctx.changed = true;
     }
-    if (tgTags.get(tgArn)?.[TAG.attributes] !== digest(attrs)) {
-      await ctx.api.elbv2(
-        new ModifyTargetGroupAttributesCommand({
-          TargetGroupArn: tgArn,
-          Attributes: Object.entries(attrs).map(([Key, Value]) => ({ Key, Value })),
-        }),
-        ctx.signal,
-      );
-      await ctx.api.elbv2(
-        new AddTagsCommand({ ResourceArns: [tgArn], Tags: [{ Key: TAG.attributes, Value: digest(attrs) }] }),
-        ctx.signal,
-      );
-      ctx.changed = true;
-    }
+    await syncAttributes(ctx, 'target-group', tgArn, attrs, tgTags.get(tgArn)?.[TAG.attributes]);
     // targets before traffic: a new group is filled before a listener points at it
     const have = fresh ? new Set<string>() : await registeredTargets(ctx, tgArn);
     const registered = await syncTargets(ctx, tgArn, have, instances);
@@ -251,7 +243,7 @@ export async function convergeListeners(
 
     if (!listener) {
       try {
-        await ctx.api.elbv2(
+        const res = await ctx.api.elbv2(
           new CreateListenerCommand({
             LoadBalancerArn: lbArn,
             Port: plan.port,
@@ -262,6 +254,7 @@ export async function convergeListeners(
           }),
           ctx.signal,
         );
+        touched.set(plan.port, res.Listeners?.[0]?.ListenerArn ?? '');
       } catch (err) {
         throw quotaError(err);
       }
@@ -270,7 +263,9 @@ export async function convergeListeners(
     }
     const change = listenerChange(listener, plan, opts, tgArn);
     if (change) {
-      await ctx.api.elbv2(new ModifyListenerCommand(change), ctx.signal);
+      // the answer's ARN: moto's shim (sdk-middleware.ts) re-creates a listener it cannot modify
+      const res = await ctx.api.elbv2(new ModifyListenerCommand(change), ctx.signal);
+      touched.set(plan.port, res.Listeners?.[0]?.ListenerArn ?? listener.ListenerArn!);
       ctx.changed = true;
     }
     if (currentArn && currentArn !== tgArn) retired.add(currentArn);
@@ -283,6 +278,16 @@ export async function convergeListeners(
     ctx.changed = true;
     const arn = forwardTarget(l.DefaultActions);
     if (arn) retired.add(arn);
+  }
+  // extra (SNI) certificates: checked where the digest on the NLB differs, on a drift pass, and on
+  // listeners just created or modified that should have some
+  const extra = extraCertificates(plans);
+  const check = ctx.drift === true || tgTags.get(lbArn)?.[TAG.certificates] !== certificateDigest(plans);
+  for (const plan of plans) {
+    const arn = touched.get(plan.port) ?? listenerByPort.get(plan.port)?.ListenerArn;
+    if (plan.listenerProtocol !== 'TLS' || !arn || !(check || (touched.has(plan.port) && extra.has(plan.port))))
+      continue;
+    await syncListenerCertificates(ctx, arn, plan.certificates[0], extra.get(plan.port) ?? []);
   }
   const inUse = new Set(result.map((r) => r.arn));
   for (const arn of retired) if (!inUse.has(arn)) await deleteTargetGroup(ctx, arn);

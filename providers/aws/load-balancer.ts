@@ -8,7 +8,7 @@ import {
   CreateLoadBalancerCommand,
   DescribeLoadBalancersCommand,
   DescribeTagsCommand,
-  ModifyLoadBalancerAttributesCommand,
+  RemoveTagsCommand,
   SetIpAddressTypeCommand,
   SetSecurityGroupsCommand,
   SetSubnetsCommand,
@@ -18,6 +18,7 @@ import { NotOwnedError } from '../../src/provider.ts';
 import type { LoadBalancerStatus } from '../../src/provider.ts';
 import type { LoadBalancerRef } from '../../src/model/desired.ts';
 import { errorCode } from './aws-api.ts';
+import { syncAttributes } from './attributes.ts';
 import type { Ctx } from './context.ts';
 import { chunks } from './context.ts';
 import { eipAddresses } from './discovery.ts';
@@ -26,7 +27,7 @@ import { readListeners } from './listeners.ts';
 import type { AwsOptions, Scheme } from './options.ts';
 import { quotaError } from './quotas.ts';
 import { indexAdd, indexRemove, loadBalancerIndex } from './lb-index.ts';
-import { digest, ownership, ownershipTags, tagMap, TAG } from './tags.ts';
+import { additionalTagSet, digest, ownership, ownershipTags, removableTags, tagMap, TAG } from './tags.ts';
 
 /** The first NLB found under these names (a describe only for names the index holds). */
 export async function findLoadBalancer(ctx: Ctx, names: string[]): Promise<LoadBalancer | undefined> {
@@ -97,7 +98,10 @@ export async function createLoadBalancer(
   securityGroups: string[],
   opts: AwsOptions,
 ): Promise<{ lb: LoadBalancer; tags: Record<string, string> }> {
-  const tags = ownershipTags(ref, 'load-balancer', { ...opts.additionalTags, [TAG.attributes]: DEFAULT_ATTRIBUTES });
+  const tags = ownershipTags(ref, 'load-balancer', {
+    ...additionalTagSet(opts.additionalTags),
+    [TAG.attributes]: DEFAULT_ATTRIBUTES,
+  });
   try {
     const res = await ctx.api.elbv2(
       new CreateLoadBalancerCommand({
@@ -174,42 +178,42 @@ export async function convergeLoadBalancer(
     );
     ctx.changed = true;
   }
-  const attrs = desiredLoadBalancerAttributes(opts);
-  if (tags[TAG.attributes] !== digest(attrs)) {
-    await ctx.api.elbv2(
-      new ModifyLoadBalancerAttributesCommand({
-        LoadBalancerArn: arn,
-        Attributes: Object.entries(attrs).map(([Key, Value]) => ({ Key, Value })),
-      }),
-      ctx.signal,
-    );
-    await ctx.api.elbv2(
-      new AddTagsCommand({ ResourceArns: [arn], Tags: [{ Key: TAG.attributes, Value: digest(attrs) }] }),
-      ctx.signal,
-    );
-    ctx.changed = true;
-  }
+  await syncAttributes(ctx, 'load-balancer', arn, desiredLoadBalancerAttributes(opts), tags[TAG.attributes]);
 }
 
 /**
- * Tags: ownership (on adoption) and aws-load-balancer-additional-resource-tags, added where missing or
- * different, in one AddTags call per 20 resources. Tags a user removed from the annotation stay (we
- * cannot tell them from tags set by hand).
+ * Tags: ownership (on adoption) and aws-load-balancer-additional-resource-tags. Keys the annotation put
+ * there and no longer names are removed first (RemoveTags, keeping us within the tag limit), then what is
+ * missing or different is added; one call per 20 resources that need the same change. Tags set by hand
+ * stay (see additionalTagSet).
  */
 export async function convergeTags(
   ctx: Ctx,
   want: Map<string, Record<string, string>>,
   have: Map<string, Record<string, string>>,
 ): Promise<void> {
+  const removals = new Map<string, { arns: string[]; keys: string[] }>();
   const groups = new Map<string, { arns: string[]; tags: Record<string, string> }>();
   for (const [arn, tags] of want) {
     const current = have.get(arn) ?? {};
+    const remove = removableTags(current, tags).sort();
+    if (remove.length > 0) {
+      const r = removals.get(remove.join('\n')) ?? { arns: [], keys: remove };
+      r.arns.push(arn);
+      removals.set(remove.join('\n'), r);
+    }
     const missing = Object.fromEntries(Object.entries(tags).filter(([k, v]) => current[k] !== v));
     if (Object.keys(missing).length === 0) continue;
     const key = digest(missing);
     const g = groups.get(key) ?? { arns: [], tags: missing };
     g.arns.push(arn);
     groups.set(key, g);
+  }
+  for (const r of removals.values()) {
+    for (const batch of chunks(r.arns, 20)) {
+      await ctx.api.elbv2(new RemoveTagsCommand({ ResourceArns: batch, TagKeys: r.keys }), ctx.signal);
+      ctx.changed = true;
+    }
   }
   for (const g of groups.values()) {
     for (const batch of chunks(g.arns, 20)) {
@@ -223,6 +227,24 @@ export async function convergeTags(
       ctx.changed = true;
     }
   }
+}
+
+/** The tags each resource should carry: ownership, the annotation's (with their record), the certificate digest. */
+export function wantedTags(
+  ref: LoadBalancerRef,
+  lbArn: string,
+  targetGroups: { arn: string }[],
+  opts: AwsOptions,
+  certificates: string | undefined,
+): Map<string, Record<string, string>> {
+  const extra = additionalTagSet(opts.additionalTags);
+  const want = new Map<string, Record<string, string>>();
+  want.set(lbArn, {
+    ...tagMap(ownershipTags(ref, 'load-balancer', extra)),
+    ...(certificates ? { [TAG.certificates]: certificates } : {}),
+  });
+  for (const tg of targetGroups) want.set(tg.arn, tagMap(ownershipTags(ref, 'target-group', extra)));
+  return want;
 }
 
 /** An NLB's listeners, target groups and tags, refusing one that is neither ours nor adoptable. */

@@ -13,7 +13,13 @@ import { inventory } from './moto-inventory.ts';
 import { AwsProvider } from './provider.ts';
 import type { AwsProviderOptions } from './provider.ts';
 import { DEFAULT_LIMITS } from './quotas.ts';
-import { accountLimits, CallRecorder, deletionProtectionAsAws, modifyListenerAsAws } from './sdk-middleware.ts';
+import {
+  accountLimits,
+  CallRecorder,
+  deletionProtectionAsAws,
+  modifyListenerAsAws,
+  targetGroupAttributesAsAws,
+} from './sdk-middleware.ts';
 
 export type Clients = ReturnType<typeof motoClients>;
 const fast = { qps: 200, burst: 200 };
@@ -55,6 +61,8 @@ export class MotoWorld {
     modifyListenerAsAws(clients.elbv2, this.raw.elbv2);
     // moto deletes a protected NLB; AWS answers OperationNotPermitted
     deletionProtectionAsAws(clients.elbv2, this.raw.elbv2);
+    // moto leaves proxy_protocol_v2.enabled out of DescribeTargetGroupAttributes until set; AWS lists it
+    targetGroupAttributesAsAws(clients.elbv2);
     const rates = {
       elbv2: fast,
       'elbv2-describe': fast,
@@ -62,6 +70,7 @@ export class MotoWorld {
       'elbv2-targets': fast,
       'ec2-describe': fast,
       'ec2-modify': fast,
+      drift: fast,
     };
     return { provider: new AwsProvider({ ...options, clusterName, clients, rates }), clients, calls };
   }

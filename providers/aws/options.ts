@@ -11,6 +11,31 @@ import {
   HEALTH_CHECK_UNHEALTHY_THRESHOLD,
 } from '../../src/model/annotations.ts';
 import { AWS_ANNOTATION as A } from './annotations.ts';
+import type { Logger } from 'pino';
+import type { AwsClients } from './aws-api.ts';
+import type { NodePortRange } from './security-groups.ts';
+import type { ApiClass, Rate, RetryPolicy } from './throttle.ts';
+
+/** How the provider is built (flags and injected clients); per-Service settings are AwsOptions below. */
+export interface AwsProviderOptions {
+  clusterName: string;
+  /** defaults to the SDK's chain (AWS_REGION, profile) */
+  region?: string;
+  /** a private endpoint, or moto in tests */
+  endpoint?: string;
+  /** adopt an NLB tagged for the same cluster and Service by cloud-provider-aws or an earlier install */
+  adopt?: boolean;
+  /** check quotas with DescribeAccountLimits before creating */
+  quotaPrecheck?: boolean;
+  clients?: Partial<AwsClients>;
+  rates?: Partial<Record<ApiClass, Rate>>;
+  retry?: Partial<RetryPolicy>;
+  requestTimeoutMs?: number;
+  nodePortRange?: NodePortRange;
+  /** the nodes' security groups; discovered by the cluster tag when absent */
+  nodeSecurityGroups?: string[];
+  log?: Logger;
+}
 
 export type Scheme = 'internet-facing' | 'internal';
 

@@ -14,7 +14,6 @@ import type {
 } from '../../src/provider.ts';
 import type { HealthCheckTiming } from '../../src/model/health-check.ts';
 import { AwsApi, errorCode } from './aws-api.ts';
-import type { AwsClients } from './aws-api.ts';
 import type { LoadBalancer } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { deleteLoadBalancer, retireLoadBalancer, scanOwned } from './cleanup.ts';
 import { AWS_ANNOTATION } from './annotations.ts';
@@ -32,9 +31,13 @@ import {
   findLoadBalancerByArn,
   loadBalancerStatus,
   readOwnedLoadBalancer,
+  wantedTags,
 } from './load-balancer.ts';
 import { legacyLoadBalancerName, loadBalancerName, slotOf } from './names.ts';
 import { awsOptions } from './options.ts';
+import type { AwsProviderOptions } from './options.ts';
+
+export type { AwsProviderOptions } from './options.ts';
 import { healthPorts, planFrontendRules, planPorts, planTargets, replacementReason } from './plan.ts';
 import { precheckQuotas } from './quotas.ts';
 import {
@@ -43,30 +46,9 @@ import {
   ensureFrontendGroup,
   ensureNodeRules,
 } from './security-groups.ts';
-import type { NodePortRange } from './security-groups.ts';
-import { ownership, ownershipTags, tagMap } from './tags.ts';
+import { ownership } from './tags.ts';
+import { certificateDigest } from './certificates.ts';
 import { syncTargets } from './targets.ts';
-import type { ApiClass, Rate, RetryPolicy } from './throttle.ts';
-
-export interface AwsProviderOptions {
-  clusterName: string;
-  /** defaults to the SDK's chain (AWS_REGION, profile) */
-  region?: string;
-  /** a private endpoint, or moto in tests */
-  endpoint?: string;
-  /** adopt an NLB tagged for the same cluster and Service by cloud-provider-aws or an earlier install */
-  adopt?: boolean;
-  /** check quotas with DescribeAccountLimits before creating */
-  quotaPrecheck?: boolean;
-  clients?: Partial<AwsClients>;
-  rates?: Partial<Record<ApiClass, Rate>>;
-  retry?: Partial<RetryPolicy>;
-  requestTimeoutMs?: number;
-  nodePortRange?: NodePortRange;
-  /** the nodes' security groups; discovered by the cluster tag when absent */
-  nodeSecurityGroups?: string[];
-  log?: Logger;
-}
 
 interface Owned {
   loadBalancers: string[];
@@ -133,6 +115,7 @@ export class AwsProvider implements LoadBalancerProvider {
       warnings: [],
       caches: this.caches,
       createdTargetGroups: [],
+      drift,
     };
   }
 
@@ -291,11 +274,7 @@ export class AwsProvider implements LoadBalancerProvider {
     this.unattached.delete(ref.uid);
     ctx.createdTargetGroups = [];
 
-    const wantTags = new Map<string, Record<string, string>>();
-    const lbTagWant = tagMap(ownershipTags(ref, 'load-balancer', opts.additionalTags));
-    wantTags.set(lbArn, lbTagWant);
-    for (const tg of tgStates) wantTags.set(tg.arn, tagMap(ownershipTags(ref, 'target-group', opts.additionalTags)));
-    await convergeTags(ctx, wantTags, tags);
+    await convergeTags(ctx, wantedTags(ref, lbArn, tgStates, opts, certificateDigest(plans)), tags);
 
     if (retiring) {
       await retireLoadBalancer(ctx, retiring);

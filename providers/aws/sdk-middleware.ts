@@ -181,6 +181,22 @@ export function deletionProtectionAsAws(client: ElasticLoadBalancingV2Client, ra
   });
 }
 
+/**
+ * moto leaves proxy_protocol_v2.enabled out of DescribeTargetGroupAttributes until it is set; AWS lists it
+ * (false by default) for TCP and TLS groups. Answer as AWS does, so a drift pass sees AWS's default.
+ */
+export function targetGroupAttributesAsAws(client: ElasticLoadBalancingV2Client): void {
+  use(client, 'target-group-attributes-as-aws', async (args, next, ctx) => {
+    const res = await next(args);
+    if (ctx.commandName !== 'DescribeTargetGroupAttributesCommand') return res;
+    const out = res.output as { Attributes?: { Key?: string; Value?: string }[] };
+    const attrs = out.Attributes ?? [];
+    if (!attrs.some((a) => a.Key === 'proxy_protocol_v2.enabled'))
+      out.Attributes = [...attrs, { Key: 'proxy_protocol_v2.enabled', Value: 'false' }];
+    return res;
+  });
+}
+
 export interface FaultOptions {
   /** share of calls that fail, 0..1 */
   rate: number;

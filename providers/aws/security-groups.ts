@@ -8,7 +8,9 @@
 import {
   AuthorizeSecurityGroupIngressCommand,
   CreateSecurityGroupCommand,
+  CreateTagsCommand,
   DeleteSecurityGroupCommand,
+  DeleteTagsCommand,
   DescribeSecurityGroupsCommand,
   RevokeSecurityGroupIngressCommand,
 } from '@aws-sdk/client-ec2';
@@ -17,7 +19,7 @@ import type { LoadBalancerRef } from '../../src/model/desired.ts';
 import { errorCode } from './aws-api.ts';
 import type { Ctx } from './context.ts';
 import { backendSecurityGroupName, frontendSecurityGroupName } from './names.ts';
-import { clusterTagKey, ownershipTags, TAG, toTagList } from './tags.ts';
+import { additionalTagSet, clusterTagKey, ownershipTags, removableTags, TAG, tagMap, toTagList } from './tags.ts';
 import { sleep } from './throttle.ts';
 
 export interface FrontendRule {
@@ -108,10 +110,14 @@ export async function ensureFrontendGroup(
       vpcId,
       name,
       `lb-provisioner frontend of ${ref.namespace}/${ref.name}`,
-      ownershipTags(ref, 'frontend-security-group', extraTags),
+      ownershipTags(ref, 'frontend-security-group', additionalTagSet(extraTags)),
     );
     id = created.id;
     group = created.existed ? await findGroup(ctx, vpcId, name) : { GroupId: id, IpPermissions: [] };
+  }
+  if (group?.Tags !== undefined) {
+    const want = tagMap(ownershipTags(ref, 'frontend-security-group', additionalTagSet(extraTags)));
+    await convergeGroupTags(ctx, id, tagMap(group.Tags), want);
   }
   const have = new Map(flatten(group?.IpPermissions).map((r) => [ruleKey(r), r]));
   const want = new Map(rules.map((r) => [ruleKey(r), r]));
@@ -133,6 +139,31 @@ export async function ensureFrontendGroup(
     ctx.changed = true;
   }
   return id;
+}
+
+/** A security group's tags: annotation keys no longer wanted removed (DeleteTags), the rest added (CreateTags). */
+async function convergeGroupTags(
+  ctx: Ctx,
+  groupId: string,
+  current: Record<string, string>,
+  want: Record<string, string>,
+): Promise<void> {
+  const remove = removableTags(current, want);
+  if (remove.length > 0) {
+    await ctx.api.ec2(
+      new DeleteTagsCommand({ Resources: [groupId], Tags: remove.map((Key) => ({ Key })) }),
+      ctx.signal,
+    );
+    ctx.changed = true;
+  }
+  const add = Object.entries(want).filter(([k, v]) => current[k] !== v);
+  if (add.length > 0) {
+    await ctx.api.ec2(
+      new CreateTagsCommand({ Resources: [groupId], Tags: add.map(([Key, Value]) => ({ Key, Value })) }),
+      ctx.signal,
+    );
+    ctx.changed = true;
+  }
 }
 
 /** Revoke rules; ones already gone (a concurrent delete, a lost answer) are what we wanted. */

@@ -12,6 +12,10 @@ export const TAG = {
   resource: 'lbprovisioner.io/resource',
   /** a short hash of the attributes we last applied: changes are detected without a describe call */
   attributes: 'lbprovisioner.io/attributes',
+  /** the keys (space-separated) that aws-load-balancer-additional-resource-tags put there: only these are removed */
+  additionalTags: 'lbprovisioner.io/additional-tags',
+  /** on the NLB: a short hash of the extra (SNI) certificates we last applied to its TLS listeners */
+  certificates: 'lbprovisioner.io/certificates',
 } as const;
 
 export type ResourceKind = 'load-balancer' | 'target-group' | 'frontend-security-group' | 'backend-security-group';
@@ -77,6 +81,37 @@ export function ownership(ref: LoadBalancerRef, tags: Record<string, string>): O
   if (tags[clusterTagKey(ref.clusterName)] !== undefined)
     return tags[TAG.service] === service ? 'adoptable' : 'other-service';
   return 'unknown';
+}
+
+/** Keys no annotation may take over or have removed: ownership and ours. */
+function reserved(key: string): boolean {
+  return key.startsWith('kubernetes.io/') || key.startsWith('lbprovisioner.io/');
+}
+
+/**
+ * The annotation's tags plus the record of their keys (TAG.additionalTags), so that a key dropped from the
+ * annotation is removed and tags set by hand are not. Reserved keys (kubernetes.io/*, lbprovisioner.io/*)
+ * are set but never recorded (ownershipTags writes its own over them), and neither is a key with
+ * whitespace or one that would take the record past AWS's 256-character value limit: those are never
+ * removed (a leftover tag, rather than a user's tag removed by mistake).
+ */
+export function additionalTagSet(extra: Record<string, string>): Record<string, string> {
+  const { [TAG.additionalTags]: _record, [TAG.certificates]: _certificates, ...tags } = extra;
+  let record = '';
+  for (const key of Object.keys(tags).sort()) {
+    if (reserved(key) || /\s/.test(key) || record.length + key.length + 1 > 256) continue;
+    record = record ? `${record} ${key}` : key;
+  }
+  return record ? { ...tags, [TAG.additionalTags]: record } : tags;
+}
+
+/**
+ * Keys to remove from a resource: those the record says came from the annotation and that `want` no
+ * longer has, and our own record tags when no longer wanted. Other tags (set by hand, ownership) stay.
+ */
+export function removableTags(current: Record<string, string>, want: Record<string, string>): string[] {
+  const recorded = (current[TAG.additionalTags] ?? '').split(' ').filter((k) => k && !reserved(k));
+  return [...new Set([...recorded, TAG.additionalTags, TAG.certificates])].filter((k) => k in current && !(k in want));
 }
 
 /** Short stable digest of a key/value map (attributes we last applied). */

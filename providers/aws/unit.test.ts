@@ -11,7 +11,7 @@ import {
 } from './names.ts';
 import { awsOptions } from './options.ts';
 import { instanceId, planFrontendRules, planPorts, planTargets, replacementReason } from './plan.ts';
-import { ownership, ownershipTags, refFromTags, tagMap } from './tags.ts';
+import { additionalTagSet, ownership, ownershipTags, refFromTags, removableTags, tagMap } from './tags.ts';
 import { classify, TokenBucket, withPolicy } from './throttle.ts';
 
 const signal = new AbortController().signal;
@@ -68,6 +68,22 @@ describe('tags', () => {
       'other-cluster',
     );
     expect(ownership(ref, tagMap(ownershipTags({ ...ref, uid: 'x' }, 'load-balancer')))).toBe('other-service');
+  });
+
+  it('record which keys came from the annotation, so only those are removed', () => {
+    const set = additionalTagSet({ team: 'shop', 'cost center': '7', 'kubernetes.io/x': 'y', env: 'prod' });
+    // reserved keys and keys with a space are tagged but not recorded (never removed)
+    expect(set).toEqual({
+      team: 'shop',
+      'cost center': '7',
+      'kubernetes.io/x': 'y',
+      env: 'prod',
+      'lbprovisioner.io/additional-tags': 'env team',
+    });
+    const current = { ...set, owner: 'alice', ...tagMap(ownershipTags(ref, 'load-balancer')) };
+    expect(removableTags(current, additionalTagSet({ team: 'shop' }))).toEqual(['env']);
+    expect(removableTags(current, {}).sort()).toEqual(['env', 'lbprovisioner.io/additional-tags', 'team']);
+    expect(additionalTagSet({})).toEqual({});
   });
 });
 

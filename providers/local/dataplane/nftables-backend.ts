@@ -111,22 +111,7 @@ export class NftablesBackend implements ProxyBackend {
         if (m === null) continue;
         const [, vip, port, target, nodePort] = m as unknown as [string, string, string, string, string];
         if (next.get(`${vip}|${port}`)?.has(`${target}|${nodePort}`)) continue;
-        const args = [
-          '-D',
-          '-f',
-          family,
-          '-p',
-          'udp',
-          '--orig-dst',
-          vip,
-          '--dport',
-          port,
-          '--reply-src',
-          target,
-          '--reply-port-src',
-          nodePort,
-        ];
-        const r = await runCommand('conntrack', args);
+        const r = await runCommand('conntrack', udpFlowDeleteArgs(vip, port, target, nodePort));
         if (r.code > 1) this.#log.warn({ vip, port, target, stderr: r.stderr.trim() }, 'conntrack flush failed');
         else
           this.#log.info(
@@ -157,23 +142,9 @@ export class NftablesBackend implements ProxyBackend {
       for (const target of before) {
         if (after.has(target)) continue;
         const [addr, nodePort] = target.split('|') as [string, string];
-        const args = [
-          '-D',
-          '-p',
-          'udp',
-          '--orig-dst',
-          vip,
-          '--dport',
-          port,
-          '--reply-src',
-          addr,
-          '--reply-port-src',
-          nodePort,
-        ];
-        if (familyOf(vip) === 6) args.push('-f', 'ipv6');
         // exit code 1 means "no entry matched": nothing to flush
         jobs.push(
-          runCommand('conntrack', args).then((r) => {
+          runCommand('conntrack', udpFlowDeleteArgs(vip, port, addr, nodePort)).then((r) => {
             if (r.code > 1)
               this.#log.warn({ vip, port, target: addr, stderr: r.stderr.trim() }, 'conntrack flush failed');
           }),
@@ -205,4 +176,23 @@ export class NftablesBackend implements ProxyBackend {
       await writeFile(`/proc/sys/net/ipv4/conf/${iface}/route_localnet`, '1\n');
     }
   }
+}
+
+/** `conntrack -D` arguments for the UDP flows of VIP:port that a target (address:nodePort) answers. */
+function udpFlowDeleteArgs(vip: string, port: string, target: string, nodePort: string): string[] {
+  return [
+    '-D',
+    '-f',
+    familyOf(vip) === 6 ? 'ipv6' : 'ipv4',
+    '-p',
+    'udp',
+    '--orig-dst',
+    vip,
+    '--dport',
+    port,
+    '--reply-src',
+    target,
+    '--reply-port-src',
+    nodePort,
+  ];
 }

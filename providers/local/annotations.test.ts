@@ -5,16 +5,7 @@ import { desiredLoadBalancerFor } from '../conformance/builders.ts';
 
 /** A single-stack IPv4 Service default/<name> with port TCP/80; override what the story needs. */
 function lbFor(name: string, overrides: Partial<DesiredLoadBalancer> = {}): DesiredLoadBalancer {
-  return desiredLoadBalancerFor(name, {
-    healthCheck: {
-      ...desiredLoadBalancerFor(name).healthCheck,
-      intervalSeconds: 5,
-      timeoutSeconds: 2,
-      unhealthyThreshold: 3,
-    },
-    sessionAffinity: { type: 'None', timeoutSeconds: 0 },
-    ...overrides,
-  });
+  return desiredLoadBalancerFor(name, overrides);
 }
 
 /** The message of what allocationRequest throws, with the error's name. */

@@ -13,13 +13,6 @@ const signal = new AbortController().signal;
 /** A single-stack IPv4 Service default/<name> with port TCP/80; override what the story needs. */
 function lbFor(name: string, overrides: Partial<DesiredLoadBalancer> = {}): DesiredLoadBalancer {
   return desiredLoadBalancerFor(name, {
-    healthCheck: {
-      ...desiredLoadBalancerFor(name).healthCheck,
-      intervalSeconds: 5,
-      timeoutSeconds: 2,
-      unhealthyThreshold: 3,
-    },
-    sessionAffinity: { type: 'None', timeoutSeconds: 0 },
     targets: [{ name: 'node-1', addresses: ['172.18.0.2'], labels: {} }],
     ...overrides,
   });

@@ -17,8 +17,8 @@ import { LeaderElector, type LeaseSettings } from '../kube/leader.ts';
 import { ServiceWriter } from '../kube/service-writer.ts';
 import { Metrics } from '../metrics.ts';
 import { WorkQueue, runWorkers } from './queue.ts';
+import { classify } from './errors.ts';
 import {
-  classify,
   cleanupService,
   ensureService,
   recordedAllocations,

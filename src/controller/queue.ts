@@ -84,10 +84,6 @@ export class WorkQueue {
     this.failures.delete(key);
   }
 
-  failuresOf(key: string): number {
-    return this.failures.get(key) ?? 0;
-  }
-
   /** Wait for the next key; undefined once shut down and drained. */
   get(): Promise<string | undefined> {
     const key = this.queue.shift();
@@ -130,10 +126,6 @@ export class WorkQueue {
   idle(): Promise<void> {
     if (this.processing.size === 0 && this.queue.length === 0) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
-  }
-
-  get inFlight(): number {
-    return this.processing.size;
   }
 
   private take(key: string): void {

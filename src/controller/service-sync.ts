@@ -15,7 +15,7 @@ import { desiredLoadBalancer, recordedLoadBalancer } from '../model/desired-load
 import { finalizerFor, hasFinalizer, isBeingDeleted, ourFinalizers, recordedProvider } from '../model/ownership.ts';
 import { PROVIDER_ANNOTATION, READY_CONDITION } from '../model/names.ts';
 import { ingressEqual, ingressFor, readyCondition, readyConditionDiffers, type ReadyState } from '../model/status.ts';
-import { classify, type Classified } from './errors.ts';
+import type { Classified } from './errors.ts';
 import { relevantService } from './fingerprints.ts';
 
 /** What we last applied for a Service: the node sync's baseline. */
@@ -244,5 +244,3 @@ export async function reportFailure(ctx: SyncContext, svc: ServiceObject, failur
     ctx.log.warn({ err: String(err) }, 'could not write the Ready condition');
   }
 }
-
-export { classify };

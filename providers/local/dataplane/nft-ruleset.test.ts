@@ -58,6 +58,16 @@ describe('nftables ruleset', () => {
     expect(text).toContain('filter_prerouting ip6 daddr { fd00:1::10 } udp dport 53 drop');
   });
 
+  it('hooks the range filter into prerouting only while a Service has source ranges', () => {
+    expect(render([aService({})])).not.toContain('filter_prerouting');
+    const ranged = aService({ sourceRanges: ['10.2.0.0/16'] });
+    expect(render([ranged])).toContain('add chain inet lbprovisioner filter_prerouting { type filter hook prerouting');
+    // the ranges went: the existing base chain is flushed and deleted in the same transaction
+    const text = render([aService({})], ['filter_prerouting']);
+    expect(text).toContain('flush chain inet lbprovisioner filter_prerouting');
+    expect(text).toContain('delete chain inet lbprovisioner filter_prerouting');
+  });
+
   it('keeps ClientIP affinity in a dynamic set per endpoint with the Service timeout', () => {
     const text = render([aService({ affinity: { type: 'ClientIP', timeoutSeconds: 60 } })]);
     expect(text).toMatch(

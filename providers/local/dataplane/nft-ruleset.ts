@@ -155,6 +155,8 @@ export function renderNftTransaction(services: ProxyService[], existing: NftExis
   lines.push(`flush set ${t} vips_v4`, `flush set ${t} vips_v6`);
   if (vips[4].size > 0) lines.push(`add element ${t} vips_v4 ${setOf([...vips[4]].sort())}`);
   if (vips[6].size > 0) lines.push(`add element ${t} vips_v6 ${setOf([...vips[6]].sort())}`);
+  // a base chain costs every packet a hook call even when empty: the range filter exists only while in use
+  if (out.chains.get('filter_prerouting')!.length === 0) out.chains.delete('filter_prerouting');
   for (const name of out.chains.keys()) {
     const base = BASE_CHAINS[name];
     lines.push(base === undefined ? `add chain ${t} ${name}` : `add chain ${t} ${name} { ${base} }`);

@@ -44,6 +44,10 @@ export class SourceRanges {
       this.#list.addSubnet(addr, bits === undefined ? (type === 'ipv6' ? 128 : 32) : Number(bits), type);
     }
   }
+  /** no range given: every client is allowed, and its address is not needed */
+  get open(): boolean {
+    return this.#open;
+  }
   allows(address: string): boolean {
     if (this.#open) return true;
     const a = plainAddress(address);

@@ -109,10 +109,9 @@ const median = (xs: number[]): number => {
 };
 
 /** Per-round ratios of a path to the reference path, as "median (min-max)". */
-function ratios(of: number[], to: number[]): { median: number; text: string } {
+function ratios(of: number[], to: number[]): string {
   const rs = of.map((v, i) => (to[i]! > 0 ? v / to[i]! : 0));
-  const m = median(rs);
-  return { median: m, text: `${m.toFixed(2)} (${Math.min(...rs).toFixed(2)}-${Math.max(...rs).toFixed(2)})` };
+  return `${median(rs).toFixed(2)} (${Math.min(...rs).toFixed(2)}-${Math.max(...rs).toFixed(2)})`;
 }
 
 async function startHaproxy(topo: Topology, vip: string): Promise<() => void> {
@@ -275,35 +274,28 @@ async function main(): Promise<void> {
     '| path | keep-alive req/s | x direct | new conn/s | x direct | open-loop p99 ms | added p99 ms | errors |',
   );
   console.log('|---|---|---|---|---|---|---|---|');
-  const directNew = direct.newConns.slice(0, ROUNDS);
+  // the direct path has one more new-connection run (after the churn), not part of any round
+  const rps = (rs: WrkResult[]): number[] => rs.slice(0, ROUNDS).map((r) => r.rps);
   for (const p of paths) {
     const errors = [...p.keepAlive, ...p.newConns].reduce((n, r) => n + r.errors, 0);
     const p99 = p.open.map((o) => o.p99ms);
     const added = p99.map((v, i) => v - direct.open[i]!.p99ms);
     const failed = p.open.filter((o) => o.success < 1).length;
-    console.log(
-      `| ${p.label} | ${median(p.keepAlive.map((r) => r.rps)).toFixed(0)} | ${
-        ratios(
-          p.keepAlive.map((r) => r.rps),
-          direct.keepAlive.map((r) => r.rps),
-        ).text
-      } | ${median(p.newConns.slice(0, ROUNDS).map((r) => r.rps)).toFixed(0)} | ${
-        ratios(
-          p.newConns.slice(0, ROUNDS).map((r) => r.rps),
-          directNew.map((r) => r.rps),
-        ).text
-      } | ${median(p99).toFixed(2)} | ${median(added).toFixed(2)} (${Math.min(...added).toFixed(2)}-${Math.max(...added).toFixed(2)}) | ${errors}${failed > 0 ? ` (${failed} open-loop runs below 100% success)` : ''} |`,
-    );
+    const cells = [
+      p.label,
+      median(rps(p.keepAlive)).toFixed(0),
+      ratios(rps(p.keepAlive), rps(direct.keepAlive)),
+      median(rps(p.newConns)).toFixed(0),
+      ratios(rps(p.newConns), rps(direct.newConns)),
+      median(p99).toFixed(2),
+      `${median(added).toFixed(2)} (${Math.min(...added).toFixed(2)}-${Math.max(...added).toFixed(2)})`,
+      `${errors}${failed > 0 ? ` (${failed} open-loop runs below 100% success)` : ''}`,
+    ];
+    console.log(`| ${cells.join(' | ')} |`);
   }
-  const vsHaproxy = ratios(
-    userspace.keepAlive.map((r) => r.rps),
-    haproxy.keepAlive.map((r) => r.rps),
+  console.log(
+    `\nuserspace / HAProxy: keep-alive ${ratios(rps(userspace.keepAlive), rps(haproxy.keepAlive))}, new connections ${ratios(rps(userspace.newConns), rps(haproxy.newConns))}`,
   );
-  const vsHaproxyNew = ratios(
-    userspace.newConns.slice(0, ROUNDS).map((r) => r.rps),
-    haproxy.newConns.map((r) => r.rps),
-  );
-  console.log(`\nuserspace / HAProxy: keep-alive ${vsHaproxy.text}, new connections ${vsHaproxyNew.text}`);
   if (churn) {
     const after = direct.newConns.at(-1)!.rps;
     console.log(

@@ -20,7 +20,7 @@
  *                               BENCH_CHURN_SECONDS=60 BENCH_PIN_CLIENT=0 BENCH_PIN_LB=0 BENCH_PIN_NODES=1)
  */
 import { execFile, spawn } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -147,7 +147,10 @@ async function startHaproxy(topo: Topology, vip: string): Promise<() => void> {
     if (haproxy.exitCode !== null || i === 50) throw new Error(`haproxy did not start: ${haproxyErr}`);
     await new Promise((r) => setTimeout(r, 100));
   }
-  return () => haproxy.kill('SIGKILL');
+  return () => {
+    haproxy.kill('SIGKILL');
+    rmSync(cfg, { force: true });
+  };
 }
 
 async function main(): Promise<void> {
@@ -160,13 +163,14 @@ async function main(): Promise<void> {
       { to: '10.213.3.0/24', via: 'lbh' },
     ],
   });
-  const paths: Path[] = [];
-  const path = (label: string, url: string): Path => {
-    const p: Path = { label, url, keepAlive: [], newConns: [], open: [] };
-    paths.push(p);
-    return p;
-  };
+  const path = (label: string, url: string): Path => ({ label, url, keepAlive: [], newConns: [], open: [] });
+  const direct = path('direct (node1 NodePort)', `http://${topo.addr4('node1')}:30080/`);
+  const userspace = path('userspace (1 worker)', 'http://10.213.2.10/');
+  const haproxy = path('HAProxy (1 thread, mode tcp)', 'http://10.213.3.10/');
+  const paths = [direct, path('nftables', 'http://10.213.1.10/'), userspace, haproxy];
   let churn: WrkResult | undefined;
+  /** the direct path's new connections right after the churn, the churn's reference */
+  let directAfterChurn: WrkResult | undefined;
   let detectionMs: number | undefined;
   let flow: string | undefined;
   let stopHaproxy = (): void => {};
@@ -211,10 +215,6 @@ async function main(): Promise<void> {
     await us.call('ensure', { key: 'default/bench', vips: ['10.213.2.10'], lb });
     stopHaproxy = await startHaproxy(topo, '10.213.3.10');
 
-    const direct = path('direct (node1 NodePort)', `http://${topo.addr4('node1')}:30080/`);
-    path('nftables', 'http://10.213.1.10/');
-    const userspace = path('userspace (1 worker)', 'http://10.213.2.10/');
-    path('HAProxy (1 thread, mode tcp)', 'http://10.213.3.10/');
     if (PIN) {
       for (const [hosts, cpus] of [
         [NODES, PIN.nodes],
@@ -242,7 +242,7 @@ async function main(): Promise<void> {
       // sustained connection churn: the naive proxy ran out of ephemeral ports here
       process.stderr.write(`userspace churn for ${CHURN_SECONDS}s...\n`);
       churn = await wrk(topo, userspace.url, true, CHURN_SECONDS);
-      direct.newConns.push(await wrk(topo, direct.url, true));
+      directAfterChurn = await wrk(topo, direct.url, true);
     }
 
     // node-failure detection: kill node3's health endpoint, time until it leaves the nftables rotation
@@ -262,7 +262,6 @@ async function main(): Promise<void> {
     await topo.destroy();
   }
 
-  const [direct, , userspace, haproxy] = paths as [Path, Path, Path, Path];
   console.log(
     `\nproxy data plane benchmark: ${ROUNDS} rounds of wrk -t1 -c${CONNS} -d${SECONDS}s per path and mode, paths in rotating order;`,
   );
@@ -274,8 +273,7 @@ async function main(): Promise<void> {
     '| path | keep-alive req/s | x direct | new conn/s | x direct | open-loop p99 ms | added p99 ms | errors |',
   );
   console.log('|---|---|---|---|---|---|---|---|');
-  // the direct path has one more new-connection run (after the churn), not part of any round
-  const rps = (rs: WrkResult[]): number[] => rs.slice(0, ROUNDS).map((r) => r.rps);
+  const rps = (rs: WrkResult[]): number[] => rs.map((r) => r.rps);
   for (const p of paths) {
     const errors = [...p.keepAlive, ...p.newConns].reduce((n, r) => n + r.errors, 0);
     const p99 = p.open.map((o) => o.p99ms);
@@ -296,10 +294,9 @@ async function main(): Promise<void> {
   console.log(
     `\nuserspace / HAProxy: keep-alive ${ratios(rps(userspace.keepAlive), rps(haproxy.keepAlive))}, new connections ${ratios(rps(userspace.newConns), rps(haproxy.newConns))}`,
   );
-  if (churn) {
-    const after = direct.newConns.at(-1)!.rps;
+  if (churn && directAfterChurn) {
     console.log(
-      `userspace churn ${CHURN_SECONDS}s: ${churn.rps.toFixed(0)} conn/s = ${(churn.rps / after).toFixed(2)}x direct (measured right after), ${churn.errors} errors`,
+      `userspace churn ${CHURN_SECONDS}s: ${churn.rps.toFixed(0)} conn/s = ${(churn.rps / directAfterChurn.rps).toFixed(2)}x direct (measured right after), ${churn.errors} errors`,
     );
   }
   console.log(`unhealthy node out of rotation after ${detectionMs ?? '?'} ms (target <= 2000 ms)`);

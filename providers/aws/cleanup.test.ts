@@ -8,7 +8,7 @@ import { CreateLoadBalancerCommand, DeleteLoadBalancerCommand } from '@aws-sdk/c
 import type { DesiredLoadBalancer } from '../../src/model/desired.ts';
 import type { ClusterFixture } from '../../test/harness/moto.ts';
 import { AWS_ANNOTATION as A } from './annotations.ts';
-import { inventory } from './moto-inventory.ts';
+import { inventory, NOTHING_LEFT } from './moto-inventory.ts';
 import { MotoWorld } from './moto-world.ts';
 import type { Clients } from './moto-world.ts';
 import { legacyLoadBalancerName } from './names.ts';
@@ -46,13 +46,7 @@ describe('AWS provider against moto: delete, orphans, adoption, replacement', ()
       await provider.delete(lb.ref, signal);
       await provider.delete(lb.ref, signal);
     }
-    expect(await stock()).toEqual({
-      loadBalancers: [],
-      targetGroups: [],
-      listeners: 0,
-      securityGroups: [],
-      nodeRules: 0,
-    });
+    expect(await stock()).toEqual(NOTHING_LEFT);
   });
 
   it('finishes an interrupted delete: one stopped halfway, and one whose NLB was already gone', async () => {
@@ -72,13 +66,7 @@ describe('AWS provider against moto: delete, orphans, adoption, replacement', ()
     expect((await ofService(orphaned)).tgs).toHaveLength(2);
     const fresh = newProvider().provider; // a restarted controller knows nothing
     await fresh.delete(orphaned.ref, signal);
-    expect(await stock()).toEqual({
-      loadBalancers: [],
-      targetGroups: [],
-      listeners: 0,
-      securityGroups: [],
-      nodeRules: 0,
-    });
+    expect(await stock()).toEqual(NOTHING_LEFT);
   });
 
   it('list() finds every Service with resources, so an orphan sweep removes those whose Service is gone', async () => {
@@ -185,13 +173,7 @@ describe('AWS provider against moto: delete, orphans, adoption, replacement', ()
     expect(lbs[0]!.AvailabilityZones!.map((z) => z.SubnetId).sort()).toEqual([...fx.internalSubnets].sort());
     expect((await stock()).securityGroups).toEqual([]); // no frontend group, no backend group
     await newProvider().provider.delete(lb.ref, signal); // knows neither the UID nor the fixed name
-    expect(await stock()).toEqual({
-      loadBalancers: [],
-      targetGroups: [],
-      listeners: 0,
-      securityGroups: [],
-      nodeRules: 0,
-    });
+    expect(await stock()).toEqual(NOTHING_LEFT);
   });
 
   it('replaces the NLB create-before-delete when its scheme changes, and says so', async () => {

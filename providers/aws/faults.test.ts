@@ -10,70 +10,26 @@ import {
 } from '@aws-sdk/client-elastic-load-balancing-v2';
 import type { CreateTargetGroupInput } from '@aws-sdk/client-elastic-load-balancing-v2';
 import type { DesiredLoadBalancer, LoadBalancerRef } from '../../src/model/desired.ts';
-import { clusterFixture, motoClients, startMoto } from '../../test/harness/moto.ts';
-import type { ClusterFixture, Moto } from '../../test/harness/moto.ts';
-import { aLoadBalancer } from '../conformance/builders.ts';
-import { inventory } from './moto-inventory.ts';
-import { AwsProvider } from './provider.ts';
-import type { AwsProviderOptions } from './provider.ts';
+import { NOTHING_LEFT } from './moto-inventory.ts';
+import { MotoWorld } from './moto-world.ts';
 import { DEFAULT_LIMITS, LIMIT } from './quotas.ts';
-import {
-  accountLimits,
-  CallRecorder,
-  elbError,
-  failOperation,
-  faultInjector,
-  modifyListenerAsAws,
-  targetGroupAttributesAsAws,
-  seeded,
-  use,
-} from './sdk-middleware.ts';
-import type { Rate } from './throttle.ts';
+import { elbError, failOperation, faultInjector, seeded, use } from './sdk-middleware.ts';
 
 const CLUSTER = 'faults';
 const signal = new AbortController().signal;
-let moto: Moto;
-let fx: ClusterFixture;
-let raw: ReturnType<typeof motoClients>;
+let w: MotoWorld;
 
-const fast: Rate = { qps: 500, burst: 500 };
-function setup(limits: Record<string, number> = DEFAULT_LIMITS, options: Partial<AwsProviderOptions> = {}) {
-  const clients = motoClients(moto.endpoint);
-  const calls = new CallRecorder().attach(clients);
-  accountLimits(clients.elbv2, limits); // moto's DescribeAccountLimits has fixed values: AWS's defaults or the test's
-  modifyListenerAsAws(clients.elbv2, raw.elbv2);
-  targetGroupAttributesAsAws(clients.elbv2); // moto omits proxy_protocol_v2.enabled until set; AWS lists it
-  const rates = {
-    elbv2: fast,
-    'elbv2-describe': fast,
-    'elbv2-modify': fast,
-    'elbv2-targets': fast,
-    'ec2-describe': fast,
-    'ec2-modify': fast,
-  };
-  const provider = new AwsProvider({ clusterName: CLUSTER, clients, rates, ...options });
-  return { provider, clients, calls };
-}
-
-function service(name: string, ports = [80]): DesiredLoadBalancer {
-  const lb = aLoadBalancer(name, CLUSTER)
-    .withPorts(...ports)
-    .build();
-  lb.targets = fx.nodes(4);
-  return lb;
-}
-
-const nothingLeft = { loadBalancers: [], targetGroups: [], listeners: 0, securityGroups: [], nodeRules: 0 };
-const stock = () => inventory(raw, CLUSTER, fx.clusterSecurityGroup);
+const setup = (limits = DEFAULT_LIMITS, options: Parameters<MotoWorld['newProvider']>[1] = {}) =>
+  w.newProvider(CLUSTER, { ...options, limits });
+const service = (name: string, ports = [80]): DesiredLoadBalancer => w.service(name, ...ports);
+const stock = () => w.stock();
 
 beforeAll(async () => {
-  moto = await startMoto();
-  raw = motoClients(moto.endpoint);
-  fx = await clusterFixture(raw.ec2, CLUSTER, 4);
+  w = await MotoWorld.start(CLUSTER, 4);
 }, 120_000);
 
 afterAll(async () => {
-  await moto?.stop();
+  await w?.stop();
 });
 
 describe('quotas', () => {
@@ -87,7 +43,7 @@ describe('quotas', () => {
     expect(err).toMatchObject({ name: 'QuotaExceededError', reason: 'QuotaExceeded' });
     expect((err as Error).message).toContain(LIMIT.loadBalancers);
     await provider.delete(lb.ref, signal);
-    expect(await stock()).toEqual(nothingLeft);
+    expect(await stock()).toEqual(NOTHING_LEFT);
   });
 
   it.each([
@@ -101,12 +57,12 @@ describe('quotas', () => {
     expect(err).toMatchObject({ name: 'QuotaExceededError' });
     expect((err as Error).message).toContain(limit);
     await provider.delete(lb.ref, signal);
-    expect(await stock()).toEqual(nothingLeft);
+    expect(await stock()).toEqual(NOTHING_LEFT);
   });
 
   it('the pre-check refuses before building anything: NLBs per region, listeners per NLB, targets per zone', async () => {
-    const other = await raw.elbv2.send(
-      new CreateLoadBalancerCommand({ Name: 'someone-elses', Type: 'network', Subnets: fx.publicSubnets }),
+    const other = await w.raw.elbv2.send(
+      new CreateLoadBalancerCommand({ Name: 'someone-elses', Type: 'network', Subnets: w.fx.publicSubnets }),
     );
     const cases: [Record<string, number>, DesiredLoadBalancer, string][] = [
       [{ ...DEFAULT_LIMITS, [LIMIT.loadBalancers]: 1 }, service('lbs'), LIMIT.loadBalancers],
@@ -121,7 +77,9 @@ describe('quotas', () => {
       expect((err as Error).message).toContain(limit);
       expect(calls.mutating()).toEqual([]);
     }
-    await raw.elbv2.send(new DeleteLoadBalancerCommand({ LoadBalancerArn: other.LoadBalancers![0]!.LoadBalancerArn }));
+    await w.raw.elbv2.send(
+      new DeleteLoadBalancerCommand({ LoadBalancerArn: other.LoadBalancers![0]!.LoadBalancerArn }),
+    );
   });
 });
 
@@ -133,7 +91,9 @@ describe('where moto differs from AWS', () => {
     use(clients.elbv2, 'create-target-group-as-aws', async (args, next, ctx) => {
       if (ctx.commandName !== 'CreateTargetGroupCommand') return next(args);
       const name = (args.input as CreateTargetGroupInput).Name!;
-      const existing = await raw.elbv2.send(new DescribeTargetGroupsCommand({ Names: [name] })).catch(() => undefined);
+      const existing = await w.raw.elbv2
+        .send(new DescribeTargetGroupsCommand({ Names: [name] }))
+        .catch(() => undefined);
       if (existing?.TargetGroups?.length)
         return { output: { TargetGroups: existing.TargetGroups, $metadata: {} }, response: {} };
       return next(args);
@@ -146,7 +106,7 @@ describe('where moto differs from AWS', () => {
     const inv = await stock();
     expect([inv.loadBalancers.length, inv.targetGroups.length, inv.listeners]).toEqual([1, 2, 2]);
     await provider.delete(lb.ref, signal);
-    expect(await stock()).toEqual(nothingLeft);
+    expect(await stock()).toEqual(NOTHING_LEFT);
   });
 });
 
@@ -182,12 +142,6 @@ describe('drift budget', () => {
   it('drift resyncs draw on their own small budget, and real work does not wait behind them', async () => {
     const { provider, calls } = setup(DEFAULT_LIMITS, {
       rates: {
-        elbv2: fast,
-        'elbv2-describe': fast,
-        'elbv2-modify': fast,
-        'elbv2-targets': fast,
-        'ec2-describe': fast,
-        'ec2-modify': fast,
         drift: { qps: 10, burst: 5 },
       },
     });
@@ -210,7 +164,7 @@ describe('drift budget', () => {
     const driftCalls = services.length * 6;
     expect(driftDone - started).toBeGreaterThanOrEqual(((driftCalls - 5) / 10) * 1000 * 0.9);
     for (const lb of [...services, urgent]) await provider.delete(lb.ref, signal);
-    expect(await stock()).toEqual(nothingLeft);
+    expect(await stock()).toEqual(NOTHING_LEFT);
   });
 });
 
@@ -224,10 +178,10 @@ describe('fault injection', () => {
       'ec2-describe': { qps: 40, burst: 10 },
       'ec2-modify': { qps: 20, burst: 5 },
     };
-    const clients = motoClients(moto.endpoint);
-    const calls = new CallRecorder().attach(clients);
-    accountLimits(clients.elbv2, DEFAULT_LIMITS);
-    modifyListenerAsAws(clients.elbv2, raw.elbv2);
+    const { provider, clients, calls } = w.newProvider(CLUSTER, {
+      rates,
+      retry: { baseDelayMs: 20, maxDelayMs: 200, maxQueueWaitMs: 3_000 },
+    });
     let faults = true;
     const random = seeded(20261124);
     // moto creates a second NLB under a taken name and a second listener on a taken port where AWS
@@ -237,12 +191,6 @@ describe('fault injection', () => {
       faultInjector(clients.elbv2, 'elbv2', { rate: 0.2, random, enabled: () => faults, lostAnswerSafe }),
       faultInjector(clients.ec2, 'ec2', { rate: 0.2, random, enabled: () => faults, lostAnswerSafe }),
     ];
-    const provider = new AwsProvider({
-      clusterName: CLUSTER,
-      clients,
-      rates,
-      retry: { baseDelayMs: 20, maxDelayMs: 200, maxQueueWaitMs: 3_000 },
-    });
 
     let services = Array.from({ length: 50 }, (_, i) => service(`svc-${i}`, i % 2 ? [80, 443] : [80]));
     await pool(services, 8, async (lb) => void (await untilDone(() => provider.ensure(lb, signal))));
@@ -297,7 +245,7 @@ describe('fault injection', () => {
     }
 
     await pool(services, 8, async (lb) => provider.delete(lb.ref, signal));
-    expect(await stock()).toEqual(nothingLeft);
+    expect(await stock()).toEqual(NOTHING_LEFT);
     await provider.close();
   }, 300_000);
 });

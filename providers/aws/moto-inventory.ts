@@ -26,6 +26,15 @@ export interface Inventory {
   nodeRules: number;
 }
 
+/** What a cluster holds once everything is deleted. */
+export const NOTHING_LEFT: Inventory = {
+  loadBalancers: [],
+  targetGroups: [],
+  listeners: 0,
+  securityGroups: [],
+  nodeRules: 0,
+};
+
 async function tagsOf(
   elbv2: ElasticLoadBalancingV2Client,
   arns: string[],

@@ -4,6 +4,8 @@
  * exists (raw clients, not provider code).
  */
 import { expect } from '@jest/globals';
+import { DescribeSecurityGroupsCommand } from '@aws-sdk/client-ec2';
+import type { IpPermission } from '@aws-sdk/client-ec2';
 import { DescribeListenersCommand, DescribeTargetHealthCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
 import type { DesiredLoadBalancer } from '../../src/model/desired.ts';
 import { clusterFixture, motoClients, startMoto } from '../../test/harness/moto.ts';
@@ -13,6 +15,7 @@ import { inventory } from './moto-inventory.ts';
 import { AwsProvider } from './provider.ts';
 import type { AwsProviderOptions } from './provider.ts';
 import { DEFAULT_LIMITS } from './quotas.ts';
+import type { ApiClass, Rate } from './throttle.ts';
 import {
   accountLimits,
   CallRecorder,
@@ -23,63 +26,79 @@ import {
 
 export type Clients = ReturnType<typeof motoClients>;
 const fast = { qps: 200, burst: 200 };
+/** every bucket fast: moto has no rate limit, and the tests that need one set it */
+const FAST_RATES: Record<ApiClass, Rate> = {
+  elbv2: fast,
+  'elbv2-describe': fast,
+  'elbv2-modify': fast,
+  'elbv2-targets': fast,
+  'ec2-describe': fast,
+  'ec2-modify': fast,
+  drift: fast,
+};
 
 export class MotoWorld {
   readonly clusterName: string;
   readonly moto: Moto;
   readonly raw: Clients;
   readonly fx: ClusterFixture;
+  /** nodes each Service from service() targets */
+  readonly nodeCount: number;
   provider!: AwsProvider;
   calls!: CallRecorder;
   private readonly signal = new AbortController().signal;
 
-  private constructor(clusterName: string, moto: Moto, raw: Clients, fx: ClusterFixture) {
+  private constructor(clusterName: string, moto: Moto, raw: Clients, fx: ClusterFixture, nodeCount: number) {
     this.clusterName = clusterName;
+    this.nodeCount = nodeCount;
     this.moto = moto;
     this.raw = raw;
     this.fx = fx;
   }
 
-  static async start(clusterName: string): Promise<MotoWorld> {
+  static async start(clusterName: string, nodeCount = 3): Promise<MotoWorld> {
     const moto = await startMoto();
     const raw = motoClients(moto.endpoint);
-    const world = new MotoWorld(clusterName, moto, raw, await clusterFixture(raw.ec2, clusterName, 4));
+    const fx = await clusterFixture(raw.ec2, clusterName, 4);
+    const world = new MotoWorld(clusterName, moto, raw, fx, nodeCount);
     ({ provider: world.provider, calls: world.calls } = world.newProvider());
     return world;
   }
 
-  /** a provider of its own (a restarted controller knows nothing), wired like the main one; `options` adds to its options */
+  /**
+   * A provider of its own (a restarted controller knows nothing), wired like the main one. `options` adds to
+   * its options, `rates` replace the fast buckets they name, `limits` are the account limits AWS would report.
+   */
   newProvider(
     clusterName = this.clusterName,
-    options: Partial<Omit<AwsProviderOptions, 'clusterName' | 'clients' | 'rates'>> = {},
+    {
+      limits = DEFAULT_LIMITS,
+      rates = {},
+      ...options
+    }: Partial<Omit<AwsProviderOptions, 'clusterName' | 'clients'>> & { limits?: Record<string, number> } = {},
   ): { provider: AwsProvider; clients: Clients; calls: CallRecorder } {
     const clients = motoClients(this.moto.endpoint);
     const calls = new CallRecorder().attach(clients);
     // moto answers DescribeAccountLimits with fixed values (20 NLBs, no per-AZ target limit): AWS's defaults instead
-    accountLimits(clients.elbv2, DEFAULT_LIMITS);
+    accountLimits(clients.elbv2, limits);
     // moto's ModifyListener refuses UDP, TLS and TCP_UDP; AWS accepts them
     modifyListenerAsAws(clients.elbv2, this.raw.elbv2);
     // moto deletes a protected NLB; AWS answers OperationNotPermitted
     deletionProtectionAsAws(clients.elbv2, this.raw.elbv2);
     // moto leaves proxy_protocol_v2.enabled out of DescribeTargetGroupAttributes until set; AWS lists it
     targetGroupAttributesAsAws(clients.elbv2);
-    const rates = {
-      elbv2: fast,
-      'elbv2-describe': fast,
-      'elbv2-modify': fast,
-      'elbv2-targets': fast,
-      'ec2-describe': fast,
-      'ec2-modify': fast,
-      drift: fast,
+    return {
+      provider: new AwsProvider({ ...options, clusterName, clients, rates: { ...FAST_RATES, ...rates } }),
+      clients,
+      calls,
     };
-    return { provider: new AwsProvider({ ...options, clusterName, clients, rates }), clients, calls };
   }
 
   service(name: string, ...ports: Parameters<ReturnType<typeof aLoadBalancer>['withPorts']>): DesiredLoadBalancer {
     const lb = aLoadBalancer(name, this.clusterName)
       .withPorts(...(ports.length ? ports : [80]))
       .build();
-    lb.targets = this.fx.nodes(3);
+    lb.targets = this.fx.nodes(this.nodeCount);
     return lb;
   }
 
@@ -103,6 +122,16 @@ export class MotoWorld {
   async targetsOf(arn: string) {
     const res = await this.raw.elbv2.send(new DescribeTargetHealthCommand({ TargetGroupArn: arn }));
     return (res.TargetHealthDescriptions ?? []).map((d) => d.Target!.Id!).sort();
+  }
+
+  /** The inbound rules of the Service's frontend security group. */
+  async frontendRules(lb: DesiredLoadBalancer): Promise<IpPermission[]> {
+    const res = await this.raw.ec2.send(
+      new DescribeSecurityGroupsCommand({
+        Filters: [{ Name: 'tag:lbprovisioner.io/service-uid', Values: [lb.ref.uid] }],
+      }),
+    );
+    return res.SecurityGroups![0]!.IpPermissions ?? [];
   }
 
   /** ensure twice: the second must make no mutating call and say changed: false */

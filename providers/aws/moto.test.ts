@@ -4,7 +4,7 @@
  * moto-world.ts) gives AWS's answer and says so.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { AllocateAddressCommand, DescribeSecurityGroupsCommand } from '@aws-sdk/client-ec2';
+import { AllocateAddressCommand } from '@aws-sdk/client-ec2';
 import {
   DescribeLoadBalancerAttributesCommand,
   DescribeTargetGroupAttributesCommand,
@@ -229,18 +229,10 @@ describe('AWS provider against moto: create and update', () => {
   it('turns source ranges into frontend security-group rules', async () => {
     const lb = { ...service('ranges', 80, 443), sourceRanges: ['10.0.0.0/8', '192.168.0.0/16'] };
     await converge(lb);
-    const rules = async () => {
-      const g = (
-        await raw.ec2.send(
-          new DescribeSecurityGroupsCommand({
-            Filters: [{ Name: 'tag:lbprovisioner.io/service-uid', Values: [lb.ref.uid] }],
-          }),
-        )
-      ).SecurityGroups![0]!;
-      return (g.IpPermissions ?? [])
+    const rules = async () =>
+      (await w.frontendRules(lb))
         .flatMap((p) => (p.IpRanges ?? []).map((r) => `${p.IpProtocol}/${p.FromPort}/${r.CidrIp}`))
         .sort();
-    };
     expect(await rules()).toEqual([
       'tcp/443/10.0.0.0/8',
       'tcp/443/192.168.0.0/16',
@@ -255,18 +247,10 @@ describe('AWS provider against moto: create and update', () => {
   it('switches the address type in place, and opens ::/0 only for dualstack', async () => {
     const lb = { ...service('dual', 80), annotations: { [A.ipAddressType]: 'dualstack' } };
     await converge(lb);
-    const ranges = async () => {
-      const g = (
-        await raw.ec2.send(
-          new DescribeSecurityGroupsCommand({
-            Filters: [{ Name: 'tag:lbprovisioner.io/service-uid', Values: [lb.ref.uid] }],
-          }),
-        )
-      ).SecurityGroups![0]!;
-      return (g.IpPermissions ?? [])
+    const ranges = async () =>
+      (await w.frontendRules(lb))
         .flatMap((p) => [...(p.IpRanges ?? []).map((r) => r.CidrIp), ...(p.Ipv6Ranges ?? []).map((r) => r.CidrIpv6)])
         .sort();
-    };
     expect((await ofService(lb)).lbs[0]!.IpAddressType).toBe('dualstack');
     expect(await ranges()).toEqual(['0.0.0.0/0', '::/0']);
     const v4 = { ...lb, annotations: {} };

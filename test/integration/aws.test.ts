@@ -14,6 +14,7 @@ import {
   DescribeTargetGroupsCommand,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { AWS_ANNOTATION as A } from '../../providers/aws/annotations.ts';
+import { NOTHING_LEFT } from '../../providers/aws/moto-inventory.ts';
 import type { Inventory } from '../../providers/aws/moto-inventory.ts';
 import { MotoWorld } from '../../providers/aws/moto-world.ts';
 import type { AwsProvider } from '../../providers/aws/provider.ts';
@@ -598,7 +599,7 @@ describe('AWS provider through the controller (real apiserver, moto)', () => {
     expect((await kube().core.listNamespacedService({ namespace: ns })).items).toEqual([]);
     await controller!.idle();
     const inv = await moto().stock();
-    expect(inv).toEqual({ loadBalancers: [], targetGroups: [], listeners: 0, securityGroups: [], nodeRules: 0 });
+    expect(inv).toEqual(NOTHING_LEFT);
     const raw = moto().raw;
     expect((await raw.elbv2.send(new DescribeLoadBalancersCommand({}))).LoadBalancers ?? []).toEqual([]);
     expect((await raw.elbv2.send(new DescribeTargetGroupsCommand({}))).TargetGroups ?? []).toEqual([]);

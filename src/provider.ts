@@ -17,30 +17,22 @@
  *    load balancer are found by ownership tags. It also releases what allocate() reserved.
  *  - list() returns every load balancer this cluster owns (orphan collection, tests for leaks).
  */
-import type { DesiredLoadBalancer, LoadBalancerRef } from './model/desired.ts';
-import type { HealthCheckTiming } from './model/health-check.ts';
+import type { DesiredLoadBalancer, IngressPoint, IpMode, LoadBalancerRef } from './model/desired.ts';
+import type { HealthCheckRules } from './model/health-check.ts';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 
-export type { DesiredLoadBalancer, LoadBalancerRef } from './model/desired.ts';
-export type { HealthCheckTiming } from './model/health-check.ts';
-
-/** How the address in status is reached: see KEP-1860. Only valid on ingress entries with an ip. */
-export type IpMode = 'VIP' | 'Proxy';
-
-export interface PortStatus {
-  port: number;
-  protocol: 'TCP' | 'UDP' | 'SCTP';
-  /** a CamelCase reason when this port is not served, as in the Kubernetes PortStatus API */
-  error?: string;
-}
-
-export interface IngressPoint {
-  ip?: string;
-  hostname?: string;
-  ipMode?: IpMode;
-  ports?: PortStatus[];
-}
+export type { DesiredLoadBalancer, IngressPoint, IpMode, LoadBalancerRef, PortStatus } from './model/desired.ts';
+export type { HealthCheckRules, HealthCheckTiming } from './model/health-check.ts';
+export {
+  InvalidAnnotationError,
+  InvalidSpecError,
+  NotOwnedError,
+  ProviderError,
+  QuotaExceededError,
+  RetryAfterError,
+  isProviderError,
+} from './model/errors.ts';
 
 export interface LoadBalancerStatus {
   ingress: IngressPoint[];
@@ -90,6 +82,21 @@ export interface ProviderContext {
   signal: AbortSignal;
 }
 
+/**
+ * One change a provider would make to converge a load balancer. Cloud providers work as observe -> plan
+ * -> apply: one read of what exists, a pure list of these steps, one applier; `lb-provisioner plan`
+ * prints the list without applying it.
+ */
+export interface PlanStep {
+  action: 'create' | 'update' | 'delete';
+  /** the kind of resource: 'LoadBalancer', 'TargetGroup', 'Listener', 'SecurityGroupRule', 'Address'... */
+  resource: string;
+  /** its name or id (what the user finds in the cloud console) */
+  name: string;
+  /** what changes, in words: "port 80 -> 8080", "register i-0abc" */
+  detail?: string;
+}
+
 export interface EnsureOptions {
   /** a resync of the periodic drift pass: a provider may draw on a smaller API budget for it */
   drift?: boolean;
@@ -98,8 +105,8 @@ export interface EnsureOptions {
 export interface LoadBalancerProvider {
   readonly name: string;
   readonly capabilities: ProviderCapabilities;
-  /** health-check timing defaults (interval, timeout, thresholds) the model uses for this provider */
-  readonly healthCheckTiming: HealthCheckTiming;
+  /** how the model reads health checks for this provider: timing defaults, accepted ranges, own annotations */
+  readonly healthCheck: HealthCheckRules;
   /**
    * Whether this provider, as the default, takes a class-less Service (false leaves it to another
    * controller, e.g. aws-load-balancer-controller's `aws-load-balancer-type: external`). Default true.
@@ -113,73 +120,12 @@ export interface LoadBalancerProvider {
   allocate?(lb: DesiredLoadBalancer, signal: AbortSignal): Promise<Allocation>;
   ensure(lb: DesiredLoadBalancer, signal: AbortSignal, options?: EnsureOptions): Promise<LoadBalancerStatus>;
   updateTargets(lb: DesiredLoadBalancer, signal: AbortSignal): Promise<void>;
+  /** what ensure(lb) would change now, changing nothing (an empty list: nothing to do) */
+  plan?(lb: DesiredLoadBalancer, signal: AbortSignal): Promise<PlanStep[]>;
+  /** what delete(ref) would remove now, changing nothing */
+  planDelete?(ref: LoadBalancerRef, signal: AbortSignal): Promise<PlanStep[]>;
   delete(ref: LoadBalancerRef, signal: AbortSignal): Promise<void>;
   list(signal: AbortSignal): Promise<LoadBalancerRef[]>;
   /** stop background work (health checkers, timers); optional */
   close?(): Promise<void>;
-}
-
-/**
- * Typed errors. Each maps once to an Event reason and a condition reason (src/controller/errors.ts).
- * Compare by `name`, never with instanceof: jest's module realms differ.
- */
-export class ProviderError extends Error {
-  /** the CamelCase reason used for the Event and the condition */
-  readonly reason: string;
-  /** terminal errors are not retried until the Service changes */
-  readonly terminal: boolean;
-  constructor(name: string, reason: string, message: string, terminal: boolean, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = name;
-    this.reason = reason;
-    this.terminal = terminal;
-  }
-}
-
-/** The Service asks for something invalid (an annotation, a port without nodePort...). Terminal. */
-export class InvalidSpecError extends ProviderError {
-  constructor(message: string, reason = 'InvalidSpec') {
-    super('InvalidSpecError', reason, message, true);
-  }
-}
-
-/** An annotation value cannot be parsed or is not accepted. Terminal. */
-export class InvalidAnnotationError extends ProviderError {
-  readonly annotation: string;
-  constructor(annotation: string, message: string) {
-    super('InvalidAnnotationError', 'InvalidAnnotation', `annotation ${annotation}: ${message}`, true);
-    this.annotation = annotation;
-  }
-}
-
-/** Try again after a delay the provider knows (throttling, a long-running operation, a pool that may free up). */
-export class RetryAfterError extends ProviderError {
-  readonly delayMs: number;
-  constructor(message: string, delayMs: number, reason = 'RetryAfter', options?: { cause?: unknown }) {
-    super('RetryAfterError', reason, message, false, options);
-    this.delayMs = delayMs;
-  }
-}
-
-/** A cloud quota or pool is exhausted. Retried with backoff (something may be freed). */
-export class QuotaExceededError extends ProviderError {
-  constructor(message: string, reason = 'QuotaExceeded') {
-    super('QuotaExceededError', reason, message, false);
-  }
-}
-
-/** The load balancer exists but belongs to someone else (another cluster, another Service). Terminal. */
-export class NotOwnedError extends ProviderError {
-  constructor(message: string) {
-    super('NotOwnedError', 'NotOwned', message, true);
-  }
-}
-
-export function isProviderError(err: unknown): err is ProviderError {
-  return (
-    typeof err === 'object' &&
-    err !== null &&
-    typeof (err as ProviderError).reason === 'string' &&
-    typeof (err as ProviderError).terminal === 'boolean'
-  );
 }

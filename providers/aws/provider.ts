@@ -12,7 +12,7 @@ import type {
   LoadBalancerStatus,
   ProviderCapabilities,
 } from '../../src/provider.ts';
-import type { HealthCheckTiming } from '../../src/model/health-check.ts';
+import type { HealthCheckRules } from '../../src/model/health-check.ts';
 import { AwsApi, errorCode } from './aws-api.ts';
 import type { LoadBalancer } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { deleteLoadBalancer, retireLoadBalancer, scanOwned } from './cleanup.ts';
@@ -34,7 +34,7 @@ import {
   wantedTags,
 } from './load-balancer.ts';
 import { legacyLoadBalancerName, loadBalancerName, slotOf } from './names.ts';
-import { awsOptions } from './options.ts';
+import { AWS_HEALTH_CHECK, awsOptions } from './options.ts';
 import type { AwsProviderOptions } from './options.ts';
 
 export type { AwsProviderOptions } from './options.ts';
@@ -65,13 +65,7 @@ interface KnownLoadBalancer {
 export class AwsProvider implements LoadBalancerProvider {
   readonly name = 'aws';
   readonly capabilities: ProviderCapabilities = { mapsNodesByProviderID: true, needsNodePorts: true, ipMode: 'Proxy' };
-  /** cloud-provider-aws's NLB defaults (interval 30 s, timeout 10 s, thresholds 3) */
-  readonly healthCheckTiming: HealthCheckTiming = {
-    intervalSeconds: 30,
-    timeoutSeconds: 10,
-    healthyThreshold: 3,
-    unhealthyThreshold: 3,
-  };
+  readonly healthCheck: HealthCheckRules = AWS_HEALTH_CHECK;
   readonly api: AwsApi;
   private readonly driftApi: AwsApi;
   private readonly options: AwsProviderOptions;

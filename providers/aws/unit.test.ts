@@ -9,7 +9,9 @@ import {
   loadBalancerName,
   targetGroupName,
 } from './names.ts';
-import { awsOptions } from './options.ts';
+import { AWS_HEALTH_CHECK, awsOptions } from './options.ts';
+import { healthCheckFor } from '../../src/model/health-check.ts';
+import { HEALTH_CHECK_HEALTHY_THRESHOLD, HEALTH_CHECK_PATH } from '../../src/model/annotations.ts';
 import { instanceId, planFrontendRules, planPorts, planTargets, replacementReason } from './plan.ts';
 import { additionalTagSet, ownership, ownershipTags, refFromTags, removableTags, tagMap } from './tags.ts';
 import { classify, TokenBucket, withPolicy } from './throttle.ts';
@@ -109,11 +111,9 @@ describe('annotations', () => {
 
   it.each([
     [AWS_ANNOTATION.scheme, 'public', 'internet-facing, internal'],
-    [AWS_ANNOTATION.healthCheckInterval, '3', 'from 5 to 300'],
-    [AWS_ANNOTATION.healthCheckProtocol, 'UDP', 'TCP, HTTP, HTTPS'],
     [AWS_ANNOTATION.crossZone, 'yes', 'true or false'],
     [AWS_ANNOTATION.additionalTags, 'novalue', 'key=value'],
-    [AWS_ANNOTATION.proxyProtocol, 'true', 'the only value is *'],
+    [AWS_ANNOTATION.proxyProtocol, 'true', 'one of *'],
     [AWS_ANNOTATION.ipAddressType, 'ipv6', 'ipv4, dualstack'],
     [AWS_ANNOTATION.name, 'internal-web', '1-32 letters'],
     [AWS_ANNOTATION.sourceRanges, '10.0.0.0/33', 'CIDR'],
@@ -126,29 +126,43 @@ describe('annotations', () => {
     expect(err.message).toContain(accepted);
   });
 
+  // health checks are read once, by the model, with the AWS rules (NLB ranges, aws-load-balancer-healthcheck-*)
+  const healthCheckWith = (annotations: Record<string, string>) =>
+    healthCheckFor({ metadata: { annotations } }, AWS_HEALTH_CHECK);
+
+  it.each([
+    [AWS_ANNOTATION.healthCheckInterval, '3', 'from 5 to 300'],
+    [AWS_ANNOTATION.healthCheckProtocol, 'UDP', 'HTTP, HTTPS, TCP'],
+    [HEALTH_CHECK_HEALTHY_THRESHOLD, '1', 'from 2 to 10'],
+  ])('health check %s: %s is refused naming the annotation and the NLB range', (key, value, accepted) => {
+    const err = errorOf(() => healthCheckWith({ [key]: value }));
+    expect(err.name).toBe('InvalidAnnotationError');
+    expect(err.annotation).toBe(key);
+    expect(err.message).toContain(accepted);
+  });
+
+  it('reads the aws-load-balancer-healthcheck-* annotations over the neutral ones, with NLB defaults', () => {
+    expect(
+      healthCheckWith({ [AWS_ANNOTATION.healthCheckPath]: '/ready', [HEALTH_CHECK_PATH]: '/ignored' }),
+    ).toMatchObject({ protocol: 'HTTP', port: 10256, path: '/ready', intervalSeconds: 30, timeoutSeconds: 10 });
+    expect(healthCheckWith({ [AWS_ANNOTATION.healthCheckTimeout]: '20' }).timeoutSeconds).toBe(20);
+    expect(errorOf(() => healthCheckWith({ [AWS_ANNOTATION.healthCheckTimeout]: '40' })).annotation).toBe(
+      AWS_ANNOTATION.healthCheckTimeout,
+    );
+  });
+
   it('refuses IP targets with InvalidSpec', () => {
     expect(errorOf(() => awsOptions(withAnnotation(AWS_ANNOTATION.targetType, 'ip'))).name).toBe('InvalidSpecError');
     expect(errorOf(() => awsOptions(withAnnotation(AWS_ANNOTATION.type, 'nlb-ip'))).name).toBe('InvalidSpecError');
   });
 
-  it('overrides the model health check field by field and turns proxy-protocol into the target-group attribute', () => {
+  it('adds success codes to the model health check and turns proxy-protocol into the target-group attribute', () => {
     const lb = aLoadBalancer('a')
       .withPorts(80)
-      .withAnnotations({
-        [AWS_ANNOTATION.healthCheckPath]: '/ready',
-        [AWS_ANNOTATION.healthCheckInterval]: '30',
-        [AWS_ANNOTATION.proxyProtocol]: '*',
-        [AWS_ANNOTATION.internal]: 'true',
-      })
+      .withAnnotations({ [AWS_ANNOTATION.proxyProtocol]: '*', [AWS_ANNOTATION.internal]: 'true' })
       .build();
     const o = awsOptions(lb);
-    expect(o.healthCheck).toMatchObject({
-      protocol: 'HTTP',
-      port: 10256,
-      path: '/ready',
-      intervalSeconds: 30,
-      successCodes: '200-399',
-    });
+    expect(o.healthCheck).toEqual({ ...lb.healthCheck, successCodes: '200-399' });
     expect(o.targetGroupAttributes['proxy_protocol_v2.enabled']).toBe('true');
     expect(o.scheme).toBe('internal');
     expect(awsOptions(aLoadBalancer('b').withPorts(80).build()).scheme).toBeUndefined();

@@ -4,7 +4,7 @@
  */
 import type {
   DesiredLoadBalancer,
-  HealthCheckTiming,
+  HealthCheckRules,
   LoadBalancerProvider,
   LoadBalancerRef,
   LoadBalancerStatus,
@@ -56,11 +56,8 @@ function specOf(lb: DesiredLoadBalancer): string {
 export class FakeProvider implements LoadBalancerProvider {
   readonly name: string;
   readonly capabilities: ProviderCapabilities;
-  readonly healthCheckTiming: HealthCheckTiming = {
-    intervalSeconds: 10,
-    timeoutSeconds: 5,
-    healthyThreshold: 2,
-    unhealthyThreshold: 2,
+  readonly healthCheck: HealthCheckRules = {
+    defaults: { intervalSeconds: 10, timeoutSeconds: 5, healthyThreshold: 2, unhealthyThreshold: 2 },
   };
   readonly calls: FakeCall[] = [];
   /** load balancers by Service UID */

@@ -113,7 +113,7 @@ describe('reading a Service into an allocation request', () => {
   it.each([
     [
       { 'lbprovisioner.io/ips': '10.0.0.300' },
-      'InvalidAnnotationError: annotation lbprovisioner.io/ips: 10.0.0.300 is not an IP address',
+      'InvalidAnnotationError: annotation lbprovisioner.io/ips: "10.0.0.300" is not accepted; use a comma list of IP addresses',
     ],
     [
       { 'metallb.io/loadBalancerIPs': '10.0.0.1,10.0.0.2' },

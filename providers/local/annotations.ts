@@ -6,8 +6,10 @@
 import type { AnnotationSpec } from '../../src/model/annotation-spec.ts';
 import type { DesiredLoadBalancer } from '../../src/model/desired.ts';
 import { InvalidAnnotationError, InvalidSpecError } from '../../src/provider.ts';
-import { canonicalAddress, parseAddress } from './ipam/address.ts';
+import { canonicalAddress } from './ipam/address.ts';
+import { annotationReader, parseIp, splitList } from '../../src/model/parse.ts';
 import type { AllocationRequest } from './ipam/definitions.ts';
+import { serviceKey } from '../../src/model/keys.ts';
 
 export const IPS = 'lbprovisioner.io/ips';
 export const POOL = 'lbprovisioner.io/pool';
@@ -94,11 +96,6 @@ export interface LocalRequest {
   poolFrom?: string;
 }
 
-/** `ns/name`: the allocator's key for a Service. */
-export function serviceKey(ref: { namespace: string; name: string }): string {
-  return `${ref.namespace}/${ref.name}`;
-}
-
 /**
  * Reads the local provider's options of a Service into an allocator request. Throws InvalidAnnotationError
  * for an unreadable or contradictory annotation, InvalidSpecError when spec.loadBalancerIP contradicts one.
@@ -180,20 +177,17 @@ function agreeingValue<T>(
 /** A comma list of addresses, at most one per family, canonical and sorted so equal lists compare equal. */
 function parseIpList(key: string, raw: string): string[] {
   const seen = new Map<string, string>();
-  for (const item of raw.split(',')) {
-    const text = item.trim();
-    if (text === '') continue;
-    const address = parseAddress(text);
-    if (!address) throw new InvalidAnnotationError(key, `${text} is not an IP address`);
-    const canonical = canonicalAddress(text) ?? text;
+  const reader = annotationReader({ [key]: raw });
+  for (const item of splitList(raw)) {
+    const address = parseIp(item) ?? reader.reject(key, item, 'a comma list of IP addresses');
     const other = seen.get(address.family);
-    if (other !== undefined && other !== canonical) {
+    if (other !== undefined && other !== address.text) {
       throw new InvalidAnnotationError(
         key,
-        `${other} and ${text} are both ${address.family}; give at most one address per family`,
+        `${other} and ${item} are both ${address.family}; give at most one address per family`,
       );
     }
-    seen.set(address.family, canonical);
+    seen.set(address.family, address.text);
   }
   return [...seen.values()].sort();
 }

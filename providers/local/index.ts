@@ -49,7 +49,7 @@ export class KubeLocalProvider extends LocalProvider {
         ? {
             dataPlane: proxy,
             capabilities: { needsNodePorts: true, ipMode: 'Proxy' as const },
-            healthCheckTiming: PROXY_HEALTH_TIMING,
+            healthCheck: { defaults: PROXY_HEALTH_TIMING },
           }
         : {}),
     });

@@ -8,7 +8,7 @@ import type { DesiredLoadBalancer, LoadBalancerRef } from '../../src/model/desir
 import { InvalidAnnotationError, InvalidSpecError, QuotaExceededError } from '../../src/provider.ts';
 import type {
   Allocation,
-  HealthCheckTiming,
+  HealthCheckRules,
   IngressPoint,
   LoadBalancerProvider,
   LoadBalancerStatus,
@@ -24,8 +24,8 @@ import {
   SPEC_LOAD_BALANCER_IP,
   allocationRequest,
   recordedIPs,
-  serviceKey,
 } from './annotations.ts';
+import { serviceKey, splitKey } from '../../src/model/keys.ts';
 import type { LocalRequest } from './annotations.ts';
 import { canonicalAddress } from './ipam/address.ts';
 import { Allocator } from './ipam/allocator.ts';
@@ -58,7 +58,7 @@ export interface LocalProviderOptions {
   dataPlane?: LocalDataPlane;
   /** for a data plane: { needsNodePorts: true, ipMode: 'Proxy' } */
   capabilities?: Partial<ProviderCapabilities>;
-  healthCheckTiming?: HealthCheckTiming;
+  healthCheck?: HealthCheckRules;
   /** pool status listeners hear about one pool at most this often (default 1000 ms) */
   poolStatusIntervalMs?: number;
 }
@@ -80,7 +80,7 @@ export interface RestoreReport {
 export class LocalProvider implements LoadBalancerProvider {
   readonly name = 'local';
   readonly capabilities: ProviderCapabilities;
-  readonly healthCheckTiming: HealthCheckTiming;
+  readonly healthCheck: HealthCheckRules;
   readonly allocationAnnotations = [ALLOCATED_IPS, ALLOCATED_FROM_POOL] as const;
   readonly #clusterName: string;
   readonly #ipam: Allocator;
@@ -102,11 +102,8 @@ export class LocalProvider implements LoadBalancerProvider {
     this.#clusterName = options.clusterName;
     this.#dataPlane = options.dataPlane;
     this.capabilities = { mapsNodesByProviderID: false, needsNodePorts: false, ipMode: 'VIP', ...options.capabilities };
-    this.healthCheckTiming = options.healthCheckTiming ?? {
-      intervalSeconds: 5,
-      timeoutSeconds: 2,
-      healthyThreshold: 2,
-      unhealthyThreshold: 3,
+    this.healthCheck = options.healthCheck ?? {
+      defaults: { intervalSeconds: 5, timeoutSeconds: 2, healthyThreshold: 2, unhealthyThreshold: 3 },
     };
     this.#statusIntervalMs = options.poolStatusIntervalMs ?? 1000;
     this.#ipam = new Allocator();
@@ -355,6 +352,5 @@ function canonicalList(ips: readonly string[]): string {
 }
 
 function refFromKey(clusterName: string, key: string): LoadBalancerRef {
-  const [namespace = '', name = ''] = key.split('/');
-  return { clusterName, namespace, name, uid: '' };
+  return { clusterName, ...splitKey(key), uid: '' };
 }

@@ -8,7 +8,7 @@ import * as k8s from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { LoadBalancerProvider } from '../provider.ts';
 import type { ServiceObject } from '../model/objects.ts';
-import { serviceKey } from '../model/objects.ts';
+import { serviceKey } from '../model/keys.ts';
 import { decide, type OwnershipConfig } from '../model/ownership.ts';
 import { EventRecorder } from '../kube/events.ts';
 import { withConnectionPool } from '../kube/client.ts';

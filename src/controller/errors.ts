@@ -1,5 +1,5 @@
 /** Every error a sync can meet, mapped once to what the user sees (Event reason, condition) and to a retry. */
-import { isProviderError } from '../provider.ts';
+import { isProviderError } from '../model/errors.ts';
 
 export type Retry = { kind: 'backoff' } | { kind: 'after'; delayMs: number } | { kind: 'none' } | { kind: 'soon' };
 

@@ -52,7 +52,7 @@ export function modelFor(ctx: SyncContext, provider: LoadBalancerProvider, svc: 
     clusterName: ctx.clusterName,
     requireProviderID: provider.capabilities.mapsNodesByProviderID,
     needsNodePorts: provider.capabilities.needsNodePorts,
-    healthCheckTiming: provider.healthCheckTiming,
+    healthCheck: provider.healthCheck,
     namespaceLabels: ctx.namespaceLabels(svc.metadata?.namespace ?? ''),
   });
 }
@@ -165,7 +165,7 @@ export function recordedAllocations(
         lb = modelFor(ctx, provider, svc);
       } catch {
         // a Service whose spec or annotations are now invalid still holds its addresses
-        lb = recordedLoadBalancer(svc, ctx.clusterName, provider.healthCheckTiming);
+        lb = recordedLoadBalancer(svc, ctx.clusterName, provider.healthCheck.defaults);
       }
       return { ref: lb.ref, lb };
     });

@@ -7,7 +7,7 @@ const options: ModelOptions = {
   clusterName: 'c1',
   requireProviderID: false,
   needsNodePorts: true,
-  healthCheckTiming: { intervalSeconds: 1, timeoutSeconds: 1, healthyThreshold: 2, unhealthyThreshold: 2 },
+  healthCheck: { defaults: { intervalSeconds: 1, timeoutSeconds: 1, healthyThreshold: 2, unhealthyThreshold: 2 } },
 };
 const nodes = [aNode('n1', { ip: '10.0.0.1' }), aNode('n2', { ip: '10.0.0.2' })];
 
@@ -61,7 +61,9 @@ describe('the desired load balancer of a Service', () => {
       .build();
     const err = errorOf(() => desiredLoadBalancer(svc, nodes, options));
     expect(err.reason).toBe('InvalidAnnotation');
-    expect(err.message).toBe(`annotation ${HEALTH_CHECK_INTERVAL}: "often" is not a whole number`);
+    expect(err.message).toBe(
+      `annotation ${HEALTH_CHECK_INTERVAL}: "often" is not accepted; use an integer from 1 to 300`,
+    );
   });
 
   it('says InvalidSpec when a NodePort data plane meets a port without nodePort', () => {
@@ -102,7 +104,7 @@ describe('the desired load balancer of a Service', () => {
       .withAnnotations({ [LOAD_BALANCER_SOURCE_RANGES]: '10.0.0.300/8' })
       .build();
     expect(errorOf(() => desiredLoadBalancer(bad, nodes, options)).message).toBe(
-      `annotation ${LOAD_BALANCER_SOURCE_RANGES}: "10.0.0.300/8" is not a CIDR (e.g. 203.0.113.0/24)`,
+      `annotation ${LOAD_BALANCER_SOURCE_RANGES}: "10.0.0.300/8" is not accepted; use CIDRs such as 203.0.113.0/24`,
     );
   });
 
@@ -132,7 +134,7 @@ describe('the desired load balancer of a Service', () => {
       .with((s) => (s.status = { loadBalancer: { ingress: [{ ip: '192.0.2.10' }] } }))
       .build();
     expect(() => desiredLoadBalancer(svc, nodes, options)).toThrow();
-    const recorded = recordedLoadBalancer(svc, 'c1', options.healthCheckTiming);
+    const recorded = recordedLoadBalancer(svc, 'c1', options.healthCheck.defaults);
     expect(recorded.ref.uid).toBe('uid-default-web');
     expect(recorded.annotations['lbprovisioner.io/allocated-ips']).toBe('192.0.2.10');
     expect(recorded.currentIngressIPs).toEqual(['192.0.2.10']);

@@ -1,11 +1,10 @@
 /** Service + Nodes + options -> DesiredLoadBalancer. Pure: the whole decision of "what should exist". */
-import ipaddr from 'ipaddr.js';
 import type { DesiredLoadBalancer, IpFamily, PortSpec, Protocol, TargetNode } from './desired.ts';
 import type { NodeObject, ServiceObject } from './objects.ts';
-import { InvalidAnnotationError, InvalidSpecError } from '../provider.ts';
-import { healthCheckFor, type HealthCheckTiming } from './health-check.ts';
+import { InvalidSpecError } from './errors.ts';
+import { healthCheckFor, type HealthCheckRules, type HealthCheckTiming } from './health-check.ts';
 import { LOAD_BALANCER_SOURCE_RANGES } from './annotations.ts';
-import { listAnnotation } from './parse.ts';
+import { annotationReader, canonicalCidr } from './parse.ts';
 import { targetsOf } from './nodes.ts';
 
 export interface ModelOptions {
@@ -14,7 +13,7 @@ export interface ModelOptions {
   requireProviderID: boolean;
   /** the data plane forwards to NodePorts, so every port needs one */
   needsNodePorts: boolean;
-  healthCheckTiming: HealthCheckTiming;
+  healthCheck: HealthCheckRules;
   namespaceLabels?: Record<string, string>;
   /** targets computed once for the current node set and shared by every load balancer (optional) */
   targets?: TargetNode[];
@@ -41,18 +40,15 @@ export function desiredPorts(svc: ServiceObject, needsNodePorts: boolean): PortS
 
 export function sourceRangesOf(svc: ServiceObject): string[] {
   const fromSpec = svc.spec?.loadBalancerSourceRanges ?? [];
-  const annotations = svc.metadata?.annotations ?? {};
-  const ranges = fromSpec.length > 0 ? fromSpec : (listAnnotation(annotations, LOAD_BALANCER_SOURCE_RANGES) ?? []);
-  return ranges.map((r) => {
-    const trimmed = r.trim();
-    try {
-      const [addr, bits] = ipaddr.parseCIDR(trimmed);
-      return `${addr.toString()}/${bits}`;
-    } catch {
-      const what = `${JSON.stringify(r)} is not a CIDR (e.g. 203.0.113.0/24)`;
-      if (fromSpec.length > 0) throw new InvalidSpecError(`spec.loadBalancerSourceRanges: ${what}`);
-      throw new InvalidAnnotationError(LOAD_BALANCER_SOURCE_RANGES, what);
-    }
+  if (fromSpec.length === 0)
+    return annotationReader(svc.metadata?.annotations).cidrs(LOAD_BALANCER_SOURCE_RANGES) ?? [];
+  return fromSpec.map((r) => {
+    const cidr = canonicalCidr(r);
+    if (cidr === undefined)
+      throw new InvalidSpecError(
+        `spec.loadBalancerSourceRanges: ${JSON.stringify(r)} is not a CIDR (e.g. 203.0.113.0/24)`,
+      );
+    return cidr;
   });
 }
 
@@ -77,7 +73,7 @@ export function desiredLoadBalancer(
     },
     ports: desiredPorts(svc, options.needsNodePorts),
     targets: options.targets ?? targetsOf(nodes, { requireProviderID: options.requireProviderID }),
-    healthCheck: healthCheckFor(svc, options.healthCheckTiming),
+    healthCheck: healthCheckFor(svc, options.healthCheck),
     externalTrafficPolicy: spec.externalTrafficPolicy === 'Local' ? 'Local' : 'Cluster',
     sourceRanges: sourceRangesOf(svc),
     ipFamilies: (spec.ipFamilies?.length ? spec.ipFamilies : ['IPv4']) as IpFamily[],

@@ -4,6 +4,24 @@
  */
 
 export type Protocol = 'TCP' | 'UDP' | 'SCTP';
+
+/** How the address in status is reached: see KEP-1860. Only valid on ingress entries with an ip. */
+export type IpMode = 'VIP' | 'Proxy';
+
+export interface PortStatus {
+  port: number;
+  protocol: Protocol;
+  /** a CamelCase reason when this port is not served, as in the Kubernetes PortStatus API */
+  error?: string;
+}
+
+/** One address a provider reports for a load balancer (status.loadBalancer.ingress[]). */
+export interface IngressPoint {
+  ip?: string;
+  hostname?: string;
+  ipMode?: IpMode;
+  ports?: PortStatus[];
+}
 export type IpFamily = 'IPv4' | 'IPv6';
 
 /** Identifies the Service a load balancer belongs to. Cloud names derive from clusterName + uid. */

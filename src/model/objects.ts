@@ -73,7 +73,3 @@ export interface NodeObject {
     addresses?: { type: string; address: string }[];
   };
 }
-
-export function serviceKey(svc: ServiceObject): string {
-  return `${svc.metadata?.namespace ?? ''}/${svc.metadata?.name ?? ''}`;
-}

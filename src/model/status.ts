@@ -1,5 +1,5 @@
 /** The Service status we write: ingress entries and our Ready condition. Pure comparisons and builders. */
-import type { IngressPoint, IpMode } from '../provider.ts';
+import type { IngressPoint, IpMode } from './desired.ts';
 import type { ConditionObject, IngressObject, ServiceObject } from './objects.ts';
 import { READY_CONDITION } from './names.ts';
 

@@ -68,7 +68,7 @@ describe('forwarding plan', () => {
   it('rejects a bad annotation with a message naming it', () => {
     const lb = aLoadBalancer({ targets, annotations: { [PROXY_PROTOCOL]: 'v1' } });
     expect(() => forwardingPlan('default/web', [], lb, healthyOnly())).toThrow(
-      `annotation ${PROXY_PROTOCOL}: "v1" is not "v2" or "none"`,
+      `annotation ${PROXY_PROTOCOL}: "v1" is not accepted; use one of v2, none`,
     );
     expect(
       forwardingPlan('default/web', [], aLoadBalancer({ annotations: { [PROXY_PROTOCOL]: 'v2' } }), healthyOnly())

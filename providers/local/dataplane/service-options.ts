@@ -2,7 +2,7 @@
  * The proxy data plane's own Service annotations, and the pure mapping of a DesiredLoadBalancer plus health
  * results to the ProxyService a back end forwards.
  */
-import { InvalidAnnotationError } from '../../../src/provider.ts';
+import { annotationReader } from '../../../src/model/parse.ts';
 import type { PortStatus } from '../../../src/provider.ts';
 import type { AnnotationSpec } from '../../../src/model/annotation-spec.ts';
 import type { DesiredLoadBalancer } from '../../../src/model/desired.ts';
@@ -36,12 +36,9 @@ export interface ServiceOptions {
 }
 
 export function serviceOptions(lb: DesiredLoadBalancer): ServiceOptions {
-  const pp = lb.annotations[PROXY_PROTOCOL]?.trim().toLowerCase() ?? 'none';
-  if (pp !== 'v2' && pp !== 'none')
-    throw new InvalidAnnotationError(PROXY_PROTOCOL, `${JSON.stringify(pp)} is not "v2" or "none"`);
-  const fm = lb.annotations[FAIL_MODE]?.trim().toLowerCase() ?? 'open';
-  if (fm !== 'open' && fm !== 'closed')
-    throw new InvalidAnnotationError(FAIL_MODE, `${JSON.stringify(fm)} is not "open" or "closed"`);
+  const a = annotationReader(lb.annotations);
+  const pp = a.oneOf(PROXY_PROTOCOL, ['v2', 'none'], { ignoreCase: true }) ?? 'none';
+  const fm = a.oneOf(FAIL_MODE, ['open', 'closed'], { ignoreCase: true }) ?? 'open';
   return { proxyProtocol: pp === 'v2', failOpen: fm === 'open' };
 }
 

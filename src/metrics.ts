@@ -5,8 +5,8 @@ export class Metrics {
   readonly registry = new Registry();
   readonly reconcileDuration = new Histogram({
     name: 'lbprovisioner_reconcile_duration_seconds',
-    help: 'Time to sync one Service, by provider and outcome',
-    labelNames: ['provider', 'outcome'] as const,
+    help: 'Time to sync one Service, by provider, operation (ensure, cleanup, targets, orphan) and outcome',
+    labelNames: ['provider', 'operation', 'outcome'] as const,
     buckets: [0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
     registers: [this.registry],
   });
@@ -30,6 +30,12 @@ export class Metrics {
   readonly managedLoadBalancers = new Gauge({
     name: 'lbprovisioner_managed_load_balancers',
     help: 'Load balancers this controller currently manages, by provider',
+    labelNames: ['provider'] as const,
+    registers: [this.registry],
+  });
+  readonly orphansDeleted = new Counter({
+    name: 'lbprovisioner_orphans_deleted_total',
+    help: 'Load balancers deleted because their Service is gone or no longer ours, by provider',
     labelNames: ['provider'] as const,
     registers: [this.registry],
   });

@@ -35,6 +35,8 @@ export interface FakeProviderOptions {
   firstHost?: number;
   /** a new load balancer reports ready: false for its first N ensures (a cloud still provisioning) */
   provisioningEnsures?: number;
+  /** every ensure, updateTargets and delete takes this long, like a cloud API (aborted with the signal) */
+  latencyMs?: number;
 }
 
 function keyOf(ref: LoadBalancerRef): string {
@@ -66,8 +68,12 @@ export class FakeProvider implements LoadBalancerProvider {
   private readonly provisioningEnsures: number;
   private readonly ensuresOf = new Map<string, number>();
   private readonly faults: { op: FakeOperation; error: Error; times: number }[] = [];
+  /** calls that have started and not finished (tests watch a call in flight) */
+  inFlight = 0;
+  latencyMs: number;
 
   constructor(options: FakeProviderOptions = {}) {
+    this.latencyMs = options.latencyMs ?? 0;
     this.name = options.name ?? 'fake';
     this.capabilities = { mapsNodesByProviderID: false, needsNodePorts: true, ipMode: 'VIP', ...options.capabilities };
     this.nextHost = options.firstHost ?? 1;
@@ -90,6 +96,7 @@ export class FakeProvider implements LoadBalancerProvider {
 
   async ensure(lb: DesiredLoadBalancer, signal: AbortSignal): Promise<LoadBalancerStatus> {
     this.record('ensure', keyOf(lb.ref), lb, signal);
+    await this.latency(signal);
     const sctp = lb.ports.find((p) => p.protocol === 'SCTP');
     if (sctp)
       throw new InvalidSpecError(
@@ -111,6 +118,7 @@ export class FakeProvider implements LoadBalancerProvider {
 
   async updateTargets(lb: DesiredLoadBalancer, signal: AbortSignal): Promise<void> {
     this.record('updateTargets', keyOf(lb.ref), lb, signal);
+    await this.latency(signal);
     const existing = this.balancers.get(lb.ref.uid);
     if (!existing) throw new Error(`load balancer of ${keyOf(lb.ref)} does not exist`);
     existing.targets = lb.targets.map((t) => t.name);
@@ -119,6 +127,7 @@ export class FakeProvider implements LoadBalancerProvider {
 
   async delete(ref: LoadBalancerRef, signal: AbortSignal): Promise<void> {
     this.record('delete', keyOf(ref), undefined, signal);
+    await this.latency(signal);
     this.balancers.delete(ref.uid);
   }
 
@@ -136,6 +145,27 @@ export class FakeProvider implements LoadBalancerProvider {
     if (fault) {
       fault.times--;
       throw fault.error;
+    }
+  }
+
+  /** The provider-side wait of a cloud call; the state changes only after it, as in a real API. */
+  private async latency(signal: AbortSignal): Promise<void> {
+    if (this.latencyMs <= 0) return;
+    this.inFlight++;
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(resolve, this.latencyMs);
+        signal.addEventListener(
+          'abort',
+          () => {
+            clearTimeout(timer);
+            reject(signal.reason as Error);
+          },
+          { once: true },
+        );
+      });
+    } finally {
+      this.inFlight--;
     }
   }
 

@@ -149,7 +149,10 @@ describe('reading back a recorded allocation', () => {
       annotations: { 'lbprovisioner.io/allocated-ips': '10.0.0.5,fd00::5' },
       currentIngressIPs: ['10.0.0.99'],
     });
-    expect(recordedIPs(recorded)).toEqual(['10.0.0.5', 'fd00::5']);
-    expect(recordedIPs(lbFor('web', { currentIngressIPs: ['10.0.0.99', 'garbage'] }))).toEqual(['10.0.0.99']);
+    expect(recordedIPs(recorded)).toEqual({ ips: ['10.0.0.5', 'fd00::5'], fromStatus: false });
+    expect(recordedIPs(lbFor('web', { currentIngressIPs: ['10.0.0.99', 'garbage'] }))).toEqual({
+      ips: ['10.0.0.99'],
+      fromStatus: true,
+    });
   });
 });

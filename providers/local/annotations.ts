@@ -141,11 +141,15 @@ export function allocationRequest(lb: DesiredLoadBalancer): LocalRequest {
   return result;
 }
 
-/** The addresses recorded by an earlier allocation, for restore(); invalid entries are ignored. */
-export function recordedIPs(lb: DesiredLoadBalancer): string[] {
+/**
+ * The addresses a Service holds from an earlier allocation, for restore(): what we recorded, or, for a
+ * Service we never recorded (one moving from MetalLB), what its status shows. Invalid entries are ignored.
+ */
+export function recordedIPs(lb: DesiredLoadBalancer): { ips: string[]; fromStatus: boolean } {
   const recorded = lb.annotations[ALLOCATED_IPS];
-  const source = recorded === undefined || recorded.trim() === '' ? lb.currentIngressIPs : recorded.split(',');
-  return source.map((ip) => canonicalAddress(ip)).filter((ip): ip is string => ip !== null);
+  const fromStatus = recorded === undefined || recorded.trim() === '';
+  const source = fromStatus ? lb.currentIngressIPs : recorded.split(',');
+  return { ips: source.map((ip) => canonicalAddress(ip)).filter((ip): ip is string => ip !== null), fromStatus };
 }
 
 /**

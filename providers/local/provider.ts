@@ -130,7 +130,9 @@ export class LocalProvider implements LoadBalancerProvider {
   restore(recorded: RecordedAllocation[]): RestoreReport {
     const report: RestoreReport = { restored: 0, conflicts: [] };
     for (const { ref, lb } of recorded) {
-      const ips = recordedIPs(lb);
+      const held = recordedIPs(lb);
+      // an address only shown in status is ours to keep only where it lies in one of our pools
+      const ips = held.fromStatus ? held.ips.filter((ip) => this.#ipam.poolOf(ip) !== null) : held.ips;
       if (ips.length === 0) continue;
       const key = serviceKey(ref);
       const conflict = this.#ipam.restore(key, ips, restoreRequest(lb).request);

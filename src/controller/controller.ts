@@ -1,43 +1,30 @@
 /**
- * The service controller: informers on Services, Nodes and Namespaces whose handlers only enqueue keys;
- * one work queue; N workers; a node sync that reuses the queue with a targets-only intent (so a key is
- * never worked on twice at once and node churn costs one updateTargets() per load balancer); a jittered
- * drift pass; leader election gating every write.
+ * The service controller's wiring: informers on Services, Nodes and Namespaces whose handlers only enqueue
+ * keys; one work queue and N workers running the one sync pipeline (pipeline.ts) whose results one place
+ * applies (outcome.ts); timers for the node sync, the drift pass and the orphan sweep; leadership gating
+ * every write. Per-key state lives in the book (book.ts).
  */
 import * as k8s from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import type { LoadBalancerProvider } from '../provider.ts';
+import type { LoadBalancerProvider, RecordedAllocation } from '../provider.ts';
+import type { DesiredLoadBalancer } from '../model/desired.ts';
 import type { ServiceObject } from '../model/objects.ts';
-import { serviceKey } from '../model/keys.ts';
-import { decide, type OwnershipConfig } from '../model/ownership.ts';
+import { serviceKey, splitKey } from '../model/keys.ts';
+import { decide, recordedProvider, type OwnershipConfig } from '../model/ownership.ts';
+import { recordedLoadBalancer } from '../model/desired-load-balancer.ts';
 import { EventRecorder } from '../kube/events.ts';
 import { withConnectionPool } from '../kube/client.ts';
 import { ResilientInformer } from '../kube/informer.ts';
 import { LeaderElector, type LeaseSettings } from '../kube/leader.ts';
+import { activeServiceController } from '../kube/peer-controllers.ts';
 import { ServiceWriter } from '../kube/service-writer.ts';
 import { Metrics } from '../metrics.ts';
+import { ServiceBook, type Intent } from './book.ts';
+import { findOrphans } from './orphans.ts';
+import { Outcomes } from './outcome.ts';
+import { modelFor, syncKey, type SyncDeps } from './pipeline.ts';
 import { WorkQueue, runWorkers } from './queue.ts';
-import { classify } from './errors.ts';
-import {
-  cleanupService,
-  ensureService,
-  recordedAllocations,
-  reportFailure,
-  reportNodesWithoutProviderID,
-  type Applied,
-  type SyncContext,
-} from './service-sync.ts';
-import { newestOf, relevantService } from './fingerprints.ts';
 import { TargetSets } from './target-sets.ts';
-
-/**
- * Why a key is queued. 'targets': only the node set changed (updateTargets). 'changed': the Service
- * changed; a full sync unless it now looks exactly as it did after our last successful sync (our own
- * writes come back as watch events, sometimes before the write's response). 'drift': the periodic drift
- * pass (a provider may give it a smaller API budget). 'force': ensure whatever it looks like (start,
- * retries, a provider asking).
- */
-type Intent = 'targets' | 'changed' | 'drift' | 'force';
 
 export interface ControllerOptions {
   kubeConfig: k8s.KubeConfig;
@@ -56,6 +43,8 @@ export interface ControllerOptions {
   queueMaxDelayMs?: number;
   /** a load balancer still provisioning (ready: false) is synced again after this long (default 15 s) */
   provisioningRecheckMs?: number;
+  /** a graceful stop waits this long for syncs in flight before aborting them (default 20 s) */
+  drainTimeoutMs?: number;
   /** called when this replica loses the lease (the CLI exits; tests observe) */
   onLostLeadership?: () => void;
 }
@@ -66,18 +55,18 @@ export class ServiceController {
   readonly events: EventRecorder;
   private readonly opts: ControllerOptions;
   private readonly log: Logger;
+  private readonly kc: k8s.KubeConfig;
+  private readonly core: k8s.CoreV1Api;
   private readonly providers: Map<string, LoadBalancerProvider>;
   private readonly ownership: OwnershipConfig;
   private readonly services: ResilientInformer<k8s.V1Service>;
   private readonly nodes: ResilientInformer<k8s.V1Node>;
   private readonly namespaces: ResilientInformer<k8s.V1Namespace>;
-  private queue: WorkQueue | undefined;
-  private readonly applied = new Map<string, Applied>();
-  private readonly intent = new Map<string, Intent>();
-  private readonly lastWritten = new Map<string, ServiceObject>();
-  private readonly seenService = new Map<string, string>();
+  private readonly book = new ServiceBook();
   private readonly targetSets: TargetSets;
-  private readonly rechecks = new Map<string, NodeJS.Timeout>();
+  private readonly outcomes: Outcomes;
+  private readonly deps: SyncDeps;
+  private queue: WorkQueue | undefined;
   private nodeTimer: NodeJS.Timeout | undefined;
   private driftTimer: NodeJS.Timeout | undefined;
   private elector: LeaderElector | undefined;
@@ -85,7 +74,6 @@ export class ServiceController {
   private workersDone: Promise<void> | undefined;
   private leading = false;
   private stopping = false;
-  private readonly ctx: SyncContext;
 
   constructor(opts: ControllerOptions) {
     this.opts = opts;
@@ -98,19 +86,19 @@ export class ServiceController {
       classOnly: opts.classOnly,
       ...(opts.defaultProvider ? { defaultProvider: opts.defaultProvider } : {}),
     };
-    const kc = withConnectionPool(opts.kubeConfig);
-    const core = kc.makeApiClient(k8s.CoreV1Api);
-    this.writer = new ServiceWriter(kc);
-    this.events = new EventRecorder(kc, {
+    this.kc = withConnectionPool(opts.kubeConfig);
+    this.core = this.kc.makeApiClient(k8s.CoreV1Api);
+    this.writer = new ServiceWriter(this.kc);
+    this.events = new EventRecorder(this.kc, {
       component: 'lb-provisioner',
       instance: opts.leaderElection?.identity ?? 'lb-provisioner',
       log: this.log,
     });
     this.events.disable();
     this.services = new ResilientInformer<k8s.V1Service>(
-      kc,
+      this.kc,
       '/api/v1/services',
-      () => core.listServiceForAllNamespaces(),
+      () => this.core.listServiceForAllNamespaces(),
       {
         onAdd: (s) => this.onService(s),
         onUpdate: (s) => this.onService(s),
@@ -118,32 +106,43 @@ export class ServiceController {
       },
       { name: 'services', log: this.log },
     );
-    this.targetSets = new TargetSets(() => this.nodes.list());
     this.nodes = new ResilientInformer<k8s.V1Node>(
-      kc,
+      this.kc,
       '/api/v1/nodes',
-      () => core.listNode(),
+      () => this.core.listNode(),
       { onAdd: (n) => this.onNode(n), onUpdate: (n) => this.onNode(n), onDelete: (n) => this.onNode(n, true) },
       { name: 'nodes', log: this.log },
     );
     this.namespaces = new ResilientInformer<k8s.V1Namespace>(
-      kc,
+      this.kc,
       '/api/v1/namespaces',
-      () => core.listNamespace(),
+      () => this.core.listNamespace(),
       {},
       { name: 'namespaces', log: this.log },
     );
-    this.ctx = {
-      clusterName: opts.clusterName,
-      providers: this.providers,
-      writer: this.writer,
+    this.targetSets = new TargetSets(() => this.nodes.list());
+    this.outcomes = new Outcomes({
+      book: this.book,
       events: this.events,
+      writer: this.writer,
       metrics: this.metrics,
       log: this.log,
+    });
+    this.deps = {
+      clusterName: opts.clusterName,
+      providers: this.providers,
+      ownership: this.ownership,
+      book: this.book,
+      writer: this.writer,
+      metrics: this.metrics,
+      log: this.log,
+      service: (key) => this.cached(key),
       nodes: () => this.nodes.list(),
       targets: (requireProviderID) => this.targetSets.for(requireProviderID),
       namespaceLabels: (ns) => this.namespaces.get(ns)?.metadata?.labels ?? {},
-      wrote: (svc) => this.lastWritten.set(serviceKey(svc), svc),
+      progress: (svc, reason, message) => this.outcomes.progress(svc, reason, message),
+      apiserver: { dropsIpMode: false },
+      provisioningRecheckMs: opts.provisioningRecheckMs ?? 15_000,
     };
   }
 
@@ -167,24 +166,33 @@ export class ServiceController {
         void this.startLeading().catch((err: unknown) => {
           // e.g. a provider could not start (another instance holds the data plane's host lock)
           this.log.error({ err: String(err) }, 'could not start leading: giving up the lease');
-          void this.elector?.stop({ release: true });
+          void this.stopLeading('lost').then(() => this.elector?.stop({ release: true }));
           this.opts.onLostLeadership?.();
         }),
       onStoppedLeading: () => {
-        void this.stopLeading();
+        void this.stopLeading('lost');
         if (!this.stopping) this.opts.onLostLeadership?.();
       },
     });
     this.elector.start();
   }
 
-  /** Stop. `crash: true` leaves the lease held, as a killed process would. */
+  /**
+   * Stop. Gracefully (client-go's order): stop taking work, let syncs in flight finish (bounded), close the
+   * providers, and only then release the lease, so a standby never takes over while we are mid-call.
+   * `crash: true` stops at once and leaves the lease held, as a killed process would.
+   */
   async stop(options: { crash?: boolean } = {}): Promise<void> {
     this.stopping = true;
-    if (this.elector) await this.elector.stop({ release: !options.crash });
-    await this.stopLeading();
-    await Promise.all([this.services.stop(), this.nodes.stop(), this.namespaces.stop()]);
+    if (options.crash) {
+      await this.elector?.stop({ release: false });
+      await this.stopLeading('lost');
+    } else {
+      await this.stopLeading('graceful');
+    }
     await Promise.all([...this.providers.values()].map((p) => p.close?.()));
+    if (!options.crash) await this.elector?.stop({ release: true });
+    await Promise.all([this.services.stop(), this.nodes.stop(), this.namespaces.stop()]);
   }
 
   /** Resolves once nothing is queued or in flight. */
@@ -197,6 +205,7 @@ export class ServiceController {
     this.leading = true;
     this.metrics.isLeader.set(1);
     this.abort = new AbortController();
+    const signal = this.abort.signal;
     this.events.enable();
     const queue = new WorkQueue({
       ...(this.opts.queueBaseDelayMs ? { baseDelayMs: this.opts.queueBaseDelayMs } : {}),
@@ -205,74 +214,166 @@ export class ServiceController {
       onLatency: (ms) => this.metrics.queueLatency.observe(ms / 1000),
     });
     this.queue = queue;
+    await this.notePeerController();
     for (const p of this.providers.values()) {
       await p.start?.({
         kubeConfig: this.opts.kubeConfig,
         log: this.log.child({ provider: p.name }),
-        signal: this.abort.signal,
+        signal,
         requeue: (keys) => keys.forEach((k) => this.enqueue(k, 'force')),
         requeueAll: () => this.requeueOwnedBy(p.name),
         event: (key, type, reason, message) => {
-          const [namespace = '', name = ''] = key.split('/');
-          const svc = this.services.get(name, namespace);
+          const svc = this.cached(key);
           if (svc) this.events.record(svc, type, reason, message);
         },
       });
     }
     this.restoreAllocations();
     for (const svc of this.services.list()) this.enqueue(serviceKey(svc), 'force');
-    this.workersDone = runWorkers(queue, this.opts.workers, (key) => this.sync(key));
+    this.workersDone = runWorkers(queue, this.opts.workers, (key) => this.work(queue, key));
     this.scheduleDrift();
-  }
-
-  private async stopLeading(): Promise<void> {
-    if (!this.leading) return;
-    this.leading = false;
-    this.metrics.isLeader.set(0);
-    this.events.disable();
-    this.abort.abort();
-    if (this.nodeTimer) clearTimeout(this.nodeTimer);
-    if (this.driftTimer) clearTimeout(this.driftTimer);
-    for (const timer of this.rechecks.values()) clearTimeout(timer);
-    this.rechecks.clear();
-    this.queue?.shutDown();
-    await this.workersDone;
-    this.queue = undefined;
-    this.applied.clear();
-  }
-
-  /** Hand every provider what existing Services recorded, before anything new is allocated. */
-  private restoreAllocations(): void {
-    for (const p of this.providers.values()) p.restore?.(recordedAllocations(this.ctx, p, this.services.list()));
-  }
-
-  private enqueue(key: string, intent: Intent): void {
-    if (!this.queue) return;
-    const rank = { targets: 0, changed: 1, drift: 2, force: 3 };
-    const current = this.intent.get(key);
-    if (!current || rank[intent] > rank[current]) this.intent.set(key, intent);
-    this.queue.add(key);
+    void this.sweepOrphans(signal);
   }
 
   /**
-   * A load balancer still provisioning (ready: false) gets one more full sync later: nothing else would
-   * bring its condition to True once the cloud finishes. A ready result or a cleanup cancels it.
+   * 'lost': stop writing at once (abort calls in flight). 'graceful': stop taking work and give calls in
+   * flight up to drainTimeoutMs before aborting them.
    */
-  private recheckWhileProvisioning(key: string, ready: boolean): void {
-    const pending = this.rechecks.get(key);
-    if (ready || pending) {
-      if (ready && pending) {
-        clearTimeout(pending);
-        this.rechecks.delete(key);
-      }
-      return;
+  private async stopLeading(how: 'lost' | 'graceful'): Promise<void> {
+    if (!this.leading) return;
+    this.leading = false;
+    this.metrics.isLeader.set(0);
+    if (this.nodeTimer) clearTimeout(this.nodeTimer);
+    if (this.driftTimer) clearTimeout(this.driftTimer);
+    this.nodeTimer = this.driftTimer = undefined;
+    this.queue?.shutDown();
+    if (how === 'lost') {
+      this.events.disable();
+      this.abort.abort();
+      await this.workersDone;
+    } else {
+      const drained = await Promise.race([
+        this.workersDone?.then(() => true),
+        new Promise<boolean>((resolve) => setTimeout(() => resolve(false), this.opts.drainTimeoutMs ?? 20_000).unref()),
+      ]);
+      if (!drained) this.log.warn('syncs still in flight after the drain timeout: aborting them');
+      this.abort.abort();
+      await this.workersDone;
+      this.events.disable();
     }
-    const timer = setTimeout(() => {
-      this.rechecks.delete(key);
-      this.enqueue(key, 'force');
-    }, this.opts.provisioningRecheckMs ?? 15_000);
-    timer.unref();
-    this.rechecks.set(key, timer);
+    this.queue = undefined;
+    this.book.clearLeadership();
+    this.updateManagedGauge();
+  }
+
+  private async work(queue: WorkQueue, key: string): Promise<void> {
+    const signal = this.abort.signal;
+    const started = performance.now();
+    const result = await syncKey(this.deps, key, signal);
+    await this.outcomes.settle(queue, key, result, performance.now() - started, signal.aborted);
+    this.updateManagedGauge();
+  }
+
+  /** As the default provider, leave class-less Services alone while a cloud controller manager takes them. */
+  private async notePeerController(): Promise<void> {
+    if (this.opts.classOnly || !this.opts.defaultProvider) return;
+    const peer = await activeServiceController(this.kc, this.log);
+    if (peer) {
+      this.ownership.classlessTakenBy = peer;
+      this.log.warn(
+        { peer },
+        `${peer} takes class-less LoadBalancer Services: new ones are left to it (the ones we built stay ours). Run with --class-only and give Services spec.loadBalancerClass lbprovisioner.io/<provider> to use both`,
+      );
+    } else {
+      delete this.ownership.classlessTakenBy;
+    }
+  }
+
+  /**
+   * Hand every provider, before anything new is allocated, the addresses of every LoadBalancer Service it
+   * would own, oldest first (if two claim the same address, the older keeps it): what they recorded, or what
+   * their status shows (a Service moving from MetalLB), so a restart or an adoption never moves an address.
+   */
+  private restoreAllocations(): void {
+    const ageOf = (svc: ServiceObject) =>
+      svc.metadata?.creationTimestamp ? new Date(svc.metadata.creationTimestamp).getTime() : 0;
+    const services = [...this.services.list()].sort((a, b) => ageOf(a) - ageOf(b));
+    for (const p of this.providers.values()) {
+      if (!p.restore) continue;
+      const recorded: RecordedAllocation[] = [];
+      for (const svc of services) {
+        const d = decide(svc, this.ownership);
+        const ours = d.action !== 'ignore' ? d.provider : recordedProvider(svc);
+        if (ours !== p.name) continue;
+        let lb: DesiredLoadBalancer;
+        try {
+          lb = modelFor(this.deps, p, svc);
+        } catch {
+          // a Service whose spec or annotations are now invalid still holds its addresses
+          lb = recordedLoadBalancer(svc, this.opts.clusterName, p.healthCheck.defaults);
+        }
+        recorded.push({ ref: lb.ref, lb });
+      }
+      p.restore(recorded);
+    }
+  }
+
+  /**
+   * Load balancers a provider holds with no Service that owns them (the Service was deleted while we were
+   * down, a finalizer removed by hand): each is deleted on its key's turn in the queue, after a live read
+   * confirms the Service is really gone or not ours (the cache may lag behind a create).
+   */
+  private async sweepOrphans(signal: AbortSignal): Promise<void> {
+    for (const p of this.providers.values()) {
+      try {
+        const listed = await p.list(signal);
+        const candidates = findOrphans(
+          p.name,
+          this.opts.clusterName,
+          listed,
+          (k) => this.cached(k),
+          (svc) => this.ownerOf(svc),
+        );
+        for (const c of candidates) {
+          const live = await this.readLive(c.key);
+          const same = live !== undefined && (c.ref.uid === '' || live.metadata?.uid === c.ref.uid);
+          if (same && this.ownerOf(live) === p.name) continue;
+          if (signal.aborted || !this.queue) return;
+          this.book.addOrphan(c.key, { provider: c.provider, ref: c.ref });
+          this.enqueue(c.key, 'force');
+        }
+      } catch (err) {
+        if (signal.aborted) return;
+        this.log.warn({ provider: p.name, err: String(err) }, 'orphan sweep failed; the next drift pass tries again');
+      }
+    }
+  }
+
+  /** The provider that owns a Service's load balancer now: by decision, or what this term applied. */
+  private ownerOf(svc: ServiceObject): string | undefined {
+    const d = decide(svc, this.ownership);
+    if (d.action !== 'ignore') return d.provider;
+    const applied = this.book.applied(serviceKey(svc));
+    return applied && applied.lb.ref.uid === svc.metadata?.uid ? applied.provider : undefined;
+  }
+
+  private async readLive(key: string): Promise<ServiceObject | undefined> {
+    const { namespace, name } = splitKey(key);
+    try {
+      return (await this.core.readNamespacedService({ name, namespace })) as ServiceObject;
+    } catch (err) {
+      if ((err as { code?: unknown }).code === 404) return undefined;
+      throw err;
+    }
+  }
+
+  private cached(key: string): ServiceObject | undefined {
+    const { namespace, name } = splitKey(key);
+    return this.services.get(name, namespace) as ServiceObject | undefined;
+  }
+
+  private enqueue(key: string, intent: Intent): void {
+    if (this.queue) this.outcomes.enqueue(this.queue, key, intent);
   }
 
   private requeueOwnedBy(provider: string): void {
@@ -283,20 +384,12 @@ export class ServiceController {
   }
 
   private onService(svc: k8s.V1Service): void {
-    const key = serviceKey(svc);
-    const fp = relevantService(svc);
-    const written = this.lastWritten.get(key);
-    if (written && newestOf(svc, written) === svc) this.lastWritten.delete(key); // the cache caught up
-    const unchanged = this.seenService.get(key) === fp;
-    this.seenService.set(key, fp);
-    // status-only changes and resyncs change nothing we act on
-    if (unchanged) return;
-    this.enqueue(key, 'changed');
+    if (this.book.noteSeen(svc)) this.enqueue(serviceKey(svc), 'changed');
   }
 
   private onServiceDeleted(svc: k8s.V1Service): void {
     const key = serviceKey(svc);
-    this.seenService.delete(key);
+    this.book.noteDeleted(key);
     this.enqueue(key, 'changed');
   }
 
@@ -315,7 +408,7 @@ export class ServiceController {
 
   /** Node set changed: every load balancer whose targets differ gets a targets-only sync. */
   private nodeSync(): void {
-    for (const [key, applied] of this.applied) {
+    for (const [key, applied] of this.book.appliedEntries()) {
       const p = this.providers.get(applied.provider);
       if (!p) continue;
       const set = this.targetSets.for(p.capabilities.mapsNodesByProviderID);
@@ -332,113 +425,16 @@ export class ServiceController {
     if (period <= 0) return;
     const jittered = period * (0.9 + Math.random() * 0.2);
     this.driftTimer = setTimeout(() => {
-      this.log.info({ services: this.applied.size }, 'drift pass: re-ensuring every owned Service');
-      for (const key of this.applied.keys()) this.enqueue(key, 'drift');
+      this.log.info({ services: this.book.appliedTotal }, 'drift pass: re-ensuring every owned Service');
+      for (const [key] of this.book.appliedEntries()) this.enqueue(key, 'drift');
+      void this.sweepOrphans(this.abort.signal);
       this.scheduleDrift();
     }, jittered);
     this.driftTimer.unref();
   }
 
-  private current(key: string): ServiceObject | undefined {
-    const [namespace, name] = key.split('/') as [string, string];
-    const cached = this.services.get(name, namespace);
-    if (!cached) return undefined; // gone: what we wrote earlier must not bring it back
-    const written = this.lastWritten.get(key);
-    const newest = newestOf(cached, written);
-    if (newest === cached) this.lastWritten.delete(key);
-    return newest;
-  }
-
-  private async sync(key: string): Promise<void> {
-    const queue = this.queue;
-    if (!queue) return;
-    const signal = this.abort.signal;
-    const svc = this.current(key);
-    const intent = this.intent.get(key) ?? 'force';
-    this.intent.delete(key);
-    if (!svc) {
-      this.applied.delete(key);
-      this.lastWritten.delete(key);
-      this.updateManagedGauge();
-      return;
-    }
-    const decision = decide(svc, this.ownership);
-    if (decision.action === 'ignore') {
-      this.applied.delete(key);
-      this.updateManagedGauge();
-      return;
-    }
-    const log = this.log.child({ service: key, provider: decision.provider });
-    log.debug({ intent, action: decision.action }, 'sync');
-    const started = performance.now();
-    let outcome = 'success';
-    try {
-      if (decision.action === 'cleanup') {
-        await cleanupService(this.ctx, svc, decision.provider, signal);
-        this.applied.delete(key);
-        this.recheckWhileProvisioning(key, true);
-        if (decision.then) this.enqueue(key, 'force');
-      } else if (!this.needsEnsure(key, intent, svc, decision.provider)) {
-        await this.updateTargets(key, svc, decision.provider, signal);
-      } else {
-        const applied = await ensureService(this.ctx, svc, decision.provider, signal, { drift: intent === 'drift' });
-        this.applied.set(key, applied);
-        this.recheckWhileProvisioning(key, applied.ready);
-      }
-      queue.forget(key);
-    } catch (err) {
-      const failure = classify(err);
-      outcome = failure.reason;
-      if (signal.aborted) return;
-      log.warn({ reason: failure.reason, err: failure.message }, 'sync failed');
-      this.intent.set(key, 'force');
-      await reportFailure(this.ctx, this.current(key) ?? svc, failure);
-      if (failure.retry.kind === 'after') queue.addAfter(key, failure.retry.delayMs);
-      else if (failure.retry.kind === 'backoff') queue.addRateLimited(key);
-      else if (failure.retry.kind === 'soon') queue.addAfter(key, 200);
-      else queue.forget(key);
-    } finally {
-      this.metrics.reconcileDuration.observe(
-        { provider: decision.provider, outcome },
-        (performance.now() - started) / 1000,
-      );
-      this.updateManagedGauge();
-    }
-  }
-
-  /** A full ensure, or is the node set the only thing that may have moved? */
-  private needsEnsure(key: string, intent: Intent, svc: ServiceObject, provider: string): boolean {
-    const applied = this.applied.get(key);
-    if (intent === 'force' || intent === 'drift' || !applied || applied.provider !== provider) return true;
-    return intent === 'changed' && applied.service !== relevantService(svc);
-  }
-
-  private async updateTargets(
-    key: string,
-    svc: ServiceObject,
-    providerName: string,
-    signal: AbortSignal,
-  ): Promise<void> {
-    const applied = this.applied.get(key);
-    const p = this.providers.get(providerName);
-    if (!applied || !p) return;
-    const { targets, fingerprint } = this.targetSets.for(p.capabilities.mapsNodesByProviderID);
-    const missing = reportNodesWithoutProviderID(this.ctx, p, svc);
-    if (fingerprint === applied.targets) {
-      this.applied.set(key, { ...applied, missing });
-      return;
-    }
-    const lb = { ...applied.lb, targets };
-    await p.updateTargets(lb, signal);
-    this.metrics.providerCalls.inc({ provider: providerName, operation: 'updateTargets', result: 'success' });
-    this.applied.set(key, { ...applied, lb, targets: fingerprint, missing });
-    this.events.record(svc, 'Normal', 'UpdatedLoadBalancer', `Updated load balancer targets: ${targets.length} nodes`);
-  }
-
   private updateManagedGauge(): void {
-    const counts = new Map<string, number>();
-    for (const a of this.applied.values()) counts.set(a.provider, (counts.get(a.provider) ?? 0) + 1);
     for (const name of this.providers.keys())
-      this.metrics.managedLoadBalancers.set({ provider: name }, counts.get(name) ?? 0);
+      this.metrics.managedLoadBalancers.set({ provider: name }, this.book.appliedCount(name));
   }
 }

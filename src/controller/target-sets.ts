@@ -4,8 +4,7 @@
  */
 import type { TargetNode } from '../model/desired.ts';
 import type { NodeObject } from '../model/objects.ts';
-import { nodesWithoutProviderID, targetsFingerprint, targetsOf } from '../model/nodes.ts';
-import { relevantNode } from './fingerprints.ts';
+import { nodeFingerprint, nodesWithoutProviderID, targetsFingerprint, targetsOf } from '../model/nodes.ts';
 
 export interface TargetSet {
   targets: TargetNode[];
@@ -17,7 +16,7 @@ export interface TargetSet {
 export class TargetSets {
   private readonly nodes: () => readonly NodeObject[];
   private readonly seen = new Map<string, string>();
-  /** bumped on every node event (taints included: eligibility reads them when the set is computed) */
+  /** bumped whenever a node's fingerprint changes: the cached sets are computed again */
   private version = 0;
   private readonly cache = new Map<boolean, TargetSet & { version: number }>();
 
@@ -25,14 +24,20 @@ export class TargetSets {
     this.nodes = nodes;
   }
 
-  /** Record a node event; true when it may move a target set (a taint or readiness alone does not). */
+  /**
+   * Record a node event; true when it may move a target set. The fingerprint reads exactly what the target
+   * computation reads (a taint, readiness or a heartbeat alone changes nothing).
+   */
   noteNode(node: NodeObject, deleted: boolean): boolean {
-    this.version++;
     const name = node.metadata?.name ?? '';
-    if (deleted) return this.seen.delete(name) || true;
-    const fp = relevantNode(node);
-    if (this.seen.get(name) === fp) return false;
-    this.seen.set(name, fp);
+    if (deleted) {
+      this.seen.delete(name);
+    } else {
+      const fp = nodeFingerprint(node);
+      if (this.seen.get(name) === fp) return false;
+      this.seen.set(name, fp);
+    }
+    this.version++;
     return true;
   }
 

@@ -7,6 +7,8 @@ import * as k8s from '@kubernetes/client-node';
 import type { ConditionObject, IngressObject, ServiceObject } from '../model/objects.ts';
 
 const SMP = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.StrategicMergePatch);
+/** our name in managedFields, so another controller (and we) can tell who set a finalizer or the status */
+export const FIELD_MANAGER = 'lb-provisioner';
 
 export interface MetadataChange {
   addFinalizers?: string[];
@@ -22,7 +24,13 @@ export interface StatusChange {
   removeConditionType?: string;
 }
 
-export class ServiceWriter {
+/** What the sync pipeline writes through (a test can stand in for the apiserver here). */
+export interface ServiceWrites {
+  patchMetadata(svc: ServiceObject, change: MetadataChange): Promise<ServiceObject>;
+  patchStatus(svc: ServiceObject, change: StatusChange): Promise<ServiceObject>;
+}
+
+export class ServiceWriter implements ServiceWrites {
   private readonly api: k8s.CoreV1Api;
   /** writes issued, by kind (tests and the benchmark read these) */
   readonly counts = { metadata: 0, status: 0 };
@@ -38,7 +46,12 @@ export class ServiceWriter {
     if (change.annotations && Object.keys(change.annotations).length > 0) metadata['annotations'] = change.annotations;
     this.counts.metadata++;
     return (await this.api.patchNamespacedService(
-      { name: svc.metadata?.name ?? '', namespace: svc.metadata?.namespace ?? '', body: { metadata } },
+      {
+        name: svc.metadata?.name ?? '',
+        namespace: svc.metadata?.namespace ?? '',
+        body: { metadata },
+        fieldManager: FIELD_MANAGER,
+      },
       SMP,
     )) as ServiceObject;
   }
@@ -53,7 +66,12 @@ export class ServiceWriter {
     if (conditions.length) status['conditions'] = conditions;
     this.counts.status++;
     return (await this.api.patchNamespacedServiceStatus(
-      { name: svc.metadata?.name ?? '', namespace: svc.metadata?.namespace ?? '', body: { status } },
+      {
+        name: svc.metadata?.name ?? '',
+        namespace: svc.metadata?.namespace ?? '',
+        body: { status },
+        fieldManager: FIELD_MANAGER,
+      },
       SMP,
     )) as ServiceObject;
   }

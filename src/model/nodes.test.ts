@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { aNode } from '../../test/builders/service.ts';
-import { eligibleNodes, nodesWithoutProviderID, targetsFingerprint, targetsOf } from './nodes.ts';
+import { eligibleNodes, nodeFingerprint, nodesWithoutProviderID, targetsFingerprint, targetsOf } from './nodes.ts';
 import { EXCLUDE_FROM_LB_LABEL, TO_BE_DELETED_TAINT } from './names.ts';
 
 const names = (nodes: { metadata?: { name?: string } }[]) => nodes.map((n) => n.metadata?.name);
@@ -15,8 +15,13 @@ describe('eligible nodes', () => {
     aNode('cloud', { providerID: 'aws:///us-east-1a/i-1' }),
   ];
 
-  it('leaves out excluded, deleted and autoscaler-tainted nodes but keeps cordoned ones (health checks drain)', () => {
-    expect(names(eligibleNodes(nodes, { requireProviderID: false }))).toEqual(['plain', 'cordoned', 'cloud']);
+  it('leaves out excluded and deleted nodes but keeps cordoned and autoscaler-tainted ones (health checks drain)', () => {
+    expect(names(eligibleNodes(nodes, { requireProviderID: false }))).toEqual([
+      'plain',
+      'autoscaled-away',
+      'cordoned',
+      'cloud',
+    ]);
   });
 
   it('keeps only nodes with a providerID where the provider maps through it, and names the others', () => {
@@ -35,6 +40,18 @@ describe('eligible nodes', () => {
       ['a', ['10.0.0.1']],
       ['b', ['10.0.0.2', 'fd00::2']],
     ]);
+  });
+
+  it('fingerprints a node by exactly what its target reads: a label counts, a taint does not', () => {
+    const base = aNode('a');
+    const tainted = aNode('a', { taints: [{ key: TO_BE_DELETED_TAINT, effect: 'NoSchedule' }] });
+    const labelled = aNode('a', { labels: { 'node-pool': 'edge' } });
+    expect(nodeFingerprint(tainted)).toBe(nodeFingerprint(base));
+    expect(nodeFingerprint(labelled)).not.toBe(nodeFingerprint(base));
+    // and the target sets agree with the fingerprints
+    const set = (n: typeof base) => targetsFingerprint(targetsOf([n], { requireProviderID: false }));
+    expect(set(tainted)).toBe(set(base));
+    expect(set(labelled)).not.toBe(set(base));
   });
 
   it('gives equal fingerprints for equal target sets and different ones when a node moves', () => {

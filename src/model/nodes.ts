@@ -1,10 +1,14 @@
 /**
- * Which nodes receive load-balancer traffic. Readiness and draining are left to health checks
- * (KEP-3458: a stable node set), so only these facts move a node in or out.
+ * Which nodes receive load-balancer traffic. Readiness, cordoning and the cluster autoscaler's deletion
+ * taint are left to health checks (KEP-3458: a stable node set; kube-proxy's /healthz fails on nodes
+ * tainted for deletion), so only the facts in `nodeFacts` move a node in or out or change its target, and
+ * the node fingerprint reads exactly those: a node event that changes none of them syncs nothing, and one
+ * that changes any of them reaches every load balancer at once.
  */
 import type { NodeObject } from './objects.ts';
 import type { TargetNode } from './desired.ts';
-import { EXCLUDE_FROM_LB_LABEL, TO_BE_DELETED_TAINT } from './names.ts';
+import { EXCLUDE_FROM_LB_LABEL } from './names.ts';
+import { stableStringify } from './stable-json.ts';
 
 export interface NodeSelection {
   /** cloud providers map nodes to instances through spec.providerID: nodes without one can't be targets */
@@ -19,18 +23,10 @@ export function isBeingDeleted(node: NodeObject): boolean {
   return node.metadata?.deletionTimestamp !== undefined && node.metadata.deletionTimestamp !== null;
 }
 
-export function isTaintedForDeletion(node: NodeObject): boolean {
-  return node.spec?.taints?.some((t) => t.key === TO_BE_DELETED_TAINT) ?? false;
-}
-
 /** Nodes that a load balancer should target (upstream's predicates, minus readiness). */
 export function eligibleNodes(nodes: readonly NodeObject[], selection: NodeSelection): NodeObject[] {
   return nodes.filter(
-    (n) =>
-      !isExcluded(n) &&
-      !isBeingDeleted(n) &&
-      !isTaintedForDeletion(n) &&
-      (!selection.requireProviderID || Boolean(n.spec?.providerID)),
+    (n) => !isExcluded(n) && !isBeingDeleted(n) && (!selection.requireProviderID || Boolean(n.spec?.providerID)),
   );
 }
 
@@ -69,5 +65,13 @@ export function targetsOf(nodes: readonly NodeObject[], selection: NodeSelection
 
 /** A fingerprint of what a target set means to a load balancer; equal fingerprints need no update. */
 export function targetsFingerprint(targets: readonly TargetNode[]): string {
-  return targets.map((t) => `${t.name}|${t.addresses.join(',')}|${t.providerID ?? ''}|${t.zone ?? ''}`).join(';');
+  return stableStringify(targets);
+}
+
+/**
+ * Everything about a node that the target computation reads (eligibility and the target itself), as one
+ * string: two versions of a node with the same fingerprint give every load balancer the same targets.
+ */
+export function nodeFingerprint(node: NodeObject): string {
+  return stableStringify([isExcluded(node), isBeingDeleted(node), targetOf(node)]);
 }

@@ -14,6 +14,8 @@ export interface ObjectMeta {
   finalizers?: string[];
   deletionTimestamp?: Date | string;
   creationTimestamp?: Date | string;
+  /** who set which field (server-side field tracking); read to name another controller */
+  managedFields?: { manager?: string; operation?: string; fieldsV1?: object; subresource?: string }[];
 }
 
 export interface ServicePortObject {

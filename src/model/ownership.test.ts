@@ -33,10 +33,51 @@ describe('which Services are ours', () => {
     expect(decide(svc, { providers: ['local'], classOnly: false })).toEqual({ action: 'ignore' });
   });
 
-  it('leaves a class-less Service that another cloud controller already finalized', () => {
-    const svc = aService('web').withPorts(80).withFinalizers(UPSTREAM_FINALIZER).build();
+  it('leaves a class-less Service that another cloud controller already finalized, and says so naming it', () => {
+    const svc = aService('web')
+      .withPorts(80)
+      .withFinalizers(UPSTREAM_FINALIZER)
+      .with((s) => {
+        s.metadata!.managedFields = [
+          {
+            manager: 'aws-cloud-controller-manager',
+            operation: 'Update',
+            fieldsV1: { 'f:metadata': { 'f:finalizers': { '.': {}, [`v:"${UPSTREAM_FINALIZER}"`]: {} } } },
+          },
+        ];
+      })
+      .build();
     expect(wantedProvider(svc, cfg)).toBeUndefined();
-    expect(decide(svc, cfg)).toEqual({ action: 'ignore' });
+    const d = decide(svc, cfg);
+    expect(d.action).toBe('ignore');
+    expect(d.action === 'ignore' && d.why).toMatchObject({ type: 'Normal', reason: 'LeftToAnotherController' });
+    expect(d.action === 'ignore' && d.why?.message).toContain('(aws-cloud-controller-manager)');
+    expect(d.action === 'ignore' && d.why?.message).toContain('spec.loadBalancerClass: lbprovisioner.io/local');
+  });
+
+  it('leaves new class-less Services to a running cloud controller manager, but keeps the ones it built', () => {
+    const taken: OwnershipConfig = { ...cfg, classlessTakenBy: 'the cloud controller manager' };
+    const fresh = decide(aService('new').withPorts(80).build(), taken);
+    expect(fresh.action === 'ignore' && fresh.why?.reason).toBe('LeftToAnotherController');
+    const ours = aService('old')
+      .withPorts(80)
+      .withFinalizers(UPSTREAM_FINALIZER)
+      .withAnnotations({ [PROVIDER_ANNOTATION]: 'local' })
+      .build();
+    expect(decide(ours, taken)).toEqual({ action: 'ensure', provider: 'local' });
+    // a Service with our class is ours whatever the other controller does
+    expect(decide(aService('c').withPorts(80).withClass('lbprovisioner.io/fake').build(), taken)).toEqual({
+      action: 'ensure',
+      provider: 'fake',
+    });
+  });
+
+  it('names the stuck finalizer and how to release it when our record was removed and the class is gone', () => {
+    const svc = aService('web').withPorts(80).clusterIP().withFinalizers(OUR_FINALIZER).build();
+    const d = decide(svc, cfg);
+    expect(d.action === 'ignore' && d.why?.reason).toBe('UnknownProvider');
+    expect(d.action === 'ignore' && d.why?.message).toContain(OUR_FINALIZER);
+    expect(d.action === 'ignore' && d.why?.message).toContain('kubectl -n default patch service web --type=json');
   });
 
   it('keeps a load balancer with the provider that built it when --default-provider changes', () => {
@@ -82,14 +123,18 @@ describe('which Services are ours', () => {
     expect(decide(svc, cfg)).toEqual({ action: 'cleanup', provider: 'local', then: 'fake' });
   });
 
-  it('does not touch a Service recorded for a provider this process does not run', () => {
+  it('does not touch a Service recorded for a provider this process does not run, and says how to release it', () => {
     const svc = aService('web')
       .withPorts(80)
       .clusterIP()
       .withFinalizers(OUR_FINALIZER)
       .withAnnotations({ [PROVIDER_ANNOTATION]: 'aws' })
       .build();
-    expect(decide(svc, cfg)).toEqual({ action: 'ignore' });
+    const d = decide(svc, cfg);
+    expect(d.action).toBe('ignore');
+    expect(d.action === 'ignore' && d.why).toMatchObject({ type: 'Warning', reason: 'ProviderNotRunning' });
+    expect(d.action === 'ignore' && d.why?.message).toContain(`--provider aws`);
+    expect(d.action === 'ignore' && d.why?.message).toContain(OUR_FINALIZER);
   });
 
   it('leaves a class-less Service to another controller when the default provider declines it by annotation', () => {

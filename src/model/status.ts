@@ -21,22 +21,28 @@ export function ingressFor(points: readonly IngressPoint[], ipMode: IpMode): Ing
   });
 }
 
-function canonicalIngress(list: readonly IngressObject[] | undefined): string {
+function canonicalIngress(list: readonly IngressObject[] | undefined, ignoreIpMode: boolean): string {
   return JSON.stringify(
     (list ?? []).map((i) => ({
       ip: i.ip ?? '',
       hostname: i.hostname ?? '',
-      ipMode: i.ipMode ?? '',
+      ipMode: ignoreIpMode ? '' : (i.ipMode ?? ''),
       ports: (i.ports ?? []).map((p) => `${p.port}/${p.protocol}/${p.error ?? ''}`),
     })),
   );
 }
 
+/**
+ * Do two ingress lists show the same thing? `ignoreIpMode` for apiservers that drop the field (the
+ * LoadBalancerIPMode gate off, Kubernetes <= 1.29): what they keep is what we compare.
+ */
 export function ingressEqual(
   a: readonly IngressObject[] | undefined,
   b: readonly IngressObject[] | undefined,
+  options: { ignoreIpMode?: boolean } = {},
 ): boolean {
-  return canonicalIngress(a) === canonicalIngress(b);
+  const ignore = options.ignoreIpMode ?? false;
+  return canonicalIngress(a, ignore) === canonicalIngress(b, ignore);
 }
 
 export interface ReadyState {

@@ -54,7 +54,7 @@ describe('leader election (real Lease, controller RBAC)', () => {
       message: 'the cleaner to lead',
       timeoutMs: 15_000,
     });
-    for (const name of ['first', 'second', 'third']) await deleteService(cluster, ns, name);
+    for (const name of ['first', 'second', 'third', 'fourth']) await deleteService(cluster, ns, name);
     await cleaner.controller.stop();
     await cluster?.stop();
   });
@@ -82,6 +82,33 @@ describe('leader election (real Lease, controller RBAC)', () => {
     expect(b.fake.callsOf('ensure', `${ns}/second`).length).toBe(1);
     expect(a.fake.callsOf('ensure', `${ns}/second`)).toEqual([]);
     await b.controller.stop();
+  }, 60_000);
+
+  it('a graceful stop lets the sync in flight finish, and only then releases the lease', async () => {
+    const fake = new FakeProvider({ latencyMs: 1500 });
+    const d = await startController(cluster, {
+      providers: [fake],
+      leaderElection: { ...lease, identity: 'replica-d' },
+    });
+    running.push(d);
+    await waitFor(() => d.isLeader || undefined, { message: 'replica-d to lead', timeoutMs: 15_000 });
+    await create('fourth');
+    await waitFor(() => fake.inFlight > 0 || undefined, { message: 'an ensure in flight', timeoutMs: 10_000 });
+    const stopped = d.stop();
+    await sleep(300);
+    const coord = cluster.admin.makeApiClient(k8s.CoordinationV1Api);
+    const holder = async () =>
+      (await coord.readNamespacedLease({ name: lease.name, namespace: lease.namespace })).spec?.holderIdentity;
+    // mid-call: the lease is still ours, so no standby can take over and race us
+    expect(fake.inFlight).toBeGreaterThan(0);
+    expect(await holder()).toBe('replica-d');
+    await stopped;
+    expect(fake.inFlight).toBe(0);
+    expect(fake.callsOf('ensure', `${ns}/fourth`)).toHaveLength(1);
+    expect([...fake.balancers.values()].some((b) => b.ref.name === 'fourth')).toBe(true);
+    const svc = await waitForService(cluster, ns, 'fourth', hasIngress, 'the drained sync to have written status');
+    expect(svc.status?.loadBalancer?.ingress?.[0]?.ip).toBeDefined();
+    expect(await holder()).toBeFalsy();
   }, 60_000);
 
   it('a leader that loses its lease to another holder stops writing at once', async () => {

@@ -191,7 +191,7 @@ describe('local provider pools (real apiserver)', () => {
       'bad-health',
       { 'lbprovisioner.io/health-check-interval': 'often' },
       'InvalidAnnotation',
-      /health-check-interval.*"often" is not a whole number/,
+      /health-check-interval.*"often" is not accepted; use an integer from 1 to 300/,
     ],
     ['two-v4', { 'lbprovisioner.io/ips': '192.0.2.4,192.0.2.5' }, 'InvalidAnnotation', /192\.0\.2\.4/],
   ];
@@ -276,6 +276,39 @@ describe('local provider pools (real apiserver)', () => {
     expect(readyOf(served)?.status).toBe('True');
     expect(Date.now() - freedAt).toBeLessThan(5000);
     await deleteService(cluster, ns, 'tiny-b');
+  });
+
+  it('an address only shown in a Service status (moving from MetalLB) is reserved before anything new is allocated', async () => {
+    await pool('single', { addresses: ['203.0.113.20'], autoAssign: false });
+    const wants = { 'lbprovisioner.io/pool': 'single' };
+    // the migrated Service: its address is only in its status, no record of ours yet; named to sort last, so
+    // the newcomer would be synced first and take the address if restore did not reserve it
+    await create(aService('z-migrated', ns).withPorts(80).withAnnotations(wants).manifest());
+    await cluster.core.patchNamespacedServiceStatus(
+      { name: 'z-migrated', namespace: ns, body: { status: { loadBalancer: { ingress: [{ ip: '203.0.113.20' }] } } } },
+      k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
+    );
+    await create(aService('a-newcomer', ns).withPorts(80).withAnnotations(wants).manifest());
+    await startLocal();
+    const migrated = await waitForService(
+      cluster,
+      ns,
+      'z-migrated',
+      (s) => readyOf(s)?.status === 'True',
+      'the migrated Service to be adopted',
+    );
+    expect(ipsOf(migrated)).toEqual(['203.0.113.20']);
+    expect(migrated.metadata!.annotations!['lbprovisioner.io/allocated-ips']).toBe('203.0.113.20');
+    const newcomer = await waitForService(
+      cluster,
+      ns,
+      'a-newcomer',
+      (s) => readyOf(s)?.reason === 'PoolExhausted',
+      'the newcomer to wait for an address',
+    );
+    expect(ipsOf(newcomer)).toEqual([]);
+    await deleteService(cluster, ns, 'a-newcomer');
+    await deleteService(cluster, ns, 'z-migrated');
   });
 
   it('a restart with 200 Services up makes zero Service writes and changes no address', async () => {

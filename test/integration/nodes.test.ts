@@ -79,6 +79,38 @@ describe('node sync (fake provider, real apiserver)', () => {
     );
   });
 
+  it('a Service created after a node was tainted for deletion gets the same targets as the others (one stable set)', async () => {
+    await cluster.core.patchNode(
+      { name: 'n3', body: { spec: { taints: [{ key: TO_BE_DELETED_TAINT, effect: 'NoSchedule', value: '1' }] } } },
+      k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
+    );
+    await cluster.core.createNamespacedService({ namespace: ns, body: aService('late', ns).withPorts(80).manifest() });
+    await waitForService(cluster, ns, 'late', (s) => (s.status?.loadBalancer?.ingress?.length ?? 0) > 0, 'an ingress');
+    const everyone = services.map((s) => lastTargets(s));
+    expect(everyone).toEqual([['n3'], ['n3'], ['n3']]);
+    expect(fake.callsOf('ensure', `${ns}/late`).at(-1)?.targets).toEqual(['n3']);
+    await deleteService(cluster, ns, 'late');
+    await cluster.core.patchNode(
+      { name: 'n3', body: { spec: { taints: null } } },
+      k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
+    );
+  });
+
+  it('a node label change reaches every load balancer at once (target-node-label selectors read labels)', async () => {
+    const labelOf = (name: string) =>
+      [...fake.balancers.values()]
+        .find((b) => b.ref.namespace === ns && b.ref.name === name)
+        ?.lb.targets.find((t) => t.name === 'n3')?.labels['node-pool'];
+    await cluster.core.patchNode(
+      { name: 'n3', body: { metadata: { labels: { 'node-pool': 'edge' } } } },
+      k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
+    );
+    await waitFor(() => services.every((s) => labelOf(s) === 'edge') || undefined, {
+      message: 'every load balancer to see the new label (no drift pass runs here)',
+      timeoutMs: 10_000,
+    });
+  });
+
   it('a burst of 20 node additions coalesces into a few updates per load balancer', async () => {
     const before = fake.callsOf('updateTargets').length;
     const names = Array.from({ length: 20 }, (_, i) => `burst-${i}`);

@@ -88,7 +88,7 @@ describe('resilience and the real process', () => {
       expect(ready).toBe(true);
       const metrics = await (await fetch(`http://${address}/metrics`)).text();
       expect(metrics).toMatch(
-        /lbprovisioner_reconcile_duration_seconds_count\{provider="local",outcome="success"\} [1-9]/,
+        /lbprovisioner_reconcile_duration_seconds_count\{provider="local",operation="ensure",outcome="success"\} [1-9]/,
       );
       expect(metrics).toMatch(/lbprovisioner_leader 1/);
       // one JSON object per line, every sync line names its Service, and no credential reaches a line

@@ -149,6 +149,12 @@ export class Allocator {
     return null;
   }
 
+  /** The pool an address lies in, or null when it lies in none. */
+  poolOf(ip: string): string | null {
+    const address = parseAddress(ip);
+    return address ? this.#poolNameFor(address, null) : null;
+  }
+
   release(key: string): ReleaseOutcome {
     this.#waiting.delete(key);
     return this.#afterFreeing(this.#drop(key));

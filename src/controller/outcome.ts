@@ -1,0 +1,108 @@
+/**
+ * The one place a sync's result becomes effects: the queue (forget, recheck, retry after, back off), the
+ * metrics (one duration histogram for every operation), Events (deduplicated by the recorder), and the
+ * Ready condition of a failed Service (written only when it changes).
+ */
+import type { Logger } from 'pino';
+import type { EventSink } from '../kube/events.ts';
+import type { ServiceWrites } from '../kube/service-writer.ts';
+import type { Metrics } from '../metrics.ts';
+import type { ServiceObject } from '../model/objects.ts';
+import { isBeingDeleted, isLoadBalancer } from '../model/ownership.ts';
+import { readyCondition, readyConditionDiffers, type ReadyState } from '../model/status.ts';
+import type { Intent, ServiceBook } from './book.ts';
+import type { SyncResult } from './pipeline.ts';
+import type { WorkQueue } from './queue.ts';
+
+export interface OutcomeDeps {
+  book: ServiceBook;
+  events: EventSink;
+  writer: ServiceWrites;
+  metrics: Metrics;
+  log: Logger;
+}
+
+export class Outcomes {
+  private readonly d: OutcomeDeps;
+
+  constructor(deps: OutcomeDeps) {
+    this.d = deps;
+  }
+
+  /** A progress Event that must show before a slow provider call returns. */
+  progress(svc: ServiceObject, reason: string, message: string): void {
+    this.d.events.record(svc, 'Normal', reason, message);
+  }
+
+  /** Queue a key with a reason (the strongest pending reason wins). */
+  enqueue(queue: WorkQueue, key: string, intent: Intent, delayMs = 0): void {
+    this.d.book.noteIntent(key, intent);
+    if (delayMs > 0) queue.addAfter(key, delayMs);
+    else queue.add(key);
+  }
+
+  /** Apply a result. `aborted`: the sync was cut short by shutdown or lost leadership; nothing is shown. */
+  async settle(queue: WorkQueue, key: string, r: SyncResult, durationMs: number, aborted: boolean): Promise<void> {
+    const outcome = r.failure ? r.failure.reason : 'success';
+    if (r.operation !== 'none')
+      this.d.metrics.reconcileDuration.observe(
+        { provider: r.provider ?? '', operation: r.operation, outcome },
+        durationMs / 1000,
+      );
+    if (aborted) return;
+    for (const n of r.notices) if (r.svc) this.d.events.record(r.svc, n.type, n.reason, n.message);
+    if (r.failure) {
+      this.d.log.warn(
+        {
+          service: key,
+          provider: r.provider,
+          operation: r.operation,
+          reason: r.failure.reason,
+          err: r.failure.message,
+        },
+        'sync failed',
+      );
+      if (r.failure.userVisible && r.svc) await this.showFailure(r.svc, r.failure.reason, r.failure.message);
+    }
+    const next = r.next;
+    switch (next.kind) {
+      case 'forget':
+        queue.forget(key);
+        break;
+      case 'recheck':
+        queue.forget(key);
+        this.enqueue(queue, key, 'force', next.delayMs);
+        break;
+      case 'again':
+        queue.forget(key);
+        this.enqueue(queue, key, 'force');
+        break;
+      case 'after':
+        this.enqueue(queue, key, 'force', next.delayMs);
+        break;
+      case 'backoff':
+        this.d.book.noteIntent(key, 'force');
+        queue.addRateLimited(key);
+        break;
+      case 'soon':
+        this.enqueue(queue, key, 'force', 200);
+        break;
+      case 'stop':
+        // bad input: nothing retries until the Service changes (its watch event queues it again)
+        queue.forget(key);
+        break;
+    }
+  }
+
+  /** A Warning Event and a False condition (only when it changes what the Service shows). */
+  private async showFailure(svc: ServiceObject, reason: string, message: string): Promise<void> {
+    this.d.events.record(svc, 'Warning', reason, message);
+    const state: ReadyState = { status: 'False', reason, message };
+    if (isBeingDeleted(svc) || !isLoadBalancer(svc) || !readyConditionDiffers(svc, state)) return;
+    try {
+      this.d.book.wrote(await this.d.writer.patchStatus(svc, { condition: readyCondition(svc, state, new Date()) }));
+    } catch (err) {
+      this.d.log.warn({ err: String(err) }, 'could not write the Ready condition');
+    }
+  }
+}

@@ -1,0 +1,94 @@
+/**
+ * The sync pipeline against a stand-in apiserver that behaves like one a real cluster may run (here: one
+ * with the LoadBalancerIPMode gate off, which the test control plane cannot be). Integration tests cover
+ * the pipeline against the real apiserver.
+ */
+import { describe, expect, it } from '@jest/globals';
+import { FakeProvider } from '../../providers/fake/provider.ts';
+import { aService } from '../../test/builders/service.ts';
+import { silentLogger } from '../log.ts';
+import { Metrics } from '../metrics.ts';
+import type { ServiceObject } from '../model/objects.ts';
+import type { MetadataChange, ServiceWrites, StatusChange } from '../kube/service-writer.ts';
+import { ServiceBook } from './book.ts';
+import { syncKey, type SyncDeps } from './pipeline.ts';
+import { TargetSets } from './target-sets.ts';
+
+/** An apiserver store of one Service that, like Kubernetes <= 1.29, drops ingress[].ipMode on write. */
+class OldApiserver implements ServiceWrites {
+  svc: ServiceObject;
+  writes = { metadata: 0, status: 0 };
+  private rv = 1;
+
+  constructor(svc: ServiceObject) {
+    this.svc = structuredClone(svc);
+  }
+
+  async patchMetadata(_svc: ServiceObject, change: MetadataChange): Promise<ServiceObject> {
+    this.writes.metadata++;
+    const m = (this.svc.metadata ??= {});
+    m.finalizers = [...(m.finalizers ?? []), ...(change.addFinalizers ?? [])];
+    for (const [k, v] of Object.entries(change.annotations ?? {})) {
+      m.annotations ??= {};
+      if (v === null) delete m.annotations[k];
+      else m.annotations[k] = v;
+    }
+    return this.bump();
+  }
+
+  async patchStatus(_svc: ServiceObject, change: StatusChange): Promise<ServiceObject> {
+    this.writes.status++;
+    const status = (this.svc.status ??= {});
+    if (change.ingress !== undefined)
+      status.loadBalancer = { ingress: (change.ingress ?? []).map(({ ipMode: _dropped, ...kept }) => kept) };
+    if (change.condition) status.conditions = [change.condition];
+    return this.bump();
+  }
+
+  private bump(): ServiceObject {
+    this.svc.metadata!.resourceVersion = String(++this.rv);
+    return structuredClone(this.svc);
+  }
+}
+
+function depsFor(api: OldApiserver, provider: FakeProvider): SyncDeps {
+  const targets = new TargetSets(() => []);
+  return {
+    clusterName: 'unit',
+    providers: new Map([[provider.name, provider]]),
+    ownership: { providers: [provider.name], defaultProvider: provider.name, classOnly: false },
+    book: new ServiceBook(),
+    writer: api,
+    metrics: new Metrics(),
+    log: silentLogger(),
+    service: () => structuredClone(api.svc),
+    nodes: () => [],
+    targets: (requireProviderID) => targets.for(requireProviderID),
+    namespaceLabels: () => ({}),
+    progress: () => {},
+    apiserver: { dropsIpMode: false },
+    provisioningRecheckMs: 15_000,
+  };
+}
+
+describe('the sync pipeline', () => {
+  it('on an apiserver that drops ipMode, a resync compares what the apiserver keeps and writes nothing', async () => {
+    const api = new OldApiserver(aService('web').withPorts(80).withNodePorts().build());
+    const d = depsFor(api, new FakeProvider());
+    const signal = new AbortController().signal;
+
+    const first = await syncKey(d, 'default/web', signal);
+    expect(first.failure).toBeUndefined();
+    expect(api.writes).toEqual({ metadata: 1, status: 1 });
+    expect(api.svc.status?.loadBalancer?.ingress).toEqual([
+      { ip: '198.51.100.2', ports: [{ port: 80, protocol: 'TCP' }] },
+    ]);
+    expect(d.apiserver.dropsIpMode).toBe(true);
+
+    d.book.noteIntent('default/web', 'drift');
+    const resync = await syncKey(d, 'default/web', signal);
+    expect(resync.failure).toBeUndefined();
+    expect(api.writes).toEqual({ metadata: 1, status: 1 });
+    expect(resync.notices.map((n) => n.reason)).toEqual([]);
+  });
+});

@@ -7,6 +7,7 @@ import * as k8s from '@kubernetes/client-node';
 import PQueue from 'p-queue';
 import type { Logger } from 'pino';
 import type { ServiceObject } from '../model/objects.ts';
+import { describeApiError } from './api-error.ts';
 
 export type EventType = 'Normal' | 'Warning';
 
@@ -90,7 +91,7 @@ export class EventRecorder implements EventSink {
     this.api
       .createNamespacedEvent({ namespace: event.metadata.namespace ?? 'default', body: event })
       .catch((err: unknown) => {
-        this.options.log.warn({ err: String(err), reason }, 'could not record event');
+        this.options.log.warn({ err: describeApiError(err), reason }, 'could not record event');
       });
   }
 

@@ -1,53 +1,121 @@
-/** The command line: `lb-provisioner run | dev-cluster | demo`. */
-import { Command } from 'commander';
-import { ConfigError, parseRunConfig } from '../config/config.ts';
+/**
+ * The command line: `lb-provisioner run | cleanup | dev-cluster | demo`. Exit codes: 0 for a clean stop
+ * or --help; 2 when the user must change something (an unknown command or flag, a bad value, a condition
+ * the message names the fix for); 1 when the process fails at run time.
+ */
+import { Command, CommanderError } from 'commander';
+import { parseRunConfig, type Config } from '../config/config.ts';
+import { applyBooleanEnv } from '../config/boolean-env.ts';
+import { ConfigError } from '../config/errors.ts';
+import { UserFixableError } from './user-error.ts';
 import { runFlags, toOption } from './options.ts';
 
-export function buildProgram(): Command {
+export interface Commands {
+  run(config: Config): Promise<void>;
+  devCluster(o: { kubeconfigOut: string }): Promise<void>;
+  demo(o: { kubeconfigOut: string }): Promise<void>;
+}
+
+const defaultCommands: Commands = {
+  run: async (config) => (await import('./run.ts')).runController(config),
+  devCluster: async (o) =>
+    (await import('./dev-cluster.ts')).runDevCluster({ ...o, log: (line) => process.stderr.write(`${line}\n`) }),
+  demo: async (o) => (await import('./demo.ts')).runDemo(o),
+};
+
+export interface Output {
+  out(text: string): void;
+  err(text: string): void;
+}
+
+const stdio: Output = { out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t) };
+
+export function buildProgram(commands: Partial<Commands> = {}, output: Output = stdio): Command {
+  const act = { ...defaultCommands, ...commands };
   const program = new Command('lb-provisioner')
     .description(
       'Gives every Service of type LoadBalancer a real load balancer (AWS NLB, Azure, or a local MetalLB-like provider).',
     )
-    .showHelpAfterError();
+    // set before the subcommands exist: they inherit both
+    .exitOverride()
+    .configureOutput({ writeOut: output.out, writeErr: output.err })
+    .showHelpAfterError('(lb-provisioner --help shows the commands; lb-provisioner <command> --help their flags)');
 
+  const flags = runFlags();
   const run = program.command('run').description('run the service controller');
-  for (const { spec, provider } of runFlags()) run.addOption(toOption(spec, provider));
-  run.action(async (raw: Record<string, unknown>, command: Command) => {
-    const config = parseRunConfig(raw, (key) => command.getOptionValueSource(key));
-    const { runController } = await import('./run.ts');
-    await runController(config);
+  for (const { spec, provider } of flags) run.addOption(toOption(spec, provider));
+  run.action(async (_options: unknown, command: Command) => {
+    applyBooleanEnv(
+      command,
+      flags.map((f) => f.spec),
+    );
+    await act.run(parseRunConfig(command.opts(), (key) => command.getOptionValueSource(key)));
   });
 
   program
     .command('dev-cluster')
     .description('run a local kube-apiserver + etcd (built from the Go module proxy on first use) until interrupted')
     .requiredOption('--kubeconfig-out <path>', 'write the admin kubeconfig here')
-    .action(async (o: { kubeconfigOut: string }) => {
-      const { runDevCluster } = await import('./dev-cluster.ts');
-      await runDevCluster({ kubeconfigOut: o.kubeconfigOut, log: (line) => console.error(line) });
-    });
+    .action((o: { kubeconfigOut: string }) => act.devCluster({ kubeconfigOut: o.kubeconfigOut }));
 
   program
     .command('demo')
     .description('start a dev control plane, the controller with the local provider, and sample Services')
     .option('--kubeconfig-out <path>', 'write the admin kubeconfig here', '/tmp/lb-provisioner-demo.kubeconfig')
-    .action(async (o: { kubeconfigOut: string }) => {
-      const { runDemo } = await import('./demo.ts');
-      await runDemo({ kubeconfigOut: o.kubeconfigOut });
-    });
+    .action((o: { kubeconfigOut: string }) => act.demo({ kubeconfigOut: o.kubeconfigOut }));
 
   return program;
 }
 
-export async function main(argv: string[]): Promise<void> {
-  try {
-    await buildProgram().parseAsync(argv);
-  } catch (err) {
-    if ((err as Error)?.name === 'ConfigError' || err instanceof ConfigError) {
-      console.error(`lb-provisioner: invalid configuration:\n${(err as Error).message}`);
-      process.exit(2);
-    }
-    console.error(`lb-provisioner: ${(err as Error)?.stack ?? String(err)}`);
-    process.exit(1);
+/**
+ * Parses and runs one command. Resolves with the exit code when the command ended in an error or printed
+ * help, undefined when it started normally (a `run` keeps the process alive on its own).
+ */
+export async function runCli(
+  args: readonly string[],
+  commands: Partial<Commands> = {},
+  output: Output = stdio,
+): Promise<number | undefined> {
+  const program = buildProgram(commands, output);
+  const unknown = unknownCommand(program, args);
+  if (unknown !== undefined) {
+    const known = program.commands.map((c) => c.name()).join(', ');
+    output.err(`lb-provisioner: unknown command ${JSON.stringify(unknown)} (commands: ${known}; see --help)\n`);
+    return 2;
   }
+  try {
+    await program.parseAsync(args, { from: 'user' });
+    return undefined;
+  } catch (err) {
+    // commander has already printed its message (unknown flag, missing value) and the hint
+    if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
+    if (err instanceof ConfigError) {
+      output.err(`lb-provisioner: invalid configuration:\n${err.message}\n`);
+      return 2;
+    }
+    if (err instanceof UserFixableError) {
+      output.err(`lb-provisioner: ${err.message}\n`);
+      return 2;
+    }
+    output.err(`lb-provisioner: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    return 1;
+  }
+}
+
+/**
+ * The first word that is not a flag must be a command. commander would print the top-level help and
+ * exit 0 for `lb-provisioner speaker --help`, so a script would believe it worked.
+ */
+function unknownCommand(program: Command, args: readonly string[]): string | undefined {
+  const names = new Set(program.commands.map((c) => c.name()));
+  const words = args.filter((a) => !a.startsWith('-'));
+  const [first, second] = words;
+  if (first === undefined) return undefined;
+  if (first === 'help') return second !== undefined && !names.has(second) ? second : undefined;
+  return names.has(first) ? undefined : first;
+}
+
+export async function main(argv: readonly string[]): Promise<void> {
+  const code = await runCli(argv.slice(2));
+  if (code !== undefined) process.exit(code);
 }

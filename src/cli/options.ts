@@ -21,8 +21,12 @@ export function runFlags(): { spec: FlagSpec; provider?: string }[] {
 }
 
 export function toOption(spec: FlagSpec, provider?: string): Option {
-  const description = provider ? `${provider} provider: ${spec.description}` : spec.description;
-  const option = new Option(spec.flags, description).env(envName(spec));
+  const described = provider ? `${provider} provider: ${spec.description}` : spec.description;
+  // commander reads a switch's variable by presence only (LBP_CLASS_ONLY=false would mean true):
+  // applyBooleanEnv reads switches, so commander only shows their variable
+  const description = isBoolean(spec) ? `${described} (env: ${envName(spec)}=true|false)` : described;
+  const option = new Option(spec.flags, description);
+  if (!isBoolean(spec)) option.env(envName(spec));
   if (spec.list) option.argParser(collect);
   const value = defaultValue(spec);
   // a --no-x switch gets its true default from commander itself

@@ -1,8 +1,8 @@
 /** API errors read like kubectl's, from what a real apiserver answers (no client-node dump reaches a user). */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import * as k8s from '@kubernetes/client-node';
-import { startControlPlane, type ControlPlane } from '../../test/harness/controlplane.ts';
-import { freePort } from '../../test/harness/ports.ts';
+import { startControlPlane, type ControlPlane } from '../devcluster/controlplane.ts';
+import { freePort } from '../devcluster/ports.ts';
 import { apiStatusCode, describeApiError } from './api-error.ts';
 
 async function failure(p: Promise<unknown>): Promise<unknown> {

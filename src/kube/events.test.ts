@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import * as k8s from '@kubernetes/client-node';
 import { Writable } from 'node:stream';
-import { startControlPlane, type ControlPlane } from '../../test/harness/controlplane.ts';
+import { startControlPlane, type ControlPlane } from '../devcluster/controlplane.ts';
 import { createLogger } from '../log.ts';
 import { EventRecorder } from './events.ts';
 

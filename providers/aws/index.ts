@@ -1,11 +1,55 @@
-/** The AWS provider's entry point for the CLI (loaded lazily, so only `--provider aws` loads the SDK). */
-import { AwsProvider } from './provider.ts';
-import type { AwsProviderOptions } from './provider.ts';
+/**
+ * The AWS provider's public entry: its descriptor (flags, their validation, annotations). The provider and
+ * the AWS SDK load only when `--provider aws` runs (`create`), so `--provider local` never loads the SDK.
+ */
+import { z } from 'zod';
+import type { ProviderDescriptor } from '../../src/provider-descriptor.ts';
+import { AWS_ANNOTATIONS } from './annotations.ts';
 
-export { AwsProvider } from './provider.ts';
-export type { AwsProviderOptions } from './provider.ts';
 export { AWS_ANNOTATIONS } from './annotations.ts';
+export type { AwsProvider } from './provider.ts';
+export type { AwsProviderOptions } from './provider.ts';
 
-export function createAwsProvider(options: AwsProviderOptions): AwsProvider {
-  return new AwsProvider(options);
-}
+const options = z.object({
+  awsRegion: z.string().min(1, { message: '--aws-region: must not be empty' }).optional(),
+  awsEndpoint: z.url({ message: '--aws-endpoint: expected a URL (e.g. http://127.0.0.1:5000)' }).optional(),
+  awsAdopt: z.boolean(),
+  awsQuotaPrecheck: z.boolean(),
+});
+
+export const awsProvider: ProviderDescriptor<z.output<typeof options>> = {
+  name: 'aws',
+  title: 'AWS provider',
+  flags: [
+    { flags: '--aws-region <region>', documentedDefault: 'SDK chain', description: 'region (default: AWS_REGION)' },
+    {
+      flags: '--aws-endpoint <url>',
+      documentedDefault: 'AWS',
+      description: 'ELBv2 and EC2 endpoint (moto, private endpoints)',
+    },
+    {
+      flags: '--no-aws-adopt',
+      documentedDefault: 'adopt',
+      description: 'do not adopt NLBs tagged for the same cluster and Service',
+    },
+    {
+      flags: '--no-aws-quota-precheck',
+      documentedDefault: 'check',
+      description: 'skip DescribeAccountLimits before creating',
+    },
+  ],
+  options,
+  annotations: [{ title: 'AWS provider', rows: AWS_ANNOTATIONS }],
+  create: async (o, shared) => {
+    const { AwsProvider } = await import('./provider.ts');
+    return new AwsProvider({
+      clusterName: shared.clusterName,
+      adopt: o.awsAdopt,
+      quotaPrecheck: o.awsQuotaPrecheck,
+      nodePortRange: shared.nodePortRange,
+      log: shared.log,
+      ...(o.awsRegion ? { region: o.awsRegion } : {}),
+      ...(o.awsEndpoint ? { endpoint: o.awsEndpoint } : {}),
+    });
+  },
+};

@@ -1,86 +1,74 @@
-/** The local provider's public entry: what the CLI builds. Nothing outside this folder imports deeper. */
-import type { Logger } from 'pino';
-import type { LoadBalancerProvider, ProviderContext } from '../../src/provider.ts';
-import { ConfigError } from '../../src/config/config.ts';
-import { poolsFromFlags } from './pool.ts';
-import { LocalProvider } from './provider.ts';
-import { IPPoolWatcher } from './kube-pools.ts';
-import { ProxyDataplane } from './dataplane/proxy-dataplane.ts';
-import { PROXY_HEALTH_TIMING } from './dataplane/health-checker.ts';
-import { ProxyDataPlaneAdapter } from './proxy-adapter.ts';
+/**
+ * The local provider's public entry: its descriptor (flags, their validation, annotations) and a factory.
+ * Nothing outside this folder imports deeper. The provider itself loads only when it is created.
+ */
+import { z } from 'zod';
+import type { ProviderDescriptor } from '../../src/provider-descriptor.ts';
+import { localAnnotations } from './annotations.ts';
+import { dataplaneAnnotations } from './dataplane/service-options.ts';
+import { poolFlagErrors, poolsFromFlags } from './pool.ts';
+import type { KubeLocalProvider, LocalProviderConfig } from './kube-provider.ts';
 
-export { localAnnotations } from './annotations.ts';
-export { dataplaneAnnotations } from './dataplane/service-options.ts';
+export type { KubeLocalProvider, LocalProviderConfig } from './kube-provider.ts';
 
-export interface LocalProviderConfig {
-  clusterName: string;
-  /** --pool values */
-  pools: readonly string[];
-  dataplane: 'none' | 'proxy';
-  proxyBackend?: 'auto' | 'nftables' | 'userspace';
-  vipInterface?: string;
-  log: Logger;
-}
+const options = z.object({
+  pool: z.array(z.string()).superRefine((values, ctx) => {
+    for (const message of poolFlagErrors(poolsFromFlags(values).errors)) ctx.addIssue({ code: 'custom', message });
+  }),
+  dataplane: z.enum(['none', 'proxy'], { message: '--dataplane: expected none or proxy' }),
+  proxyBackend: z.enum(['auto', 'nftables', 'userspace'], {
+    message: '--proxy-backend: expected auto, nftables or userspace',
+  }),
+  vipInterface: z.string().regex(/^[a-zA-Z0-9._-]{1,15}$/, {
+    message: '--vip-interface: expected an interface name (at most 15 characters)',
+  }),
+});
 
-/** A LocalProvider that also watches IPPool objects once it runs, and drives the proxy data plane. */
-export class KubeLocalProvider extends LocalProvider {
-  private watcher: IPPoolWatcher | undefined;
-  private readonly flagPools;
-  private readonly proxy: ProxyDataPlaneAdapter | undefined;
+export const localProvider: ProviderDescriptor<z.output<typeof options>> = {
+  name: 'local',
+  title: 'Local provider',
+  flags: [
+    {
+      flags: '--pool <cidr>',
+      list: true,
+      documentedDefault: 'none',
+      description:
+        'an address pool (CIDR, start-end or one address), repeatable; several in one flag make one dual-stack pool; IPPool objects add more',
+    },
+    {
+      flags: '--dataplane <mode>',
+      default: 'none',
+      description:
+        'none (addresses only, ipMode: VIP) or proxy (this host forwards VIP:port to the NodePorts, ipMode: Proxy)',
+    },
+    {
+      flags: '--proxy-backend <name>',
+      default: 'auto',
+      description:
+        'proxy data plane: nftables, userspace, or auto (nftables when it can be programmed, else userspace; the log says why)',
+    },
+    {
+      flags: '--vip-interface <name>',
+      default: 'lbp0',
+      description:
+        'proxy data plane: the interface the VIPs go on (created if missing; lo for the userspace back end in dev)',
+    },
+  ],
+  options,
+  annotations: [{ title: 'Local provider', rows: [...localAnnotations, ...dataplaneAnnotations] }],
+  create: (o, shared) =>
+    createLocalProvider({
+      clusterName: shared.clusterName,
+      pools: o.pool,
+      dataplane: o.dataplane,
+      proxyBackend: o.proxyBackend,
+      vipInterface: o.vipInterface,
+      log: shared.log,
+    }),
+};
 
-  constructor(config: LocalProviderConfig) {
-    const { pools, errors } = poolsFromFlags(config.pools);
-    if (errors.length > 0) throw new ConfigError(errors.map((e) => `--pool: ${e.message}`).join('\n'));
-    const proxy =
-      config.dataplane === 'proxy'
-        ? new ProxyDataPlaneAdapter(
-            new ProxyDataplane({
-              backend: config.proxyBackend ?? 'auto',
-              vipInterface: config.vipInterface ?? 'lbp0',
-              ownerTag: `lb-provisioner/${config.clusterName}`,
-              logger: config.log,
-            }),
-          )
-        : undefined;
-    super({
-      clusterName: config.clusterName,
-      pools,
-      ...(proxy
-        ? {
-            dataPlane: proxy,
-            capabilities: { needsNodePorts: true, ipMode: 'Proxy' as const },
-            healthCheck: { defaults: PROXY_HEALTH_TIMING },
-          }
-        : {}),
-    });
-    this.flagPools = pools;
-    this.proxy = proxy;
-  }
-
-  override async start(ctx: ProviderContext): Promise<void> {
-    await super.start(ctx);
-    this.proxy?.watch(ctx.event, (keys) => ctx.requeue(keys));
-    await this.watcher?.stop();
-    this.watcher = new IPPoolWatcher(ctx.kubeConfig, this, this.flagPools, ctx.log);
-    await this.watcher.start();
-  }
-
-  /** Which back end forwards, and which targets pass their health checks (the demo's table). */
-  proxyStatus(key: string): { backend: string; healthyTargets: string[] } | undefined {
-    return this.proxy?.status(key);
-  }
-
-  /** Remove everything the data plane made on this host (the demo's Ctrl-C; close() keeps it for a restart). */
-  async teardown(): Promise<void> {
-    await this.proxy?.teardown();
-  }
-
-  override async close(): Promise<void> {
-    await this.watcher?.stop();
-    await super.close();
-  }
-}
-
-export async function createLocalProvider(config: LocalProviderConfig): Promise<LoadBalancerProvider> {
+/** The provider with IPPool objects and the data plane, for embedders (the demo, tests). */
+export async function createLocalProvider(config: LocalProviderConfig): Promise<KubeLocalProvider> {
+  const { KubeLocalProvider } = await import('./kube-provider.ts');
   return new KubeLocalProvider(config);
 }

@@ -5,6 +5,7 @@
  */
 import * as k8s from '@kubernetes/client-node';
 import type { Logger } from 'pino';
+import { describeApiError } from '../../src/kube/api-error.ts';
 import { ResilientInformer } from '../../src/kube/informer.ts';
 import type { PoolDefinition } from './ipam/definitions.ts';
 import { IPPOOL_GROUP, IPPOOL_PLURAL, IPPOOL_VERSION, poolFromObject, type InvalidPoolError } from './pool.ts';
@@ -125,7 +126,7 @@ export class IPPoolWatcher {
         );
         this.written.set(s.name, fingerprint);
       } catch (err) {
-        this.log.warn({ pool: s.name, err: String(err) }, 'could not write IPPool status');
+        this.log.warn({ pool: s.name, err: describeApiError(err) }, 'could not write IPPool status');
       }
     }
   }

@@ -16,11 +16,14 @@ export class InvalidPoolError extends Error {
   readonly pool: string;
   /** where in the object: `spec.addresses[1]`, or the flag */
   readonly field: string;
+  /** what is wrong, without the pool and field (a --pool flag's message names only the flag) */
+  readonly detail: string;
   constructor(pool: string, field: string, message: string) {
     super(`pool "${pool}": ${field}: ${message}`);
     this.name = 'InvalidPoolError';
     this.pool = pool;
     this.field = field;
+    this.detail = message;
   }
 }
 
@@ -110,6 +113,11 @@ export function poolsFromFlags(values: readonly string[]): { pools: PoolDefiniti
     else pools.push({ name, addresses });
   });
   return { pools, errors };
+}
+
+/** `--pool: "10.0.0.300/24" is not a CIDR ...`: a flag's errors name the flag once, not the pool it would make. */
+export function poolFlagErrors(errors: readonly InvalidPoolError[]): string[] {
+  return errors.map((e) => `--pool: ${e.detail}`);
 }
 
 function firstBadAddress(addresses: string[]): { index: number; value: string } | undefined {

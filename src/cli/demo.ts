@@ -9,10 +9,11 @@ import * as k8s from '@kubernetes/client-node';
 import { createSocket } from 'node:dgram';
 import { chmod, copyFile, mkdir } from 'node:fs/promises';
 import { request } from 'node:http';
-import { dirname, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startControlPlane } from '../../test/harness/controlplane.ts';
-import { createNode, waitFor } from '../../test/harness/fixtures.ts';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { startControlPlane } from '../devcluster/controlplane.ts';
+import { createNode } from '../devcluster/nodes.ts';
 import { ServiceController } from '../controller/controller.ts';
 import { ResilientInformer } from '../kube/informer.ts';
 import { withConnectionPool } from '../kube/client.ts';
@@ -90,6 +91,22 @@ function udpAsk(ip: string, port: number): Promise<string> {
   });
 }
 
+/** The sample Services once every one is ready; throws naming those that are not after timeoutMs. */
+async function samplesReady(core: k8s.CoreV1Api, timeoutMs: number): Promise<k8s.V1Service[]> {
+  const deadline = Date.now() + timeoutMs;
+  const isReady = (s: k8s.V1Service) =>
+    s.status?.conditions?.some((c) => c.type === 'lbprovisioner.io/LoadBalancerReady' && c.status === 'True');
+  for (;;) {
+    const list = await core.listNamespacedService({ namespace: NAMESPACE });
+    if (list.items.every(isReady)) return list.items;
+    if (Date.now() > deadline) {
+      const waiting = list.items.filter((s) => !isReady(s)).map((s) => s.metadata?.name);
+      throw new Error(`the sample Services ${waiting.join(', ')} were not ready after ${timeoutMs / 1000}s`);
+    }
+    await sleep(200);
+  }
+}
+
 export async function runDemo(opts: DemoOptions): Promise<void> {
   step(
     'starting a dev control plane (kube-apiserver + etcd; the first run builds them from the Go module proxy: a few minutes)',
@@ -162,18 +179,7 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
     await core.createNamespace({ body: { metadata: { name: NAMESPACE } } });
     step(`creating ${samples.length} sample LoadBalancer Services in namespace ${NAMESPACE}`);
     for (const svc of samples) await core.createNamespacedService({ namespace: NAMESPACE, body: svc });
-    const ready =
-      (await waitFor(
-        async () => {
-          const list = await core.listNamespacedService({ namespace: NAMESPACE });
-          return list.items.every((s) =>
-            s.status?.conditions?.some((c) => c.type === 'lbprovisioner.io/LoadBalancerReady' && c.status === 'True'),
-          )
-            ? list.items
-            : undefined;
-        },
-        { message: 'the sample Services to be ready', timeoutMs: 30_000 },
-      )) ?? [];
+    const ready = await samplesReady(core, 30_000);
     const rows = [['NAME', 'EXTERNAL-IP', 'PORTS', 'BACKEND', 'HEALTHY TARGETS']];
     for (const s of ready) {
       const key = `${NAMESPACE}/${s.metadata!.name!}`;
@@ -197,9 +203,11 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
         `6 ${port.protocol} requests to ${ip}:${port.port} (${s.metadata!.name}) were answered by: ${answers.join(', ')}`,
       );
     }
-    step(`up. kubeconfig: ${kubeconfig}`);
+    // a fresh machine has no kubectl of its own: point at the one built with the control plane
+    const kubectl = join(cp.binDir, 'kubectl');
+    step(`up. kubeconfig: ${kubeconfig}   kubectl: ${kubectl}`);
     step(
-      `try: kubectl --kubeconfig ${kubeconfig} get svc -A   (add your own type: LoadBalancer Services; the stand-in nodes serve their NodePorts)`,
+      `try: ${kubectl} --kubeconfig ${kubeconfig} get svc -A   (add your own type: LoadBalancer Services; the stand-in nodes serve their NodePorts)`,
     );
     step('Ctrl-C stops everything and cleans up');
     await stop.promise;

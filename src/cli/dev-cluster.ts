@@ -1,9 +1,9 @@
-// `lb-provisioner dev-cluster`: the test control plane in the foreground, for the demo and for trying
-// the controller by hand. The harness lives under test/ because tests are its main user.
+// `lb-provisioner dev-cluster`: a dev control plane in the foreground, for the demo and for trying
+// the controller by hand (the tests start the same one).
 import { chmod, copyFile, mkdir, readdir } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startControlPlane, type ControlPlane } from '../../test/harness/controlplane.ts';
+import { startControlPlane, type ControlPlane } from '../devcluster/controlplane.ts';
 
 export interface DevClusterOptions {
   kubeconfigOut: string;
@@ -29,7 +29,8 @@ export async function runDevCluster(opts: DevClusterOptions): Promise<void> {
     await copyFile(cp.adminKubeconfigPath, kubeconfigOut);
     await chmod(kubeconfigOut, 0o600);
     await applyCrds(cp, opts.log);
-    ready(`dev cluster ready: kubeconfig=${kubeconfigOut} apiserver=${cp.url}`);
+    // kubectl: the one built with the control plane (a fresh machine may have none)
+    ready(`dev cluster ready: kubeconfig=${kubeconfigOut} apiserver=${cp.url} kubectl=${join(cp.binDir, 'kubectl')}`);
     await stopRequested.promise;
     opts.log('dev cluster: stopping');
   } finally {

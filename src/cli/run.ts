@@ -3,7 +3,6 @@ import type { Config } from '../config/config.ts';
 import { createLogger } from '../log.ts';
 import { Metrics } from '../metrics.ts';
 import { ServiceController } from '../controller/controller.ts';
-import { createProvider } from './provider-factory.ts';
 import { startHttpServer } from './http-server.ts';
 import { loadKubeConfig } from '../kube/client.ts';
 
@@ -12,7 +11,8 @@ export async function runController(config: Config): Promise<void> {
   const kc = loadKubeConfig(config.kubeconfig);
   const metrics = new Metrics({ defaultMetrics: true });
   const providers = [];
-  for (const name of config.provider) providers.push(await createProvider(name, config, log));
+  for (const p of config.providers)
+    providers.push(await p.create({ clusterName: config.clusterName, nodePortRange: config.nodePortRange, log }));
   const controller = new ServiceController({
     kubeConfig: kc,
     clusterName: config.clusterName,

@@ -1,8 +1,8 @@
 import { describe, expect, it } from '@jest/globals';
-import { parseRunConfig, type RawRunOptions } from './config.ts';
+import { parseRunConfig, type RawOptions } from './config.ts';
 import { parseDuration } from './duration.ts';
 
-const raw = (over: Partial<RawRunOptions> = {}): RawRunOptions => ({
+const raw = (over: RawOptions = {}): RawOptions => ({
   provider: ['local'],
   classOnly: false,
   clusterName: 'kubernetes',
@@ -52,13 +52,24 @@ describe('configuration', () => {
     expect(parseRunConfig(raw({ classOnly: true })).defaultProvider).toBeUndefined();
   });
 
+  it("hands each running provider its own flags, validated by its descriptor, in the user's order", () => {
+    const c = parseRunConfig(raw({ provider: ['fake', 'local'], pool: ['10.0.0.0/28'], dataplane: 'proxy' }));
+    expect(c.providers.map((p) => p.name)).toEqual(['fake', 'local']);
+    expect(c.providers[1]!.options).toEqual({
+      pool: ['10.0.0.0/28'],
+      dataplane: 'proxy',
+      proxyBackend: 'auto',
+      vipInterface: 'lbp0',
+    });
+  });
+
   it('names the flag in every error', () => {
     expect(messageOf(() => parseRunConfig(raw({ workers: 'many' })))).toBe('--workers: must be a whole number');
     expect(messageOf(() => parseRunConfig(raw({ nodePortRange: '32767-30000' })))).toBe(
       '--node-port-range: "32767-30000" is not a port range like 30000-32767',
     );
-    expect(messageOf(() => parseRunConfig(raw({ provider: ['gcp'] })))).toMatch(
-      /^--provider: expected one of local, aws, azure, fake/,
+    expect(messageOf(() => parseRunConfig(raw({ provider: ['gcp'] })))).toBe(
+      '--provider: expected one of local, aws, fake, got "gcp"',
     );
     expect(messageOf(() => parseRunConfig(raw({ provider: [] })))).toMatch(/^--provider: at least one/);
     expect(messageOf(() => parseRunConfig(raw({ resyncPeriod: 'soon' })))).toMatch(
@@ -72,6 +83,10 @@ describe('configuration', () => {
     );
     expect(messageOf(() => parseRunConfig(raw({ leaderElectRenewDeadline: '20s' })))).toBe(
       '--leader-elect-renew-deadline: must be shorter than --leader-elect-lease-duration',
+    );
+    expect(messageOf(() => parseRunConfig(raw({ dataplane: 'l2' })))).toBe('--dataplane: expected none or proxy');
+    expect(messageOf(() => parseRunConfig(raw({ provider: ['aws'], awsEndpoint: 'moto' })))).toBe(
+      '--aws-endpoint: expected a URL (e.g. http://127.0.0.1:5000)',
     );
   });
 });

@@ -1,50 +1,24 @@
 /**
  * Flags + environment -> one validated Config. Every flag can also be set by an environment variable
  * (LBP_ + the flag name in upper snake case); a bad value is an error naming the flag, before anything
- * starts.
+ * starts. A provider's flags are validated by its descriptor, and refused when that provider is not running.
  */
 import { hostname } from 'node:os';
 import { z } from 'zod';
+import type { LoadBalancerProvider } from '../provider.ts';
+import type { SharedProviderSettings } from '../provider-descriptor.ts';
+import { PROVIDERS, PROVIDER_NAMES } from '../providers.ts';
 import { parseDuration } from './duration.ts';
+import { ConfigError } from './errors.ts';
+import { attributeName, envName, longName } from './flag-spec.ts';
 
-export const PROVIDER_NAMES = ['local', 'aws', 'azure', 'fake'] as const;
-export type ProviderName = (typeof PROVIDER_NAMES)[number];
+export { ConfigError } from './errors.ts';
 
-/** The raw option values commander hands over (strings, booleans, string lists). */
-export interface RawRunOptions {
-  kubeconfig?: string;
-  provider: string[];
-  defaultProvider?: string;
-  classOnly: boolean;
-  clusterName: string;
-  workers: string;
-  resyncPeriod: string;
-  leaderElect: boolean;
-  leaderElectNamespace: string;
-  leaderElectName: string;
-  leaderElectIdentity?: string;
-  leaderElectLeaseDuration: string;
-  leaderElectRenewDeadline: string;
-  leaderElectRetryPeriod: string;
-  metricsBindAddress: string;
-  logLevel: string;
-  pool: string[];
-  dataplane: string;
-  proxyBackend: string;
-  vipInterface: string;
-  awsRegion?: string;
-  awsEndpoint?: string;
-  awsAdopt: boolean;
-  awsQuotaPrecheck: boolean;
-  nodePortRange: string;
-}
+/** Option values as commander hands them over (strings, booleans, string lists), keyed by attribute name. */
+export type RawOptions = Record<string, unknown>;
 
-export class ConfigError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ConfigError';
-  }
-}
+/** Where a value came from: commander's option value source ('cli', 'env', 'default', ...). */
+export type ValueSource = (attribute: string) => string | undefined;
 
 const duration = (flag: string, min: number) =>
   z.string().transform((v, ctx) => {
@@ -65,12 +39,25 @@ const bindAddress = z
     message: '--metrics-bind-address: expected host:port (e.g. 127.0.0.1:8080), or 0 to disable',
   });
 
-const schema = z
+const providerList = z
+  .array(z.string(), { message: '--provider: at least one provider is required' })
+  .min(1, { message: `--provider: at least one provider is required (${PROVIDER_NAMES.join(', ')})` })
+  .superRefine((names, ctx) => {
+    for (const [i, name] of names.entries()) {
+      if (!PROVIDER_NAMES.includes(name))
+        ctx.addIssue({
+          code: 'custom',
+          message: `--provider: expected one of ${PROVIDER_NAMES.join(', ')}, got ${JSON.stringify(name)}`,
+        });
+      else if (names.indexOf(name) !== i)
+        ctx.addIssue({ code: 'custom', message: `--provider: ${name} is given twice` });
+    }
+  });
+
+const core = z
   .object({
-    kubeconfig: z.string().min(1).optional(),
-    provider: z
-      .array(z.enum(PROVIDER_NAMES, { message: `--provider: expected one of ${PROVIDER_NAMES.join(', ')}` }))
-      .min(1, { message: '--provider: at least one provider is required (local, aws, azure or fake)' }),
+    kubeconfig: z.string().min(1, { message: '--kubeconfig: must not be empty' }).optional(),
+    provider: providerList,
     defaultProvider: z.string().optional(),
     classOnly: z.boolean(),
     clusterName: z.string().regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, {
@@ -95,7 +82,7 @@ const schema = z
     leaderElect: z.boolean(),
     leaderElectNamespace: z.string().min(1, { message: '--leader-elect-namespace: must not be empty' }),
     leaderElectName: z.string().min(1, { message: '--leader-elect-name: must not be empty' }),
-    leaderElectIdentity: z.string().min(1).optional(),
+    leaderElectIdentity: z.string().min(1, { message: '--leader-elect-identity: must not be empty' }).optional(),
     leaderElectLeaseDuration: duration('leader-elect-lease-duration', 1000),
     leaderElectRenewDeadline: duration('leader-elect-renew-deadline', 500),
     leaderElectRetryPeriod: duration('leader-elect-retry-period', 100),
@@ -103,17 +90,6 @@ const schema = z
     logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'], {
       message: '--log-level: expected one of trace, debug, info, warn, error, fatal, silent',
     }),
-    pool: z.array(z.string()),
-    dataplane: z.enum(['none', 'proxy'], { message: '--dataplane: expected none or proxy' }),
-    proxyBackend: z.enum(['auto', 'nftables', 'userspace'], {
-      message: '--proxy-backend: expected auto, nftables or userspace',
-    }),
-    vipInterface: z.string().regex(/^[a-zA-Z0-9._-]{1,15}$/, {
-      message: '--vip-interface: expected an interface name (at most 15 characters)',
-    }),
-    awsRegion: z.string().min(1).optional(),
-    awsEndpoint: z.url({ message: '--aws-endpoint: expected a URL (e.g. http://127.0.0.1:5000)' }).optional(),
-    awsAdopt: z.boolean(),
     nodePortRange: z.string().transform((v, ctx) => {
       const m = /^(\d{1,5})-(\d{1,5})$/.exec(v.trim());
       const from = Number(m?.[1]);
@@ -127,14 +103,9 @@ const schema = z
       }
       return { from, to };
     }),
-    awsQuotaPrecheck: z.boolean(),
   })
   .superRefine((c, ctx) => {
-    if (
-      c.defaultProvider !== undefined &&
-      c.defaultProvider !== '' &&
-      !c.provider.includes(c.defaultProvider as ProviderName)
-    ) {
+    if (c.defaultProvider !== undefined && c.defaultProvider !== '' && !c.provider.includes(c.defaultProvider)) {
       ctx.addIssue({
         code: 'custom',
         message: `--default-provider: ${c.defaultProvider} is not one of the --provider values (${c.provider.join(', ')})`,
@@ -154,24 +125,73 @@ const schema = z
     }
   });
 
-export type Config = Omit<z.output<typeof schema>, 'defaultProvider' | 'leaderElectIdentity'> & {
+/** One provider to run, its flags validated. */
+export interface ConfiguredProvider {
+  name: string;
+  /** what its descriptor made of its flags */
+  options: unknown;
+  create(shared: SharedProviderSettings): Promise<LoadBalancerProvider>;
+}
+
+export type Config = Omit<z.output<typeof core>, 'defaultProvider' | 'leaderElectIdentity'> & {
   /** undefined: class-less Services are not ours */
-  defaultProvider: ProviderName | undefined;
+  defaultProvider: string | undefined;
   leaderElectIdentity: string;
+  providers: ConfiguredProvider[];
 };
 
-export function parseRunConfig(raw: RawRunOptions): Config {
-  const result = schema.safeParse(raw);
-  if (!result.success) {
-    throw new ConfigError(result.error.issues.map((i) => i.message).join('\n'));
+export function parseRunConfig(raw: RawOptions, source: ValueSource = () => undefined): Config {
+  const problems: string[] = [];
+  const parsed = core.safeParse(raw);
+  if (!parsed.success) problems.push(...parsed.error.issues.map((i) => i.message));
+  const selected = Array.isArray(raw['provider']) ? (raw['provider'] as unknown[]) : [];
+  const providers: ConfiguredProvider[] = [];
+  for (const descriptor of PROVIDERS) {
+    const values = Object.fromEntries(descriptor.flags.map((f) => [attributeName(f), raw[attributeName(f)]]));
+    if (!selected.includes(descriptor.name)) {
+      problems.push(...flagsOfIdleProvider(descriptor.name, descriptor.flags, source));
+      continue;
+    }
+    const options = descriptor.options.safeParse(values);
+    if (!options.success) {
+      problems.push(...options.error.issues.map((i) => i.message));
+      continue;
+    }
+    providers.push({
+      name: descriptor.name,
+      options: options.data,
+      create: (shared) => descriptor.create(options.data, shared),
+    });
   }
-  const c = result.data;
-  // the first provider takes class-less Services unless --class-only or an explicit empty --default-provider
-  const defaultProvider =
-    c.classOnly || c.defaultProvider === '' ? undefined : ((c.defaultProvider ?? c.provider[0]) as ProviderName);
+  if (!parsed.success || problems.length > 0) throw new ConfigError(problems.join('\n'));
+  const c = parsed.data;
+  // keep the order the user gave: the first provider takes class-less Services by default
+  providers.sort((a, b) => c.provider.indexOf(a.name) - c.provider.indexOf(b.name));
+  const defaultProvider = c.classOnly || c.defaultProvider === '' ? undefined : (c.defaultProvider ?? c.provider[0]);
   return {
     ...c,
     defaultProvider,
     leaderElectIdentity: c.leaderElectIdentity ?? `${hostname()}_${process.pid}`,
+    providers,
   };
+}
+
+/** A flag the user set for a provider that is not running would be silently ignored: refuse it. */
+function flagsOfIdleProvider(
+  provider: string,
+  flags: readonly { flags: string; env?: string }[],
+  source: ValueSource,
+): string[] {
+  const problems: string[] = [];
+  for (const flag of flags) {
+    const from = source(attributeName(flag));
+    const name = `--${longName(flag)}`;
+    const fix = `add --provider ${provider} or remove it`;
+    if (from === 'cli') problems.push(`${name}: only the ${provider} provider reads it, and it is not running; ${fix}`);
+    else if (from === 'env')
+      problems.push(
+        `${envName(flag)} (${name}): only the ${provider} provider reads it, and it is not running; ${fix}`,
+      );
+  }
+  return problems;
 }

@@ -2,6 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { BEGIN, END, renderAnnotationTables } from './annotation-table.ts';
+import { FLAGS_BEGIN, FLAGS_END, renderFlagTable } from './flag-table.ts';
 import { buildProgram } from '../cli/main.ts';
 import { PRODUCTION_NODE_OPTIONS } from '../cli/runtime-flags.ts';
 
@@ -9,11 +10,18 @@ const read = (rel: string) => readFileSync(fileURLToPath(new URL(rel, import.met
 const readme = read('../../README.md');
 
 describe('README.md stays true', () => {
-  it('has the annotation tables generated from the code (run npm run docs:annotations)', () => {
+  it('has the annotation tables generated from the code (run npm run docs:readme)', () => {
     const start = readme.indexOf(BEGIN);
     const end = readme.indexOf(END);
     expect(start).toBeGreaterThan(0);
     expect(readme.slice(start, end + END.length)).toBe(renderAnnotationTables());
+  });
+
+  it('has the flag table generated from the flag specs (run npm run docs:readme)', () => {
+    const start = readme.indexOf(FLAGS_BEGIN);
+    const end = readme.indexOf(FLAGS_END);
+    expect(start).toBeGreaterThan(0);
+    expect(readme.slice(start, end + FLAGS_END.length)).toBe(renderFlagTable());
   });
 
   it('documents every flag of `lb-provisioner run`', () => {

@@ -1,12 +1,15 @@
 /**
  * Events on Services, deduplicated: the same (object, type, reason, message) is recorded at most once per
  * window, so a failing Service retried with backoff doesn't flood the API. Recording never blocks or
- * fails a sync.
+ * fails a sync: Events go through a queue with a few in flight and a bounded backlog; beyond it they are
+ * dropped, counted and logged (client-go's broadcaster drops too, at 1000), so a storm costs bounded memory
+ * and connections.
  */
 import * as k8s from '@kubernetes/client-node';
 import PQueue from 'p-queue';
 import type { Logger } from 'pino';
 import type { ServiceObject } from '../model/objects.ts';
+import { describeApiError } from './api-error.ts';
 
 export type EventType = 'Normal' | 'Warning';
 
@@ -36,7 +39,9 @@ export class EventRecorder implements EventSink {
   private readonly maxBacklog: number;
   /** Events dropped because the backlog was full (logged once per burst) */
   dropped = 0;
-  /** events written (for tests and benchmarks) */
+  /** drops since the backlog last had room, for the one log line per burst */
+  private droppedInBurst = 0;
+  /** events accepted for writing (for tests and benchmarks) */
   written = 0;
 
   constructor(kc: k8s.KubeConfig, options: EventRecorderOptions) {
@@ -48,9 +53,15 @@ export class EventRecorder implements EventSink {
     this.maxBacklog = options.maxBacklog ?? 2000;
   }
 
-  /** A replica that lost the lease writes nothing, Events included. */
+  /** A replica that lost the lease writes nothing, Events included: what is still queued goes too. */
   disable(): void {
     this.enabled = false;
+    this.sending.clear();
+  }
+
+  /** Resolves once every accepted Event has been sent (or has failed). */
+  async idle(): Promise<void> {
+    await this.sending.onIdle();
   }
 
   enable(): void {
@@ -59,6 +70,10 @@ export class EventRecorder implements EventSink {
 
   record(svc: ServiceObject, type: EventType, reason: string, message: string): void {
     if (!this.enabled) return;
+    if (this.sending.size >= this.maxBacklog) {
+      this.drop(reason);
+      return;
+    }
     const meta = svc.metadata ?? {};
     const key = `${meta.uid ?? ''}\u0000${type}\u0000${reason}\u0000${message}`;
     const now = Date.now();
@@ -87,11 +102,30 @@ export class EventRecorder implements EventSink {
       reportingInstance: this.options.instance,
     };
     this.written++;
-    this.api
-      .createNamespacedEvent({ namespace: event.metadata.namespace ?? 'default', body: event })
-      .catch((err: unknown) => {
-        this.options.log.warn({ err: String(err), reason }, 'could not record event');
-      });
+    void this.sending.add(async () => {
+      try {
+        await this.api.createNamespacedEvent({ namespace: event.metadata.namespace ?? 'default', body: event });
+      } catch (err) {
+        this.options.log.warn({ err: describeApiError(err), reason }, 'could not record event');
+      }
+      this.endBurst();
+    });
+  }
+
+  private drop(reason: string): void {
+    this.dropped++;
+    if (this.droppedInBurst++ === 0)
+      this.options.log.warn(
+        { reason, backlog: this.maxBacklog },
+        'dropping Events: the backlog is full (the apiserver is slow or unreachable)',
+      );
+  }
+
+  /** Once the backlog has room again, say how many a burst lost. */
+  private endBurst(): void {
+    if (this.droppedInBurst === 0 || this.sending.size >= this.maxBacklog / 2) return;
+    this.options.log.warn({ dropped: this.droppedInBurst, droppedTotal: this.dropped }, 'dropped Events');
+    this.droppedInBurst = 0;
   }
 
   private evict(now: number): void {

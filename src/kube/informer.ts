@@ -5,6 +5,7 @@
  */
 import * as k8s from '@kubernetes/client-node';
 import type { Logger } from 'pino';
+import { apiStatusCode, describeApiError } from './api-error.ts';
 
 export interface InformerHandlers<T> {
   onAdd?: (obj: T) => void;
@@ -106,8 +107,8 @@ export class ResilientInformer<T extends k8s.KubernetesObject> {
     const delay = Math.round(this.backoffMs * (0.8 + Math.random() * 0.4));
     this.backoffMs = Math.min(this.backoffMs * 2, this.maxBackoffMs);
     // 429 is the apiserver asking us to come back (e.g. a CRD's storage still initialising): not a problem
-    const level = (err as { code?: unknown })?.code === 429 ? 'info' : 'warn';
-    this.log[level]({ err: describe(err), retryInMs: delay }, `${this.name} watch failed; restarting`);
+    const level = apiStatusCode(err) === 429 ? 'info' : 'warn';
+    this.log[level]({ err: describeApiError(err), retryInMs: delay }, `${this.name} watch failed; restarting`);
     this.restartTimer = setTimeout(() => {
       this.restartTimer = undefined;
       if (this.stopped) return;
@@ -116,9 +117,4 @@ export class ResilientInformer<T extends k8s.KubernetesObject> {
     }, delay);
     this.restartTimer.unref();
   }
-}
-
-function describe(err: unknown): string {
-  if (err instanceof Error) return `${err.name}: ${err.message}`;
-  return String(err);
 }

@@ -6,6 +6,7 @@
  */
 import * as k8s from '@kubernetes/client-node';
 import type { Logger } from 'pino';
+import { apiStatusCode, describeApiError } from './api-error.ts';
 
 /** Where the Lease is and how it is timed. */
 export interface LeaseSettings {
@@ -26,12 +27,6 @@ export interface LeaderElectionOptions extends LeaseSettings {
 interface Observed {
   record: string;
   at: number;
-}
-
-function statusCode(err: unknown): number | undefined {
-  const e = err as { code?: unknown; statusCode?: unknown };
-  const code = typeof e?.code === 'number' ? e.code : typeof e?.statusCode === 'number' ? e.statusCode : undefined;
-  return code;
 }
 
 export class LeaderElector {
@@ -73,7 +68,7 @@ export class LeaderElector {
           await this.api.replaceNamespacedLease({ name: this.opts.name, namespace: this.opts.namespace, body: lease });
         }
       } catch (err) {
-        this.opts.log.warn({ err: String(err) }, 'could not release the leader lease');
+        this.opts.log.warn({ err: describeApiError(err) }, 'could not release the leader lease');
       }
     }
     if (wasLeading) this.opts.onStoppedLeading();
@@ -93,7 +88,7 @@ export class LeaderElector {
     try {
       ok = await this.tryAcquireOrRenew();
     } catch (err) {
-      this.opts.log.warn({ err: String(err) }, 'leader election attempt failed');
+      this.opts.log.warn({ err: describeApiError(err) }, 'leader election attempt failed');
     }
     if (this.stopped) return;
     if (ok) {
@@ -119,7 +114,7 @@ export class LeaderElector {
     try {
       lease = await this.api.readNamespacedLease({ name, namespace });
     } catch (err) {
-      if (statusCode(err) !== 404) throw err;
+      if (apiStatusCode(err) !== 404) throw err;
       await this.api.createNamespacedLease({
         namespace,
         body: {
@@ -172,7 +167,7 @@ export class LeaderElector {
       };
       return true;
     } catch (err) {
-      if (statusCode(err) === 409) return false; // someone else wrote first
+      if (apiStatusCode(err) === 409) return false; // someone else wrote first
       throw err;
     }
   }

@@ -2,7 +2,7 @@
  * The shape of an annotation table row. Every annotation the project reads is declared once in a table
  * of these (src/model/annotations.ts for the provider-neutral ones, providers/<name>/annotations.ts for a
  * provider's own); the parser reads values through the table and the README table is generated from it
- * (`npm run docs:annotations`).
+ * (`npm run docs:readme`).
  */
 export interface AnnotationSpec {
   /** the full annotation key */

@@ -1,6 +1,6 @@
 /**
  * The provider-neutral annotations: one table, read through `annotationValue`, and rendered into the
- * README by `npm run docs:annotations`. Providers keep their own tables (providers/<name>/annotations.ts).
+ * README by `npm run docs:readme`. Providers keep their own tables (providers/<name>/annotations.ts).
  */
 import type { AnnotationSpec } from './annotation-spec.ts';
 import { GROUP } from './names.ts';

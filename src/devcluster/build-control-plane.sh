@@ -11,7 +11,7 @@ K8S_VERSION=${LBP_K8S_VERSION:-$K8S_VERSION}
 ETCD_VERSION=${LBP_ETCD_VERSION:-$ETCD_VERSION}
 
 command -v go >/dev/null 2>&1 || {
-  echo "build-control-plane: Go is required to build the test control plane (kube-apiserver, etcd, kubectl) on first run; install Go >= 1.26 and make sure the Go module proxy is reachable" >&2
+  echo "build-control-plane: Go is required to build the dev control plane (kube-apiserver, etcd, kubectl) on first run; install Go >= 1.26 and make sure the Go module proxy is reachable" >&2
   exit 3
 }
 

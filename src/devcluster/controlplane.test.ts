@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import * as k8s from '@kubernetes/client-node';
 import { startControlPlane, type ControlPlane } from './controlplane.ts';
-import { createNode, deleteNode, uniqueNamespace, waitFor } from './fixtures.ts';
+import { createNode, deleteNode, uniqueNamespace, waitFor } from '../../test/harness/fixtures.ts';
 
 // Another loopback address stands in for a test bridge: it exercises the forwarder and the SAN.
 const BRIDGE_ADDRESS = '127.0.0.2';

@@ -14,7 +14,7 @@
  *   delete   1 describe (NLB + listeners by name) + DescribeListeners + P x DeleteTargetGroup
  *            + DeleteLoadBalancer + DeleteSecurityGroup = 4 + P
  */
-import { aLoadBalancer } from '../providers/conformance/builders.ts';
+import { aLoadBalancer } from '../test/builders/load-balancer.ts';
 import { AwsProvider } from '../providers/aws/provider.ts';
 import { DEFAULT_LIMITS, LIMIT } from '../providers/aws/quotas.ts';
 import { accountLimits, CallRecorder } from '../providers/aws/sdk-middleware.ts';

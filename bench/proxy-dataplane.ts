@@ -24,7 +24,7 @@ import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { aLoadBalancer } from '../providers/local/dataplane/test-fixtures.ts';
+import { aLoadBalancer } from '../test/builders/proxied-load-balancer.ts';
 import type { ProxyServiceStatus } from '../providers/local/dataplane/proxy-dataplane.ts';
 import { Topology } from '../test/netns/topology.ts';
 

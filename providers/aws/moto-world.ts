@@ -10,7 +10,7 @@ import { DescribeListenersCommand, DescribeTargetHealthCommand } from '@aws-sdk/
 import type { DesiredLoadBalancer } from '../../src/model/desired.ts';
 import { clusterFixture, motoClients, startMoto } from '../../test/harness/moto.ts';
 import type { ClusterFixture, Moto } from '../../test/harness/moto.ts';
-import { aLoadBalancer } from '../conformance/builders.ts';
+import { aLoadBalancer } from '../../test/builders/load-balancer.ts';
 import { inventory } from './moto-inventory.ts';
 import { AwsProvider } from './provider.ts';
 import type { AwsProviderOptions } from './provider.ts';

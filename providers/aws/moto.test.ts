@@ -12,7 +12,7 @@ import {
 import type { DesiredLoadBalancer } from '../../src/model/desired.ts';
 import { clusterFixture } from '../../test/harness/moto.ts';
 import type { ClusterFixture } from '../../test/harness/moto.ts';
-import { runConformance } from '../conformance/suite.ts';
+import { runConformance } from '../../test/conformance/suite.ts';
 import { AWS_ANNOTATION as A } from './annotations.ts';
 import { inventory } from './moto-inventory.ts';
 import { MotoWorld } from './moto-world.ts';

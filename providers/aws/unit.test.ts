@@ -1,6 +1,6 @@
 /** The AWS provider's pure parts: names, annotations, planning, throttling. No SDK client, no moto. */
 import { describe, expect, it } from '@jest/globals';
-import { aLoadBalancer } from '../conformance/builders.ts';
+import { aLoadBalancer } from '../../test/builders/load-balancer.ts';
 import { AWS_ANNOTATION, AWS_ANNOTATIONS } from './annotations.ts';
 import {
   backendSecurityGroupName,

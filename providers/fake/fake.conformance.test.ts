@@ -1,4 +1,4 @@
-import { runConformance } from '../conformance/suite.ts';
+import { runConformance } from '../../test/conformance/suite.ts';
 import { FakeProvider } from './provider.ts';
 
 runConformance('fake', async () => {

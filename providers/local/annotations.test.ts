@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import type { DesiredLoadBalancer } from '../../src/model/desired.ts';
 import { allocationRequest, localAnnotations, recordedIPs } from './annotations.ts';
-import { desiredLoadBalancerFor } from '../conformance/builders.ts';
+import { desiredLoadBalancerFor } from '../../test/builders/load-balancer.ts';
 
 /** A single-stack IPv4 Service default/<name> with port TCP/80; override what the story needs. */
 function lbFor(name: string, overrides: Partial<DesiredLoadBalancer> = {}): DesiredLoadBalancer {

@@ -1,4 +1,4 @@
-import { runConformance } from '../conformance/suite.ts';
+import { runConformance } from '../../test/conformance/suite.ts';
 import { LocalProvider } from './provider.ts';
 import { poolsFromFlags } from './pool.ts';
 

@@ -6,7 +6,7 @@ import type { PortStatus, ProviderContext } from '../../src/provider.ts';
 import type { PoolDefinition } from './ipam/definitions.ts';
 import { LocalProvider } from './provider.ts';
 import type { LocalDataPlane, PoolStatus } from './provider.ts';
-import { desiredLoadBalancerFor } from '../conformance/builders.ts';
+import { desiredLoadBalancerFor } from '../../test/builders/load-balancer.ts';
 
 const signal = new AbortController().signal;
 

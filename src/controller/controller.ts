@@ -12,6 +12,7 @@ import type { ServiceObject } from '../model/objects.ts';
 import { serviceKey, splitKey } from '../model/keys.ts';
 import { decide, recordedProvider, type OwnershipConfig } from '../model/ownership.ts';
 import { recordedLoadBalancer } from '../model/desired-load-balancer.ts';
+import { describeApiError } from '../kube/api-error.ts';
 import { EventRecorder } from '../kube/events.ts';
 import { withConnectionPool } from '../kube/client.ts';
 import { ResilientInformer } from '../kube/informer.ts';
@@ -165,7 +166,7 @@ export class ServiceController {
       onStartedLeading: () =>
         void this.startLeading().catch((err: unknown) => {
           // e.g. a provider could not start (another instance holds the data plane's host lock)
-          this.log.error({ err: String(err) }, 'could not start leading: giving up the lease');
+          this.log.error({ err: describeApiError(err) }, 'could not start leading: giving up the lease');
           void this.stopLeading('lost').then(() => this.elector?.stop({ release: true }));
           this.opts.onLostLeadership?.();
         }),
@@ -344,7 +345,7 @@ export class ServiceController {
         }
       } catch (err) {
         if (signal.aborted) return;
-        this.log.warn({ provider: p.name, err: String(err) }, 'orphan sweep failed; the next drift pass tries again');
+        this.log.warn({ provider: p.name, err: describeApiError(err) }, 'orphan sweep failed; the next drift pass tries again');
       }
     }
   }

@@ -1,5 +1,6 @@
 /** Every error a sync can meet, mapped once to what the user sees (Event reason, condition) and to a retry. */
 import { isProviderError } from '../model/errors.ts';
+import { apiStatusCode, describeApiError } from '../kube/api-error.ts';
 
 export type Retry = { kind: 'backoff' } | { kind: 'after'; delayMs: number } | { kind: 'none' } | { kind: 'soon' };
 
@@ -9,11 +10,6 @@ export interface Classified {
   retry: Retry;
   /** a Warning Event and a False condition are shown for it */
   userVisible: boolean;
-}
-
-function apiStatus(err: unknown): number | undefined {
-  const code = (err as { code?: unknown })?.code;
-  return typeof code === 'number' ? code : undefined;
 }
 
 export function classify(err: unknown): Classified {
@@ -27,9 +23,10 @@ export function classify(err: unknown): Classified {
   if (name === 'AbortError')
     return { reason: 'Aborted', message: 'shutting down', retry: { kind: 'none' }, userVisible: false };
   // a write raced with another writer: our cache will catch up, try again shortly without a Warning
-  if (apiStatus(err) === 409)
+  if (apiStatusCode(err) === 409)
     return { reason: 'Conflict', message: 'conflict writing the Service', retry: { kind: 'soon' }, userVisible: false };
-  const message = err instanceof Error ? err.message : String(err);
+  // a Kubernetes API error reads like kubectl's, never as client-node's HTTP dump
+  const message = describeApiError(err);
   return {
     reason: 'SyncLoadBalancerFailed',
     message: `error syncing load balancer: ${message}`,

@@ -4,6 +4,7 @@
  * Ready condition of a failed Service (written only when it changes).
  */
 import type { Logger } from 'pino';
+import { describeApiError } from '../kube/api-error.ts';
 import type { EventSink } from '../kube/events.ts';
 import type { ServiceWrites } from '../kube/service-writer.ts';
 import type { Metrics } from '../metrics.ts';
@@ -102,7 +103,7 @@ export class Outcomes {
     try {
       this.d.book.wrote(await this.d.writer.patchStatus(svc, { condition: readyCondition(svc, state, new Date()) }));
     } catch (err) {
-      this.d.log.warn({ err: String(err) }, 'could not write the Ready condition');
+      this.d.log.warn({ err: describeApiError(err) }, 'could not write the Ready condition');
     }
   }
 }

@@ -6,8 +6,8 @@
 import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
 import { netnsSupport, Topology } from '../netns/topology.ts';
 import type { RpcClient } from '../netns/rpc.ts';
-import { aLoadBalancer } from '../../providers/local/dataplane/test-fixtures.ts';
-import type { LbBuilderInput } from '../../providers/local/dataplane/test-fixtures.ts';
+import { aLoadBalancer } from '../builders/proxied-load-balancer.ts';
+import type { LbBuilderInput } from '../builders/proxied-load-balancer.ts';
 import type { ProxyServiceStatus } from '../../providers/local/dataplane/proxy-dataplane.ts';
 
 const support = netnsSupport();

@@ -4,7 +4,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { HealthChecker, PROXY_HEALTH_TIMING, networkProber } from './health-checker.ts';
 import type { HealthTransition, ProbeSpec } from './health-checker.ts';
-import { aLoadBalancer } from './test-fixtures.ts';
+import { aLoadBalancer } from '../../../test/builders/proxied-load-balancer.ts';
 
 const servers: Server[] = [];
 afterEach(async () => {

@@ -3,7 +3,7 @@ import { ProxyDataplane } from './proxy-dataplane.ts';
 import type { DataplaneEvent } from './proxy-dataplane.ts';
 import type { ProbeSpec } from './health-checker.ts';
 import { FAIL_MODE } from './service-options.ts';
-import { aLoadBalancer } from './test-fixtures.ts';
+import { aLoadBalancer } from '../../../test/builders/proxied-load-balancer.ts';
 import type { ProxyBackend, ProxyService } from './types.ts';
 
 /** A back end that records every apply: the story of what would have been forwarded. */

@@ -1,6 +1,6 @@
 import { describe, it, expect } from '@jest/globals';
 import { forwardingPlan, FAIL_MODE, PROXY_PROTOCOL } from './service-options.ts';
-import { aLoadBalancer } from './test-fixtures.ts';
+import { aLoadBalancer } from '../../../test/builders/proxied-load-balancer.ts';
 
 const targets = ['node1', 'node2', 'node3'].map((name, i) => ({ name, addresses: [`10.0.0.${11 + i}`] }));
 const healthyOnly =

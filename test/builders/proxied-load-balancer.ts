@@ -1,6 +1,6 @@
 /** Builders for tests of the proxy data plane (unit and e2e). */
-import type { DesiredLoadBalancer, PortSpec, TargetNode } from '../../../src/model/desired.ts';
-import { desiredLoadBalancerFor } from '../../conformance/builders.ts';
+import type { DesiredLoadBalancer, PortSpec, TargetNode } from '../../src/model/desired.ts';
+import { desiredLoadBalancerFor } from './load-balancer.ts';
 
 export interface LbBuilderInput {
   name?: string;

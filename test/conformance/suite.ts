@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { DesiredLoadBalancer, LoadBalancerProvider } from '../../src/provider.ts';
 import { isProviderError } from '../../src/provider.ts';
-import { aLoadBalancer } from './builders.ts';
+import { aLoadBalancer } from '../builders/load-balancer.ts';
 
 export interface ConformanceSubject {
   provider: LoadBalancerProvider;

@@ -345,7 +345,10 @@ export class ServiceController {
         }
       } catch (err) {
         if (signal.aborted) return;
-        this.log.warn({ provider: p.name, err: describeApiError(err) }, 'orphan sweep failed; the next drift pass tries again');
+        this.log.warn(
+          { provider: p.name, err: describeApiError(err) },
+          'orphan sweep failed; the next drift pass tries again',
+        );
       }
     }
   }

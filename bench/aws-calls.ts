@@ -17,7 +17,7 @@
 import { aLoadBalancer } from '../providers/conformance/builders.ts';
 import { AwsProvider } from '../providers/aws/provider.ts';
 import { DEFAULT_LIMITS, LIMIT } from '../providers/aws/quotas.ts';
-import { accountLimits, CallRecorder } from '../providers/aws/sdk-middleware.ts';
+import { accountLimits, CallRecorder } from '../test/aws/sdk-middleware.ts';
 import { DEFAULT_RATES } from '../providers/aws/throttle.ts';
 import { clusterFixture, motoClients, startMoto } from '../test/harness/moto.ts';
 import type { DesiredLoadBalancer } from '../src/model/desired.ts';

@@ -1,19 +1,19 @@
 /**
  * The AWS provider against a real moto server: delete (complete, idempotent, interrupted), the orphan
  * sweep, adoption, deletion protection, and NLB replacement. Where moto differs from AWS, SDK middleware
- * (sdk-middleware.ts, wired in moto-world.ts) gives AWS's answer and says so.
+ * (test/aws/sdk-middleware.ts, wired in test/aws/moto-world.ts) gives AWS's answer and says so.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { CreateLoadBalancerCommand, DeleteLoadBalancerCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
 import type { DesiredLoadBalancer } from '../../src/model/desired.ts';
 import type { ClusterFixture } from '../../test/harness/moto.ts';
 import { AWS_ANNOTATION as A } from './annotations.ts';
-import { inventory, NOTHING_LEFT } from './moto-inventory.ts';
-import { MotoWorld } from './moto-world.ts';
-import type { Clients } from './moto-world.ts';
+import { inventory, NOTHING_LEFT } from '../../test/aws/moto-inventory.ts';
+import { MotoWorld } from '../../test/aws/moto-world.ts';
+import type { Clients } from '../../test/aws/moto-world.ts';
 import { legacyLoadBalancerName } from './names.ts';
 import type { AwsProvider } from './provider.ts';
-import { elbError, failOperation } from './sdk-middleware.ts';
+import { elbError, failOperation } from '../../test/aws/sdk-middleware.ts';
 
 const CLUSTER = 'cleanup-it';
 const signal = new AbortController().signal;

@@ -263,7 +263,7 @@ export async function convergeListeners(
     }
     const change = listenerChange(listener, plan, opts, tgArn);
     if (change) {
-      // the answer's ARN: moto's shim (sdk-middleware.ts) re-creates a listener it cannot modify
+      // the answer's ARN: moto's shim (test/aws/sdk-middleware.ts) re-creates a listener it cannot modify
       const res = await ctx.api.elbv2(new ModifyListenerCommand(change), ctx.signal);
       touched.set(plan.port, res.Listeners?.[0]?.ListenerArn ?? listener.ListenerArn!);
       ctx.changed = true;

@@ -20,8 +20,8 @@ import type {
   InitializeHandlerOutput,
   MetadataBearer,
 } from '@smithy/types';
-import { apiClass } from './throttle.ts';
-import type { ApiClass } from './throttle.ts';
+import { apiClass } from '../../providers/aws/throttle.ts';
+import type { ApiClass } from '../../providers/aws/throttle.ts';
 
 type Next = (args: InitializeHandlerArguments<object>) => Promise<InitializeHandlerOutput<MetadataBearer>>;
 type Handler = (

@@ -8,14 +8,14 @@ import { DescribeSecurityGroupsCommand } from '@aws-sdk/client-ec2';
 import type { IpPermission } from '@aws-sdk/client-ec2';
 import { DescribeListenersCommand, DescribeTargetHealthCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
 import type { DesiredLoadBalancer } from '../../src/model/desired.ts';
-import { clusterFixture, motoClients, startMoto } from '../../test/harness/moto.ts';
-import type { ClusterFixture, Moto } from '../../test/harness/moto.ts';
-import { aLoadBalancer } from '../conformance/builders.ts';
+import { clusterFixture, motoClients, startMoto } from '../harness/moto.ts';
+import type { ClusterFixture, Moto } from '../harness/moto.ts';
+import { aLoadBalancer } from '../../providers/conformance/builders.ts';
 import { inventory } from './moto-inventory.ts';
-import { AwsProvider } from './provider.ts';
-import type { AwsProviderOptions } from './provider.ts';
-import { DEFAULT_LIMITS } from './quotas.ts';
-import type { ApiClass, Rate } from './throttle.ts';
+import { AwsProvider } from '../../providers/aws/provider.ts';
+import type { AwsProviderOptions } from '../../providers/aws/provider.ts';
+import { DEFAULT_LIMITS } from '../../providers/aws/quotas.ts';
+import type { ApiClass, Rate } from '../../providers/aws/throttle.ts';
 import {
   accountLimits,
   CallRecorder,

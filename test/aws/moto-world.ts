@@ -20,6 +20,7 @@ import {
   accountLimits,
   CallRecorder,
   deletionProtectionAsAws,
+  duplicateNameAsAws,
   modifyListenerAsAws,
   targetGroupAttributesAsAws,
 } from './sdk-middleware.ts';
@@ -85,6 +86,8 @@ export class MotoWorld {
     modifyListenerAsAws(clients.elbv2, this.raw.elbv2);
     // moto deletes a protected NLB; AWS answers OperationNotPermitted
     deletionProtectionAsAws(clients.elbv2, this.raw.elbv2);
+    // moto makes a second NLB under a taken name; AWS returns the existing one or DuplicateLoadBalancerName
+    duplicateNameAsAws(clients.elbv2, this.raw.elbv2);
     // moto leaves proxy_protocol_v2.enabled out of DescribeTargetGroupAttributes until set; AWS lists it
     targetGroupAttributesAsAws(clients.elbv2);
     return {

@@ -8,6 +8,7 @@
 import { DescribeAccountLimitsCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { DescribeSecurityGroupsCommand } from '@aws-sdk/client-ec2';
 import type { DesiredLoadBalancer } from '../../src/model/desired.ts';
+import { InvalidSpecError } from '../../src/model/errors.ts';
 import { certificateDigest } from './certificates.ts';
 import type { Ctx } from './context.ts';
 import { clusterVpc, eipAddresses, nodeSecurityGroups, resolveSubnets } from './discovery.ts';
@@ -51,6 +52,9 @@ export interface ObserveInput {
 export async function observe(ctx: Ctx, input: ObserveInput): Promise<Observed> {
   const { lb, opts, settings } = input;
   const ref = lb.ref;
+  // a Service the plan would refuse costs no call
+  if (lb.ports.length === 0) throw new InvalidSpecError('the Service has no ports');
+  planPorts(lb, opts);
   const found = await loadBalancersNamed(ctx, candidateNames(ref, opts, settings.knownName, settings.adopt));
   const listeners = new Map<string, Awaited<ReturnType<typeof listenersOf>>>();
   for (const l of found) listeners.set(l.LoadBalancerArn!, await listenersOf(ctx, l.LoadBalancerArn!));

@@ -6,8 +6,9 @@
  *
  * Minimums, per Service (P ports, cluster-wide setup excluded: it is paid once per cluster):
  *   create   CreateSecurityGroup + AuthorizeSecurityGroupIngress + CreateLoadBalancer
- *            + P x (CreateTargetGroup + RegisterTargets + CreateListener) = 3 + 3P (whether the NLB exists
- *            is known from one listing per 400 NLBs, paid in the cluster setup)
+ *            + P x (CreateTargetGroup + RegisterTargets + CreateListener) = 3 + 3P (whether the NLB and its
+ *            target groups exist is known from one listing per 400 NLBs and one per 400 target groups, and
+ *            the cluster's VPC from the nodes' instances: paid in the cluster setup)
  *   node add one RegisterTargets per target group = P (no reads: the target set is known)
  *   resync   0 mutating; reads to see every piece: NLB, listeners, target groups, frontend rules, and the
  *            targets of each group = 4 + P

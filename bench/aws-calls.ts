@@ -6,8 +6,9 @@
  *
  * Minimums, per Service (P ports, cluster-wide setup excluded: it is paid once per cluster):
  *   create   CreateSecurityGroup + AuthorizeSecurityGroupIngress + CreateLoadBalancer
- *            + P x (CreateTargetGroup + RegisterTargets + CreateListener) = 3 + 3P (whether the NLB exists
- *            is known from one listing per 400 NLBs, paid in the cluster setup)
+ *            + P x (CreateTargetGroup + RegisterTargets + CreateListener) = 3 + 3P (whether the NLB and its
+ *            target groups exist is known from one listing per 400 NLBs and one per 400 target groups, and
+ *            the cluster's VPC from the nodes' instances: paid in the cluster setup)
  *   node add one RegisterTargets per target group = P (no reads: the target set is known)
  *   resync   0 mutating; reads to see every piece: NLB, listeners, target groups, frontend rules, and the
  *            targets of each group = 4 + P
@@ -17,7 +18,7 @@
 import { aLoadBalancer } from '../test/builders/load-balancer.ts';
 import { AwsProvider } from '../providers/aws/provider.ts';
 import { DEFAULT_LIMITS, LIMIT } from '../providers/aws/quotas.ts';
-import { accountLimits, CallRecorder } from '../providers/aws/sdk-middleware.ts';
+import { accountLimits, CallRecorder } from '../test/aws/sdk-middleware.ts';
 import { DEFAULT_RATES } from '../providers/aws/throttle.ts';
 import { clusterFixture, motoClients, startMoto } from '../test/harness/moto.ts';
 import type { DesiredLoadBalancer } from '../src/model/desired.ts';

@@ -11,8 +11,6 @@ import ts from 'typescript';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const SHIPPED = ['src', 'providers', 'bin'];
-/** test helpers still in a shipped folder, on their way out (the same list as eslint.config.js) */
-const MOVING_OUT = new Set(['providers/aws/moto-world.ts']);
 
 function filesUnder(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {
@@ -73,12 +71,10 @@ describe('the shape of the code', () => {
   });
 
   it('ships no file that imports test/ or jest', () => {
-    const offenders = [...graph]
-      .filter(([file]) => !MOVING_OUT.has(file))
-      .flatMap(([file, imports]) => [
-        ...imports.local.filter((i) => i.startsWith('test/')).map((i) => `${file} imports ${i}`),
-        ...imports.packages.filter((p) => p.startsWith('@jest/') || p === 'jest').map((p) => `${file} imports ${p}`),
-      ]);
+    const offenders = [...graph].flatMap(([file, imports]) => [
+      ...imports.local.filter((i) => i.startsWith('test/')).map((i) => `${file} imports ${i}`),
+      ...imports.packages.filter((p) => p.startsWith('@jest/') || p === 'jest').map((p) => `${file} imports ${p}`),
+    ]);
     expect(offenders).toEqual([]);
   });
 

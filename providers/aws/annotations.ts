@@ -81,8 +81,10 @@ export const AWS_ANNOTATIONS: AnnotationSpec[] = [
     provider: 'aws',
     type: 'comma list of subnet IDs or Name tags',
     default: '',
-    defaultSource: 'discovery by kubernetes.io/role/elb (or role/internal-elb) and the cluster tag, one per AZ',
-    description: 'Subnets (one per Availability Zone). Changes are applied in place with SetSubnets.',
+    defaultSource:
+      "discovery in the cluster's VPC by kubernetes.io/role/elb (or role/internal-elb) and the cluster tag, one per AZ",
+    description:
+      "Subnets (one per Availability Zone), in the cluster's VPC. Changes are applied in place with SetSubnets.",
   },
   {
     key: AWS_ANNOTATION.eipAllocations,
@@ -229,7 +231,8 @@ export const AWS_ANNOTATIONS: AnnotationSpec[] = [
     provider: 'aws',
     type: 'comma list of key=value',
     default: '',
-    description: 'Load-balancer attributes (e.g. deletion_protection.enabled=true: delete is then refused).',
+    description:
+      'Load-balancer attributes (e.g. deletion_protection.enabled=true: cleanup then waits, retrying every minute, until protection is turned off in AWS; the Event names the command).',
   },
   {
     key: AWS_ANNOTATION.ipAddressType,

@@ -124,10 +124,3 @@ export class AwsApi {
     this.clients.ec2.destroy();
   }
 }
-
-/** AWS error code of a failed call (the SDK puts it in `name`), compared by value, never instanceof. */
-export function errorCode(err: unknown): string | undefined {
-  if (typeof err !== 'object' || err === null) return undefined;
-  const e = err as { name?: unknown; Code?: unknown };
-  return typeof e.Code === 'string' ? e.Code : typeof e.name === 'string' ? e.name : undefined;
-}

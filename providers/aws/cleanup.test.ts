@@ -1,19 +1,19 @@
 /**
  * The AWS provider against a real moto server: delete (complete, idempotent, interrupted), the orphan
- * sweep, adoption, deletion protection, and NLB replacement. Where moto differs from AWS, SDK middleware
- * (sdk-middleware.ts, wired in moto-world.ts) gives AWS's answer and says so.
+ * sweep, adoption, and NLB replacement (deletion protection: safety.test.ts). Where moto differs from AWS, SDK middleware
+ * (test/aws/sdk-middleware.ts, wired in test/aws/moto-world.ts) gives AWS's answer and says so.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { CreateLoadBalancerCommand, DeleteLoadBalancerCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
 import type { DesiredLoadBalancer } from '../../src/model/desired.ts';
 import type { ClusterFixture } from '../../test/harness/moto.ts';
 import { AWS_ANNOTATION as A } from './annotations.ts';
-import { inventory, NOTHING_LEFT } from './moto-inventory.ts';
-import { MotoWorld } from './moto-world.ts';
-import type { Clients } from './moto-world.ts';
+import { inventory, NOTHING_LEFT } from '../../test/aws/moto-inventory.ts';
+import { MotoWorld } from '../../test/aws/moto-world.ts';
+import type { Clients } from '../../test/aws/moto-world.ts';
 import { legacyLoadBalancerName } from './names.ts';
 import type { AwsProvider } from './provider.ts';
-import { elbError, failOperation } from './sdk-middleware.ts';
+import { elbError, failOperation } from '../../test/aws/sdk-middleware.ts';
 
 const CLUSTER = 'cleanup-it';
 const signal = new AbortController().signal;
@@ -141,18 +141,6 @@ describe('AWS provider against moto: delete, orphans, adoption, replacement', ()
     expect((await ofService(lb)).tgs).toHaveLength(1);
     await provider.delete(lb.ref, signal);
     expect(await ofService(lb)).toEqual({ lbs: [], tgs: [] });
-  });
-
-  it('refuses to delete an NLB with deletion protection, with a typed error that says what to change', async () => {
-    const lb = { ...service('protected', 80), annotations: { [A.attributes]: 'deletion_protection.enabled=true' } };
-    await converge(lb);
-    const err = await provider.delete(lb.ref, signal).catch((e: unknown) => e);
-    expect(err).toMatchObject({ name: 'InvalidSpecError', reason: 'DeletionProtected' });
-    expect((err as Error).message).toContain(A.attributes);
-    expect((await ofService(lb)).lbs).toHaveLength(1);
-    await provider.ensure({ ...lb, annotations: {} }, signal);
-    await provider.delete(lb.ref, signal);
-    expect((await ofService(lb)).lbs).toHaveLength(0);
   });
 
   it('makes internal NLBs in internal-elb subnets, honours a fixed name and user security groups, and a restarted provider still deletes them', async () => {

@@ -1,39 +1,41 @@
-/** What every reconcile step needs: the API, the cluster, the abort signal, and whether anything changed. */
+/** What every read and write needs: the API, the cluster, the abort signal, and the provider's caches. */
 import type { AwsApi } from './aws-api.ts';
-import type { LoadBalancer } from '@aws-sdk/client-elastic-load-balancing-v2';
+import type { LoadBalancer, TargetGroup } from '@aws-sdk/client-elastic-load-balancing-v2';
 import type { Logger } from 'pino';
+import type { SubnetInfo } from './observed.ts';
 
 export interface Ctx {
   api: AwsApi;
   clusterName: string;
   signal: AbortSignal;
   log: Logger;
-  /** set by every mutating call, so ensure() can report changed: false at steady state */
-  changed: boolean;
-  /** warnings for the Ready condition (stable wording, no counts) */
-  warnings: string[];
   caches: ProviderCaches;
-  /** target groups this call created (or found by name), so a failure before they are attached leaks none */
-  createdTargetGroups: string[];
   /** a drift pass: attributes and extra certificates are read back and repaired, not trusted to their tags */
   drift?: boolean;
 }
 
 const DISCOVERY_TTL_MS = 5 * 60_000;
+const INDEX_TTL_MS = 10 * 60_000;
 
 /** Caches shared by every Service of one provider: discovery results change rarely, and reads cost budget. */
 export class ProviderCaches {
-  readonly subnets = new TtlCache<{ id: string; zone: string; vpcId: string }[]>(DISCOVERY_TTL_MS);
+  readonly subnets = new TtlCache<SubnetInfo[]>(DISCOVERY_TTL_MS);
   readonly nodeGroups = new TtlCache<string[]>(DISCOVERY_TTL_MS);
   /** an allocation's address never changes */
   readonly eips = new Map<string, string>();
-  /** shared backend security group id per VPC, and whether the node rule was checked */
+  /** an instance never changes VPC ('' for an instance EC2 does not know) */
+  readonly instanceVpcs = new Map<string, string>();
+  /** shared backend security group id per VPC */
   readonly backendGroup = new TtlCache<string>(DISCOVERY_TTL_MS);
+  /** node-rule checks found complete: key (node groups and rules) -> the backend group they admit */
   readonly nodeRules = new TtlCache<string>(DISCOVERY_TTL_MS);
-  readonly limits = new TtlCache<Record<string, number>>(10 * 60_000);
+  readonly limits = new TtlCache<Record<string, number>>(INDEX_TTL_MS);
   /** load-balancer name -> type, see lb-index.ts */
-  readonly loadBalancerIndex = new TtlCache<Map<string, string>>(10 * 60_000);
+  readonly loadBalancerIndex = new TtlCache<Map<string, string>>(INDEX_TTL_MS);
+  /** target-group name -> ARN, see lb-index.ts */
+  readonly targetGroupIndex = new TtlCache<Map<string, string>>(INDEX_TTL_MS);
   indexListing: Promise<LoadBalancer[]> | undefined;
+  targetGroupListing: Promise<TargetGroup[]> | undefined;
 }
 
 /** A small TTL cache shared by all Services of one provider (discovery results rarely change). */
@@ -58,11 +60,4 @@ export class TtlCache<V> {
   clear(): void {
     this.entries.clear();
   }
-}
-
-/** Split a list into chunks of n (AWS batch limits: 20 ARNs per DescribeTags, 100 targets per call). */
-export function chunks<T>(items: readonly T[], n: number): T[][] {
-  const out: T[][] = [];
-  for (let i = 0; i < items.length; i += n) out.push(items.slice(i, i + n));
-  return out;
 }

@@ -1,20 +1,61 @@
 /**
- * Finding what the cluster already has in EC2: subnets (by annotation or by role tags), the nodes'
- * cluster security group, Elastic IP addresses, and instance IDs from providerIDs. Results are cached
- * for all Services, so a resync costs no EC2 calls.
+ * Finding what the cluster already has in EC2: its VPC (the nodes' instances'), subnets (by annotation or
+ * by role tags, in that VPC only), the nodes' cluster security group, and Elastic IP addresses. Results
+ * are cached for all Services, so a resync costs no EC2 calls.
  */
-import { DescribeAddressesCommand, DescribeSecurityGroupsCommand, DescribeSubnetsCommand } from '@aws-sdk/client-ec2';
+import {
+  DescribeAddressesCommand,
+  DescribeInstancesCommand,
+  DescribeSecurityGroupsCommand,
+  DescribeSubnetsCommand,
+} from '@aws-sdk/client-ec2';
 import type { Filter, Subnet } from '@aws-sdk/client-ec2';
-import { InvalidAnnotationError, InvalidSpecError } from '../../src/provider.ts';
+import { InvalidAnnotationError, InvalidSpecError, RetryAfterError } from '../../src/model/errors.ts';
 import { AWS_ANNOTATION } from './annotations.ts';
+import { chunks } from './chunks.ts';
 import type { Ctx } from './context.ts';
+import type { SubnetInfo } from './observed.ts';
 import type { Scheme } from './options.ts';
 import { clusterTagKey, tagMap, TAG } from './tags.ts';
 
-export interface SubnetInfo {
-  id: string;
-  zone: string;
-  vpcId: string;
+/** a VPC filter takes at most 200 values */
+const FILTER_VALUES = 200;
+
+/**
+ * The cluster's VPC: the configured one (--aws-vpc-id), else the VPC of the nodes' instances (an instance
+ * never moves, so each is looked up once), else `fallback` (the VPC of the Service's existing NLB).
+ */
+export async function clusterVpc(
+  ctx: Ctx,
+  configured: string | undefined,
+  instances: string[],
+  fallback: string | undefined,
+): Promise<string | undefined> {
+  if (configured) return configured;
+  const known = ctx.caches.instanceVpcs;
+  const unknown = instances.filter((id) => !known.has(id));
+  for (const batch of chunks(unknown, FILTER_VALUES)) {
+    let token: string | undefined;
+    do {
+      // a filter, not InstanceIds: an ID EC2 does not know fails the whole call
+      const page = await ctx.api.ec2(
+        new DescribeInstancesCommand({ Filters: [{ Name: 'instance-id', Values: batch }], NextToken: token }),
+        ctx.signal,
+      );
+      for (const r of page.Reservations ?? [])
+        for (const i of r.Instances ?? []) if (i.InstanceId) known.set(i.InstanceId, i.VpcId ?? '');
+      token = page.NextToken;
+    } while (token);
+    for (const id of batch) if (!known.has(id)) known.set(id, '');
+  }
+  const vpcs = new Set(instances.map((id) => known.get(id)).filter((v): v is string => !!v));
+  if (vpcs.size > 1) {
+    throw new InvalidSpecError(
+      `the Service's nodes are in more than one VPC (${[...vpcs].sort().join(', ')}); set --aws-vpc-id`,
+      'NoSubnets',
+    );
+  }
+  return [...vpcs][0] ?? fallback;
 }
 
 function toInfo(s: Subnet): SubnetInfo {
@@ -40,11 +81,17 @@ async function describeSubnets(ctx: Ctx, filters: Filter[] | undefined, ids?: st
 
 /**
  * The subnets of an NLB: those the annotation names (IDs or Name tags), else discovered by the
- * kubernetes.io/role/elb (internet-facing) or kubernetes.io/role/internal-elb (internal) tag, skipping
- * subnets tagged for another cluster and preferring ones tagged for ours; one per Availability Zone.
+ * kubernetes.io/role/elb (internet-facing) or kubernetes.io/role/internal-elb (internal) tag in the
+ * cluster's VPC, skipping subnets tagged for another cluster and preferring ones tagged for ours; one per
+ * Availability Zone. With the VPC unknown, discovery works only while the tagged subnets are in one VPC.
  */
-export async function resolveSubnets(ctx: Ctx, annotated: string[] | undefined, scheme: Scheme): Promise<SubnetInfo[]> {
-  const key = annotated ? `a:${annotated.join(',')}` : `d:${scheme}`;
+export async function resolveSubnets(
+  ctx: Ctx,
+  annotated: string[] | undefined,
+  scheme: Scheme,
+  vpcId: string | undefined,
+): Promise<SubnetInfo[]> {
+  const key = `${vpcId ?? '?'}|${annotated ? `a:${annotated.join(',')}` : `d:${scheme}`}`;
   const cached = ctx.caches.subnets.get(key);
   if (cached) return cached;
 
@@ -61,12 +108,22 @@ export async function resolveSubnets(ctx: Ctx, annotated: string[] | undefined, 
       throw new InvalidAnnotationError(AWS_ANNOTATION.subnets, `not every subnet was found (${annotated.join(', ')})`);
     }
     subnets = found.map(toInfo);
+    const elsewhere = subnets.find((x) => vpcId !== undefined && x.vpcId !== vpcId);
+    if (elsewhere) {
+      throw new InvalidAnnotationError(
+        AWS_ANNOTATION.subnets,
+        `subnet ${elsewhere.id} is in ${elsewhere.vpcId}, not in the cluster's VPC ${vpcId}`,
+      );
+    }
     const zones = new Set(subnets.map((s) => s.zone));
     if (zones.size !== subnets.length)
       throw new InvalidAnnotationError(AWS_ANNOTATION.subnets, 'lists two subnets in one Availability Zone');
   } else {
     const role = scheme === 'internal' ? 'kubernetes.io/role/internal-elb' : 'kubernetes.io/role/elb';
-    const all = await describeSubnets(ctx, [{ Name: 'tag-key', Values: [role] }]);
+    const all = await describeSubnets(ctx, [
+      { Name: 'tag-key', Values: [role] },
+      ...(vpcId ? [{ Name: 'vpc-id', Values: [vpcId] }] : []),
+    ]);
     const ours = clusterTagKey(ctx.clusterName);
     const eligible = all.filter((s) => {
       const tags = tagMap(s.Tags);
@@ -82,7 +139,16 @@ export async function resolveSubnets(ctx: Ctx, annotated: string[] | undefined, 
     subnets = [...byZone.values()].map(toInfo);
     if (subnets.length === 0) {
       throw new InvalidSpecError(
-        `no subnet is tagged ${role} for cluster ${ctx.clusterName}; tag subnets or set ${AWS_ANNOTATION.subnets}`,
+        `no subnet${vpcId ? ` in ${vpcId}` : ''} is tagged ${role} for cluster ${ctx.clusterName}; tag subnets or set ${AWS_ANNOTATION.subnets}`,
+        'NoSubnets',
+      );
+    }
+    const vpcs = new Set(eligible.map((x) => x.VpcId));
+    if (vpcs.size > 1) {
+      // nodes will tell: they map to instances once they have a providerID
+      throw new RetryAfterError(
+        `subnets tagged ${role} are in more than one VPC (${[...vpcs].sort().join(', ')}) and no node of the Service maps to an EC2 instance yet; set --aws-vpc-id`,
+        60_000,
         'NoSubnets',
       );
     }

@@ -10,10 +10,10 @@ import {
 } from '@aws-sdk/client-elastic-load-balancing-v2';
 import type { CreateTargetGroupInput } from '@aws-sdk/client-elastic-load-balancing-v2';
 import type { DesiredLoadBalancer, LoadBalancerRef } from '../../src/model/desired.ts';
-import { NOTHING_LEFT } from './moto-inventory.ts';
-import { MotoWorld } from './moto-world.ts';
+import { NOTHING_LEFT } from '../../test/aws/moto-inventory.ts';
+import { MotoWorld } from '../../test/aws/moto-world.ts';
 import { DEFAULT_LIMITS, LIMIT } from './quotas.ts';
-import { elbError, failOperation, faultInjector, seeded, use } from './sdk-middleware.ts';
+import { elbError, failOperation, faultInjector, seeded, use } from '../../test/aws/sdk-middleware.ts';
 
 const CLUSTER = 'faults';
 const signal = new AbortController().signal;

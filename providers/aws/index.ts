@@ -13,6 +13,10 @@ export type { AwsProviderOptions } from './provider.ts';
 const options = z.object({
   awsRegion: z.string().min(1, { message: '--aws-region: must not be empty' }).optional(),
   awsEndpoint: z.url({ message: '--aws-endpoint: expected a URL (e.g. http://127.0.0.1:5000)' }).optional(),
+  awsVpcId: z
+    .string()
+    .regex(/^vpc-[0-9a-f]+$/, { message: '--aws-vpc-id: expected a VPC ID (vpc-...)' })
+    .optional(),
   awsAdopt: z.boolean(),
   awsQuotaPrecheck: z.boolean(),
 });
@@ -26,6 +30,11 @@ export const awsProvider: ProviderDescriptor<z.output<typeof options>> = {
       flags: '--aws-endpoint <url>',
       documentedDefault: 'AWS',
       description: 'ELBv2 and EC2 endpoint (moto, private endpoints)',
+    },
+    {
+      flags: '--aws-vpc-id <id>',
+      documentedDefault: "the nodes' VPC",
+      description: "the cluster's VPC: subnets and NLBs only there (default: the VPC of the nodes' instances)",
     },
     {
       flags: '--no-aws-adopt',
@@ -50,6 +59,7 @@ export const awsProvider: ProviderDescriptor<z.output<typeof options>> = {
       log: shared.log,
       ...(o.awsRegion ? { region: o.awsRegion } : {}),
       ...(o.awsEndpoint ? { endpoint: o.awsEndpoint } : {}),
+      ...(o.awsVpcId ? { vpcId: o.awsVpcId } : {}),
     });
   },
 };

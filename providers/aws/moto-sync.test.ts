@@ -2,7 +2,7 @@
  * The AWS provider against moto: removal of annotation tags, attribute drift repaired by the drift pass,
  * and extra (SNI) certificates of TLS listeners. moto supports AddListenerCertificates,
  * RemoveListenerCertificates and DescribeListenerCertificates, so those run against moto itself; where
- * moto differs from AWS the middleware wired in moto-world.ts gives AWS's answer (here: moto leaves
+ * moto differs from AWS the middleware wired in test/aws/moto-world.ts gives AWS's answer (here: moto leaves
  * proxy_protocol_v2.enabled out of DescribeTargetGroupAttributes until it is set, AWS lists it as false).
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
@@ -19,7 +19,7 @@ import {
 } from '@aws-sdk/client-elastic-load-balancing-v2';
 import type { DesiredLoadBalancer } from '../../src/model/desired.ts';
 import { AWS_ANNOTATION as A } from './annotations.ts';
-import { MotoWorld } from './moto-world.ts';
+import { MotoWorld } from '../../test/aws/moto-world.ts';
 
 const signal = new AbortController().signal;
 let w: MotoWorld;

@@ -1,7 +1,7 @@
 /**
  * The AWS provider against a real moto server (the AWS API emulator): create and update paths, plus the
- * shared conformance suite. Where moto differs from AWS, SDK middleware (sdk-middleware.ts, wired in
- * moto-world.ts) gives AWS's answer and says so.
+ * shared conformance suite. Where moto differs from AWS, SDK middleware (test/aws/sdk-middleware.ts, wired in
+ * test/aws/moto-world.ts) gives AWS's answer and says so.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { AllocateAddressCommand } from '@aws-sdk/client-ec2';
@@ -14,11 +14,11 @@ import { clusterFixture } from '../../test/harness/moto.ts';
 import type { ClusterFixture } from '../../test/harness/moto.ts';
 import { runConformance } from '../../test/conformance/suite.ts';
 import { AWS_ANNOTATION as A } from './annotations.ts';
-import { inventory } from './moto-inventory.ts';
-import { MotoWorld } from './moto-world.ts';
-import type { Clients } from './moto-world.ts';
+import { inventory } from '../../test/aws/moto-inventory.ts';
+import { MotoWorld } from '../../test/aws/moto-world.ts';
+import type { Clients } from '../../test/aws/moto-world.ts';
 import type { AwsProvider } from './provider.ts';
-import type { CallRecorder } from './sdk-middleware.ts';
+import type { CallRecorder } from '../../test/aws/sdk-middleware.ts';
 
 const CLUSTER = 'moto-it';
 const signal = new AbortController().signal;
@@ -219,7 +219,7 @@ describe('AWS provider against moto: create and update', () => {
     expect(
       tgReset.filter((a) => ['stickiness.enabled', 'proxy_protocol_v2.enabled'].includes(a.Key!)).map((a) => a.Value),
     ).toEqual(['false', 'false']);
-    // (health-check annotations are refused by the model, before the provider sees them)
+    // (health-check timing annotations are read by the model since it reads health checks once)
     const err = await provider
       .ensure({ ...lb, annotations: { [A.healthCheckSuccessCodes]: 'soon' } }, signal)
       .catch((e: unknown) => e);

@@ -51,7 +51,15 @@ export function targetGroupName(
   protocol: string,
   slot: Slot = 0,
 ): string {
-  return `lbp-${clusterSlug(ref.clusterName, 6)}-${hash(`${ref.clusterName}/${ref.uid}`, 12)}-${hash(`${port}/${protocol}${slot === 1 ? '/r' : ''}`, 8)}`;
+  return `${targetGroupPrefix(ref)}${hash(`${port}/${protocol}${slot === 1 ? '/r' : ''}`, 8)}`;
+}
+
+/**
+ * What every target group name of one Service starts with, whatever its port, protocol or slot: the
+ * Service's full set of groups is found by name in the listing of the region's target groups.
+ */
+export function targetGroupPrefix(ref: Pick<LoadBalancerRef, 'clusterName' | 'uid'>): string {
+  return `lbp-${clusterSlug(ref.clusterName, 6)}-${hash(`${ref.clusterName}/${ref.uid}`, 12)}-`;
 }
 
 /** The NLB's own frontend security group. */

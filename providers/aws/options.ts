@@ -1,37 +1,13 @@
 /**
- * The one place that turns a Service's annotations into AWS options. Pure: no I/O. Every invalid value
+ * The one place that turns a Service's annotations into AWS options. Pure: no I/O (how the provider itself
+ * is built, flags and clients, is provider-options.ts). Every invalid value
  * becomes an InvalidAnnotationError naming the annotation and the accepted values.
  */
-import { InvalidAnnotationError, InvalidSpecError } from '../../src/provider.ts';
-import type { HealthCheckRules } from '../../src/provider.ts';
+import { InvalidAnnotationError, InvalidSpecError } from '../../src/model/errors.ts';
+import type { HealthCheckRules } from '../../src/model/health-check.ts';
 import type { DesiredLoadBalancer, HealthCheck } from '../../src/model/desired.ts';
 import { annotationReader, type AnnotationReader } from '../../src/model/parse.ts';
 import { AWS_ANNOTATION as A } from './annotations.ts';
-import type { Logger } from 'pino';
-import type { AwsClients } from './aws-api.ts';
-import type { NodePortRange } from './security-groups.ts';
-import type { ApiClass, Rate, RetryPolicy } from './throttle.ts';
-
-/** How the provider is built (flags and injected clients); per-Service settings are AwsOptions below. */
-export interface AwsProviderOptions {
-  clusterName: string;
-  /** defaults to the SDK's chain (AWS_REGION, profile) */
-  region?: string;
-  /** a private endpoint, or moto in tests */
-  endpoint?: string;
-  /** adopt an NLB tagged for the same cluster and Service by cloud-provider-aws or an earlier install */
-  adopt?: boolean;
-  /** check quotas with DescribeAccountLimits before creating */
-  quotaPrecheck?: boolean;
-  clients?: Partial<AwsClients>;
-  rates?: Partial<Record<ApiClass, Rate>>;
-  retry?: Partial<RetryPolicy>;
-  requestTimeoutMs?: number;
-  nodePortRange?: NodePortRange;
-  /** the nodes' security groups; discovered by the cluster tag when absent */
-  nodeSecurityGroups?: string[];
-  log?: Logger;
-}
 
 export type Scheme = 'internet-facing' | 'internal';
 

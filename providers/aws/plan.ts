@@ -1,14 +1,22 @@
 /**
- * Pure planning: what listeners, target groups, targets and frontend rules a Service needs. No I/O.
+ * What a Service needs, from its desired state alone: listeners and target groups per port, targets,
+ * frontend rules, and whether an NLB must be replaced. Pure; the plan-*.ts files compare these with what
+ * exists.
  */
 import type { LoadBalancer } from '@aws-sdk/client-elastic-load-balancing-v2';
-import { InvalidSpecError } from '../../src/provider.ts';
+import { InvalidSpecError } from '../../src/model/errors.ts';
 import type { DesiredLoadBalancer, TargetNode } from '../../src/model/desired.ts';
-import type { SubnetInfo } from './discovery.ts';
+import type { SubnetInfo } from './observed.ts';
 import { targetGroupName } from './names.ts';
 import type { Slot } from './names.ts';
 import type { AwsHealthCheck, AwsOptions } from './options.ts';
-import type { FrontendRule } from './security-groups.ts';
+
+/** One rule of a frontend security group: a listener port from a client range. */
+export interface FrontendRule {
+  protocol: 'tcp' | 'udp';
+  port: number;
+  cidr: string;
+}
 
 export type ElbProtocol = 'TCP' | 'UDP' | 'TCP_UDP' | 'TLS';
 

@@ -1,14 +1,11 @@
 /**
  * ELBv2 quotas. AWS's defaults: 50 NLBs per region, 50 listeners per NLB, 500 targets per Availability
- * Zone per NLB (a node counts once per target group). Checked up front with DescribeAccountLimits
- * (cached) where we can, and AWS's own TooMany* answers are turned into a QuotaExceededError naming the
- * limit either way.
+ * Zone per NLB (a node counts once per target group). Checked before building, from the limits
+ * DescribeAccountLimits reports (observe.ts reads them, cached), and AWS's own TooMany* answers become a
+ * QuotaExceededError naming the limit either way. Pure.
  */
-import { DescribeAccountLimitsCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
-import { QuotaExceededError } from '../../src/provider.ts';
-import { errorCode } from './aws-api.ts';
-import type { Ctx } from './context.ts';
-import { networkLoadBalancerCount } from './lb-index.ts';
+import { QuotaExceededError } from '../../src/model/errors.ts';
+import { errorCode } from './error-codes.ts';
 
 export const LIMIT = {
   loadBalancers: 'network-load-balancers',
@@ -46,19 +43,6 @@ export function quotaError(err: unknown): unknown {
   return e;
 }
 
-async function limits(ctx: Ctx): Promise<Record<string, number>> {
-  const cached = ctx.caches.limits.get('elbv2');
-  if (cached) return cached;
-  const out: Record<string, number> = { ...DEFAULT_LIMITS };
-  let marker: string | undefined;
-  do {
-    const page = await ctx.api.elbv2(new DescribeAccountLimitsCommand({ Marker: marker }), ctx.signal);
-    for (const l of page.Limits ?? []) if (l.Name && l.Max) out[l.Name] = Number(l.Max);
-    marker = page.NextMarker;
-  } while (marker);
-  return ctx.caches.limits.set('elbv2', out);
-}
-
 export interface QuotaNeeds {
   creatingLoadBalancer: boolean;
   listeners: number;
@@ -66,22 +50,28 @@ export interface QuotaNeeds {
   targetsPerZone: Map<string, number>;
 }
 
+/** What the account allows and holds: DescribeAccountLimits, and the region's NLBs from the listing. */
+export interface QuotaState {
+  limits: Record<string, number>;
+  loadBalancers: number;
+}
+
 /** Refuse up front what AWS would refuse halfway through (a half-built NLB is worse than none). */
-export async function precheckQuotas(ctx: Ctx, needs: QuotaNeeds): Promise<void> {
-  const max = await limits(ctx);
-  const lbLimit = max[LIMIT.loadBalancers] ?? DEFAULT_LIMITS[LIMIT.loadBalancers]!;
-  if (needs.creatingLoadBalancer && (await networkLoadBalancerCount(ctx)) >= lbLimit) {
+export function checkQuotas(needs: QuotaNeeds, state: QuotaState): void {
+  const max = (key: string): number => state.limits[key] ?? DEFAULT_LIMITS[key]!;
+  const lbLimit = max(LIMIT.loadBalancers);
+  if (needs.creatingLoadBalancer && state.loadBalancers >= lbLimit) {
     throw new QuotaExceededError(
       `the region already has ${lbLimit} Network Load Balancers, the account's limit (${LIMIT.loadBalancers})`,
     );
   }
-  const listenerLimit = max[LIMIT.listeners] ?? DEFAULT_LIMITS[LIMIT.listeners]!;
+  const listenerLimit = max(LIMIT.listeners);
   if (needs.listeners > listenerLimit) {
     throw new QuotaExceededError(
       `the Service has ${needs.listeners} ports but an NLB takes at most ${listenerLimit} listeners (${LIMIT.listeners})`,
     );
   }
-  const targetLimit = max[LIMIT.targetsPerZone] ?? DEFAULT_LIMITS[LIMIT.targetsPerZone]!;
+  const targetLimit = max(LIMIT.targetsPerZone);
   for (const [zone, n] of needs.targetsPerZone) {
     if (n > targetLimit) {
       throw new QuotaExceededError(

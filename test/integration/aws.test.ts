@@ -3,7 +3,7 @@
  * kube-apiserver + moto. Nodes in the apiserver point at moto's EC2 instances through spec.providerID;
  * every check reads what a user sees (the Service, its Events) or what exists in moto (raw clients, not
  * provider code). Where moto differs from AWS, the provider's clients carry the SDK middleware of
- * moto-world.ts (ModifyListener for UDP/TCP_UDP, account limits, deletion protection) and say so there.
+ * test/aws/moto-world.ts (ModifyListener for UDP/TCP_UDP, account limits, deletion protection) and say so there.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import * as k8s from '@kubernetes/client-node';
@@ -14,11 +14,11 @@ import {
   DescribeTargetGroupsCommand,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { AWS_ANNOTATION as A } from '../../providers/aws/annotations.ts';
-import { NOTHING_LEFT } from '../../providers/aws/moto-inventory.ts';
-import type { Inventory } from '../../providers/aws/moto-inventory.ts';
-import { MotoWorld } from '../../providers/aws/moto-world.ts';
+import { NOTHING_LEFT } from '../aws/moto-inventory.ts';
+import type { Inventory } from '../aws/moto-inventory.ts';
+import { MotoWorld } from '../aws/moto-world.ts';
 import type { AwsProvider } from '../../providers/aws/provider.ts';
-import type { CallRecorder } from '../../providers/aws/sdk-middleware.ts';
+import type { CallRecorder } from '../aws/sdk-middleware.ts';
 import type { ServiceController } from '../../src/controller/controller.ts';
 import {
   EXCLUDE_FROM_LB_LABEL,

@@ -8,18 +8,19 @@ import { DescribeSecurityGroupsCommand } from '@aws-sdk/client-ec2';
 import type { IpPermission } from '@aws-sdk/client-ec2';
 import { DescribeListenersCommand, DescribeTargetHealthCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
 import type { DesiredLoadBalancer } from '../../src/model/desired.ts';
-import { clusterFixture, motoClients, startMoto } from '../../test/harness/moto.ts';
-import type { ClusterFixture, Moto } from '../../test/harness/moto.ts';
-import { aLoadBalancer } from '../../test/builders/load-balancer.ts';
+import { clusterFixture, motoClients, startMoto } from '../harness/moto.ts';
+import type { ClusterFixture, Moto } from '../harness/moto.ts';
+import { aLoadBalancer } from '../builders/load-balancer.ts';
 import { inventory } from './moto-inventory.ts';
-import { AwsProvider } from './provider.ts';
-import type { AwsProviderOptions } from './provider.ts';
-import { DEFAULT_LIMITS } from './quotas.ts';
-import type { ApiClass, Rate } from './throttle.ts';
+import { AwsProvider } from '../../providers/aws/provider.ts';
+import type { AwsProviderOptions } from '../../providers/aws/provider.ts';
+import { DEFAULT_LIMITS } from '../../providers/aws/quotas.ts';
+import type { ApiClass, Rate } from '../../providers/aws/throttle.ts';
 import {
   accountLimits,
   CallRecorder,
   deletionProtectionAsAws,
+  duplicateNameAsAws,
   modifyListenerAsAws,
   targetGroupAttributesAsAws,
 } from './sdk-middleware.ts';
@@ -85,6 +86,8 @@ export class MotoWorld {
     modifyListenerAsAws(clients.elbv2, this.raw.elbv2);
     // moto deletes a protected NLB; AWS answers OperationNotPermitted
     deletionProtectionAsAws(clients.elbv2, this.raw.elbv2);
+    // moto makes a second NLB under a taken name; AWS returns the existing one or DuplicateLoadBalancerName
+    duplicateNameAsAws(clients.elbv2, this.raw.elbv2);
     // moto leaves proxy_protocol_v2.enabled out of DescribeTargetGroupAttributes until set; AWS lists it
     targetGroupAttributesAsAws(clients.elbv2);
     return {

@@ -9,9 +9,14 @@ import {
   DeleteListenerCommand,
   DescribeListenersCommand,
   DescribeLoadBalancerAttributesCommand,
+  DescribeLoadBalancersCommand,
   ElasticLoadBalancingV2ServiceException,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
-import type { ElasticLoadBalancingV2Client, ModifyListenerInput } from '@aws-sdk/client-elastic-load-balancing-v2';
+import type {
+  CreateLoadBalancerInput,
+  ElasticLoadBalancingV2Client,
+  ModifyListenerInput,
+} from '@aws-sdk/client-elastic-load-balancing-v2';
 import { EC2ServiceException } from '@aws-sdk/client-ec2';
 import type { EC2Client } from '@aws-sdk/client-ec2';
 import type {
@@ -20,8 +25,8 @@ import type {
   InitializeHandlerOutput,
   MetadataBearer,
 } from '@smithy/types';
-import { apiClass } from './throttle.ts';
-import type { ApiClass } from './throttle.ts';
+import { apiClass } from '../../providers/aws/throttle.ts';
+import type { ApiClass } from '../../providers/aws/throttle.ts';
 
 type Next = (args: InitializeHandlerArguments<object>) => Promise<InitializeHandlerOutput<MetadataBearer>>;
 type Handler = (
@@ -31,15 +36,18 @@ type Handler = (
 ) => Promise<InitializeHandlerOutput<MetadataBearer>>;
 type AnyClient = ElasticLoadBalancingV2Client | EC2Client;
 
-/** Add an initialize-step middleware (runs before our retry policy's call reaches the wire). */
-export function use(client: AnyClient, name: string, handler: Handler): void {
+/**
+ * Add an initialize-step middleware (runs before our retry policy's call reaches the wire). `first` puts it
+ * ahead of the shims (a test's own step that must happen before moto is asked).
+ */
+export function use(client: AnyClient, name: string, handler: Handler, first = false): void {
   const mw = (next: Next, context: HandlerExecutionContext) => (args: InitializeHandlerArguments<object>) =>
     handler(args, next, context);
   // the stack's generic types differ per client; this test-support boundary is where they meet
   const stack = client.middlewareStack as unknown as {
-    add(m: typeof mw, o: { step: 'initialize'; name: string; override: boolean }): void;
+    add(m: typeof mw, o: { step: 'initialize'; name: string; override: boolean; priority: 'high' | 'normal' }): void;
   };
-  stack.add(mw, { step: 'initialize', name, override: true });
+  stack.add(mw, { step: 'initialize', name, override: true, priority: first ? 'high' : 'normal' });
 }
 
 export interface Call {
@@ -178,6 +186,29 @@ export function deletionProtectionAsAws(client: ElasticLoadBalancingV2Client, ra
       );
     }
     return next(args);
+  });
+}
+
+/**
+ * moto creates a second NLB under a name that is taken; AWS answers CreateLoadBalancer with the existing NLB
+ * when its settings match (scheme, subnets, security groups) and DuplicateLoadBalancerName when they
+ * differ. Answer as AWS does.
+ */
+export function duplicateNameAsAws(client: ElasticLoadBalancingV2Client, raw: ElasticLoadBalancingV2Client): void {
+  use(client, 'duplicate-name-as-aws', async (args, next, ctx) => {
+    if (ctx.commandName !== 'CreateLoadBalancerCommand') return next(args);
+    const input = args.input as CreateLoadBalancerInput;
+    const existing = (await raw.send(new DescribeLoadBalancersCommand({ Names: [input.Name!] })).catch(() => undefined))
+      ?.LoadBalancers?.[0];
+    if (!existing) return next(args);
+    const sorted = (xs: (string | undefined)[] | undefined) => [...(xs ?? [])].sort().join(',');
+    const subnets = input.SubnetMappings?.map((m) => m.SubnetId) ?? input.Subnets;
+    const same =
+      (input.Scheme ?? 'internet-facing') === existing.Scheme &&
+      sorted(subnets) === sorted(existing.AvailabilityZones?.map((z) => z.SubnetId)) &&
+      sorted(input.SecurityGroups) === sorted(existing.SecurityGroups);
+    if (same) return { output: { LoadBalancers: [existing], $metadata: {} }, response: {} };
+    throw elbError('DuplicateLoadBalancerName', 400, 'A load balancer with the same name already exists');
   });
 }
 

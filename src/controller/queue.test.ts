@@ -60,6 +60,20 @@ describe('work queue', () => {
     q.shutDown();
   });
 
+  it('a sync that starts before a pending delayed add supersedes it: the key is not processed twice', async () => {
+    const q = new WorkQueue();
+    const seen: string[] = [];
+    q.addAfter('k', 60); // a recheck scheduled by an earlier sync
+    q.add('k'); // a watch event runs the key now
+    const workers = runWorkers(q, 1, async (key) => {
+      seen.push(key);
+    });
+    await sleep(150);
+    q.shutDown();
+    await workers;
+    expect(seen).toEqual(['k']);
+  });
+
   it('drains on shutdown: workers finish what they hold, then stop', async () => {
     const q = new WorkQueue();
     const finished: string[] = [];

@@ -51,7 +51,7 @@ export class WorkQueue {
     this.options.onDepth?.(this.queue.length);
   }
 
-  /** Add after a delay; an earlier pending time for the same key wins. */
+  /** Add after a delay; an earlier pending time for the same key wins, and the key's next sync cancels it. */
   addAfter(key: string, delayMs: number): void {
     if (this.shuttingDown) return;
     if (delayMs <= 0) {
@@ -129,6 +129,13 @@ export class WorkQueue {
   }
 
   private take(key: string): void {
+    // a sync starting now reads everything afresh and decides its own next step: a pending delayed add
+    // (a recheck, a backoff) for this key is superseded, so it would only repeat this sync
+    const pending = this.timers.get(key);
+    if (pending) {
+      clearTimeout(pending.timer);
+      this.timers.delete(key);
+    }
     this.dirty.delete(key);
     this.processing.add(key);
     const at = this.addedAt.get(key);

@@ -7,7 +7,7 @@ import { Command, CommanderError } from 'commander';
 import { parseRunConfig, type Config } from '../config/config.ts';
 import { applyBooleanEnv } from '../config/boolean-env.ts';
 import { ConfigError } from '../config/errors.ts';
-import { UserFixableError } from './user-error.ts';
+import { RunFailure, UserFixableError } from './exit-errors.ts';
 import { runFlags, toOption } from './options.ts';
 
 export interface Commands {
@@ -96,6 +96,10 @@ export async function runCli(
     if (err instanceof UserFixableError) {
       output.err(`lb-provisioner: ${err.message}\n`);
       return 2;
+    }
+    if (err instanceof RunFailure) {
+      output.err(`lb-provisioner: ${err.message}\n`);
+      return 1;
     }
     output.err(`lb-provisioner: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
     return 1;

@@ -105,6 +105,22 @@ describe('lb-provisioner command line', () => {
     expect((await cli(['run', '--provider', 'local'])).code).toBe(0);
   });
 
+  it('cleanup takes an interface name, and refuses anything else before touching the host', async () => {
+    let asked: unknown;
+    const code = await runCli(
+      ['cleanup', '--vip-interface', 'eth0; rm'],
+      { cleanup: async (o) => void (asked = o) },
+      {
+        out: () => {},
+        err: () => {},
+      },
+    );
+    expect(code).toBe(2);
+    expect(asked).toBeUndefined();
+    await runCli(['cleanup', '--vip-interface', 'lo'], { cleanup: async (o) => void (asked = o) });
+    expect(asked).toEqual({ vipInterface: 'lo' });
+  });
+
   it('as its own process: exit codes a script can trust', () => {
     const run = (...args: string[]) => spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8' });
     const unknown = run('speaker', '--help');

@@ -31,12 +31,19 @@ export async function runDevCluster(opts: DevClusterOptions): Promise<void> {
     await applyCrds(cp, opts.log);
     // kubectl: the one built with the control plane (a fresh machine may have none)
     ready(`dev cluster ready: kubeconfig=${kubeconfigOut} apiserver=${cp.url} kubectl=${join(cp.binDir, 'kubectl')}`);
+    // nothing of deploy/ is applied but the CRDs: `run` creates its Lease namespace with these admin credentials
+    opts.log(`try: ${tryRun(kubeconfigOut)}`);
     await stopRequested.promise;
     opts.log('dev cluster: stopping');
   } finally {
     stopRequested.dispose();
     await cp.stop();
   }
+}
+
+/** The controller on this cluster, as a new user would start it (the README's command). */
+export function tryRun(kubeconfig: string): string {
+  return `npx lb-provisioner run --kubeconfig ${kubeconfig} --provider local --pool 198.51.100.0/28`;
 }
 
 export async function applyCrds(cp: ControlPlane, log: (line: string) => void): Promise<void> {

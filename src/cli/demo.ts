@@ -19,7 +19,7 @@ import { ResilientInformer } from '../kube/informer.ts';
 import { withConnectionPool } from '../kube/client.ts';
 import { createLogger } from '../log.ts';
 import { createLocalProvider, type KubeLocalProvider } from '../../providers/local/index.ts';
-import { RunFailure, UserFixableError } from './exit-errors.ts';
+import { RunFailure, UserFixableError, controlPlaneFailure } from './exit-errors.ts';
 import { applyCrds, untilStopRequested } from './dev-cluster.ts';
 import { NodeStandIns } from './demo-nodes.ts';
 
@@ -113,7 +113,9 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
   step(
     'starting a dev control plane (kube-apiserver + etcd; the first run builds them from the Go module proxy: a few minutes)',
   );
-  const cp = await startControlPlane({ log: (line) => step(line) });
+  const cp = await startControlPlane({ log: (line) => step(line) }).catch((err: unknown) => {
+    throw controlPlaneFailure(err);
+  });
   const stop = untilStopRequested();
   const root = process.getuid?.() === 0;
   const nodes = new NodeStandIns(NODES);

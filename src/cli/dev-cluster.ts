@@ -4,6 +4,7 @@ import { chmod, copyFile, mkdir, readdir } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startControlPlane, type ControlPlane } from '../devcluster/controlplane.ts';
+import { controlPlaneFailure } from './exit-errors.ts';
 
 export interface DevClusterOptions {
   kubeconfigOut: string;
@@ -21,7 +22,9 @@ export async function runDevCluster(opts: DevClusterOptions): Promise<void> {
   const ready = opts.ready ?? ((line: string) => process.stdout.write(`${line}\n`));
   // Until the control plane is up, SIGINT/SIGTERM reach only the harness, which kills what it
   // started and lets the process die: an interrupted cold build ends at once.
-  const cp = await startControlPlane({ log: opts.log });
+  const cp = await startControlPlane({ log: opts.log }).catch((err: unknown) => {
+    throw controlPlaneFailure(err);
+  });
   const stopRequested = untilStopRequested(opts.signal);
   try {
     const kubeconfigOut = resolve(opts.kubeconfigOut);

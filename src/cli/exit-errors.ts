@@ -18,3 +18,15 @@ export class RunFailure extends Error {
     this.name = 'RunFailure';
   }
 }
+
+/**
+ * Starting the dev control plane failed: a missing Go or Go module proxy is the user's to fix; a component
+ * that would not start is a run-time failure. Either way one message, no stack trace.
+ */
+export function controlPlaneFailure(err: unknown): unknown {
+  const e = err as { name?: unknown; message?: unknown; needsGo?: unknown } | undefined;
+  if (e?.name === 'ControlPlaneBuildError')
+    return e.needsGo === true ? new UserFixableError(String(e.message)) : new RunFailure(String(e.message));
+  if (e?.name === 'ComponentStartError') return new RunFailure(String(e.message));
+  return err;
+}

@@ -98,6 +98,11 @@ export async function runController(config: Config): Promise<void> {
 }
 
 function kubeConfigOf(config: Config): KubeConfig {
+  // client-node builds an in-cluster config with no server rather than fail: say it at once
+  if (!config.kubeconfig && !process.env['KUBERNETES_SERVICE_HOST'])
+    throw new UserFixableError(
+      'no --kubeconfig (or KUBECONFIG), and not running in a cluster (KUBERNETES_SERVICE_HOST is unset); give --kubeconfig',
+    );
   try {
     return loadKubeConfig(config.kubeconfig);
   } catch (err) {

@@ -67,6 +67,15 @@ export const localProvider: ProviderDescriptor<z.output<typeof options>> = {
     }),
 };
 
+/**
+ * `lb-provisioner cleanup`: removes the nftables tables and VIP interfaces a proxy data plane left on this
+ * host (or only `vipInterface`); refused while an instance runs here. Returns what was removed.
+ */
+export async function removeDataplaneLeftovers(options: { vipInterface?: string } = {}): Promise<string[]> {
+  const { removeLeftovers } = await import('./dataplane/leftovers.ts');
+  return removeLeftovers(options);
+}
+
 /** The provider with IPPool objects and the data plane, for embedders (the demo, tests). */
 export async function createLocalProvider(config: LocalProviderConfig): Promise<KubeLocalProvider> {
   const { KubeLocalProvider } = await import('./kube-provider.ts');

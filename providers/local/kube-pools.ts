@@ -5,7 +5,8 @@
  */
 import * as k8s from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import { describeApiError } from '../../src/kube/api-error.ts';
+import { ConfigError } from '../../src/config/errors.ts';
+import { apiStatusCode, describeApiError } from '../../src/kube/api-error.ts';
 import { ResilientInformer } from '../../src/kube/informer.ts';
 import type { PoolDefinition } from './ipam/definitions.ts';
 import { IPPOOL_GROUP, IPPOOL_PLURAL, IPPOOL_VERSION, poolFromObject, type InvalidPoolError } from './pool.ts';
@@ -16,6 +17,7 @@ interface IPPoolObject extends k8s.KubernetesObject {
   status?: { size?: string; used?: string; free?: string; conditions?: k8s.V1Condition[] };
 }
 
+const IPPOOL_CRD = `${IPPOOL_PLURAL}.${IPPOOL_GROUP}`;
 const MERGE = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
 
 export class IPPoolWatcher {
@@ -49,11 +51,53 @@ export class IPPoolWatcher {
     );
   }
 
-  /** Resolves once every IPPool has been read and handed to the provider. */
+  /**
+   * Resolves once every IPPool has been read and handed to the provider. Without the CRD, or without the
+   * right to read it, the informer would retry forever and the controller would hold the lease, report
+   * ready and process nothing: the flag pools serve alone, with a warning that names the CRD.
+   */
   async start(): Promise<void> {
+    const unusable = await this.crdUnusable();
+    if (unusable !== undefined) {
+      if (this.flagPools.length === 0)
+        throw new ConfigError(
+          `--pool: no address pool: give --pool, or make IPPool objects usable (${unusable.problem}; ${unusable.fix})`,
+        );
+      this.log.warn(
+        { crd: IPPOOL_CRD, err: unusable.problem, fix: unusable.fix },
+        `IPPool objects are not used, only the --pool pools: ${unusable.problem}`,
+      );
+      return;
+    }
     this.unsubscribe = this.provider.onPoolStatus((stats) => void this.writeStatus(stats));
     await this.informer.start();
     this.recompute();
+  }
+
+  /** Why IPPool objects can't be read (the CRD is not installed, or reading it is forbidden), if so. */
+  private async crdUnusable(): Promise<{ problem: string; fix: string } | undefined> {
+    try {
+      await this.api.listClusterCustomObject({
+        group: IPPOOL_GROUP,
+        version: IPPOOL_VERSION,
+        plural: IPPOOL_PLURAL,
+        limit: 1,
+      });
+      return undefined;
+    } catch (err) {
+      const code = apiStatusCode(err);
+      if (code === 404)
+        return {
+          problem: `the IPPool CRD ${IPPOOL_CRD} is not installed`,
+          fix: 'kubectl apply -f deploy/crds/ippool.yaml, then restart',
+        };
+      if (code === 403)
+        return {
+          problem: `reading ${IPPOOL_CRD} is forbidden (${describeApiError(err)})`,
+          fix: 'grant get, list, watch on ippools and patch on ippools/status (deploy/rbac.yaml), then restart',
+        };
+      return undefined; // anything else is transient: the informer retries
+    }
   }
 
   async stop(): Promise<void> {

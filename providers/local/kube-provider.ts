@@ -16,6 +16,9 @@ export interface LocalProviderConfig {
   dataplane: 'none' | 'proxy';
   proxyBackend?: 'auto' | 'nftables' | 'userspace';
   vipInterface?: string;
+  /** nftables table (default lbprovisioner) and host lock name: an embedder that runs beside `run` (the demo) */
+  nftTable?: string;
+  lockName?: string;
   log: Logger;
 }
 
@@ -34,6 +37,8 @@ export class KubeLocalProvider extends LocalProvider {
             new ProxyDataplane({
               backend: config.proxyBackend ?? 'auto',
               vipInterface: config.vipInterface ?? 'lbp0',
+              ...(config.nftTable ? { nftTable: config.nftTable } : {}),
+              ...(config.lockName ? { lockName: config.lockName } : {}),
               ownerTag: `lb-provisioner/${config.clusterName}`,
               logger: config.log,
             }),

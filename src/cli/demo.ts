@@ -19,6 +19,7 @@ import { ResilientInformer } from '../kube/informer.ts';
 import { withConnectionPool } from '../kube/client.ts';
 import { createLogger } from '../log.ts';
 import { createLocalProvider, type KubeLocalProvider } from '../../providers/local/index.ts';
+import { RunFailure, UserFixableError, controlPlaneFailure } from './exit-errors.ts';
 import { applyCrds, untilStopRequested } from './dev-cluster.ts';
 import { NodeStandIns } from './demo-nodes.ts';
 
@@ -29,6 +30,7 @@ export interface DemoOptions {
 
 const RBAC = fileURLToPath(new URL('../../deploy/rbac.yaml', import.meta.url));
 const NAMESPACE = 'demo';
+const DEMO_INTERFACE = 'lbpdemo0';
 const NODES = [
   { name: 'node-a', ip: '127.0.1.1' },
   { name: 'node-b', ip: '127.0.1.2' },
@@ -101,7 +103,7 @@ async function samplesReady(core: k8s.CoreV1Api, timeoutMs: number): Promise<k8s
     if (list.items.every(isReady)) return list.items;
     if (Date.now() > deadline) {
       const waiting = list.items.filter((s) => !isReady(s)).map((s) => s.metadata?.name);
-      throw new Error(`the sample Services ${waiting.join(', ')} were not ready after ${timeoutMs / 1000}s`);
+      throw new RunFailure(`the sample Services ${waiting.join(', ')} were not ready after ${timeoutMs / 1000}s`);
     }
     await sleep(200);
   }
@@ -111,13 +113,16 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
   step(
     'starting a dev control plane (kube-apiserver + etcd; the first run builds them from the Go module proxy: a few minutes)',
   );
-  const cp = await startControlPlane({ log: (line) => step(line) });
+  const cp = await startControlPlane({ log: (line) => step(line) }).catch((err: unknown) => {
+    throw controlPlaneFailure(err);
+  });
   const stop = untilStopRequested();
   const root = process.getuid?.() === 0;
   const nodes = new NodeStandIns(NODES);
   let controller: ServiceController | undefined;
   let provider: KubeLocalProvider | undefined;
   let informer: ResilientInformer<k8s.V1Service> | undefined;
+  let failure: unknown;
   try {
     const kubeconfig = resolve(opts.kubeconfigOut);
     await mkdir(dirname(kubeconfig), { recursive: true });
@@ -125,7 +130,7 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
     await chmod(kubeconfig, 0o600);
     await applyCrds(cp, step);
     const rbac = await cp.kubectl(['apply', '--server-side', '-f', RBAC]);
-    if (rbac.code !== 0) throw new Error(`kubectl apply -f ${RBAC}: ${rbac.stderr}`);
+    if (rbac.code !== 0) throw new RunFailure(`kubectl apply -f ${RBAC}: ${rbac.stderr.trim()}`);
     const admin = withConnectionPool(cp.kubeConfig());
     const core = admin.makeApiClient(k8s.CoreV1Api);
     const log = createLogger(process.env['LBP_LOG_LEVEL'] ?? 'warn');
@@ -156,14 +161,18 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
     );
     const controllerKc = new k8s.KubeConfig();
     controllerKc.loadFromFile(await cp.serviceAccountKubeconfig('lb-provisioner', 'lb-provisioner'));
-    provider = (await createLocalProvider({
+    // an interface, table and host lock of its own: the demo runs beside a `run` on the same host, and a
+    // leftover of a killed `run` (lbp0) is none of its business
+    provider = await createLocalProvider({
       clusterName: 'demo',
       pools: [pool],
       dataplane: 'proxy',
       proxyBackend: backend,
-      vipInterface: root ? 'lbp0' : 'lo',
+      vipInterface: root ? DEMO_INTERFACE : 'lo',
+      nftTable: 'lbprovisioner_demo',
+      lockName: 'lb-provisioner-demo',
       log,
-    })) as KubeLocalProvider;
+    });
     controller = new ServiceController({
       kubeConfig: controllerKc,
       clusterName: 'demo',
@@ -212,12 +221,48 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
     step('Ctrl-C stops everything and cleans up');
     await stop.promise;
     step('stopping and cleaning up');
-  } finally {
-    stop.dispose();
-    await informer?.stop();
-    await controller?.stop();
-    await provider?.teardown();
-    await nodes.close();
-    await cp.stop();
+  } catch (err) {
+    failure = err;
   }
+  stop.dispose();
+  // every step runs whatever failed before, and no failure here hides the one that ended the demo
+  const cleanup = await allSettled([
+    () => informer?.stop(),
+    () => controller?.stop(),
+    () => provider?.teardown(),
+    () => nodes.close(),
+    () => cp.stop(),
+  ]);
+  for (const err of cleanup) step(`cleaning up: ${oneLine(err)}`);
+  if (failure !== undefined) throw userFacing(failure);
+  if (cleanup.length > 0)
+    throw new RunFailure('the demo could not remove everything it made; `lb-provisioner cleanup` removes what is left');
+}
+
+async function allSettled(steps: (() => unknown)[]): Promise<unknown[]> {
+  const failures: unknown[] = [];
+  for (const run of steps) {
+    try {
+      await run();
+    } catch (err) {
+      failures.push(err);
+    }
+  }
+  return failures;
+}
+
+function oneLine(err: unknown): string {
+  return (err instanceof Error ? err.message : String(err)).split('\n')[0] ?? '';
+}
+
+/** Conditions a user can fix end the demo with their message, not a stack trace. */
+function userFacing(err: unknown): unknown {
+  const name = (err as { name?: unknown } | undefined)?.name;
+  if (name === 'HostLockedError' || name === 'InterfaceNotOwnedError' || name === 'TableNotOwnedError')
+    return new UserFixableError((err as Error).message);
+  if ((err as NodeJS.ErrnoException | undefined)?.code === 'EADDRINUSE')
+    return new UserFixableError(
+      `${(err as Error).message}: the demo's stand-in nodes need 127.0.1.1-3:10256 and their NodePorts (is another demo running?)`,
+    );
+  return err;
 }

@@ -4,6 +4,7 @@ import { chmod, copyFile, mkdir, readdir } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startControlPlane, type ControlPlane } from '../devcluster/controlplane.ts';
+import { controlPlaneFailure } from './exit-errors.ts';
 
 export interface DevClusterOptions {
   kubeconfigOut: string;
@@ -21,7 +22,9 @@ export async function runDevCluster(opts: DevClusterOptions): Promise<void> {
   const ready = opts.ready ?? ((line: string) => process.stdout.write(`${line}\n`));
   // Until the control plane is up, SIGINT/SIGTERM reach only the harness, which kills what it
   // started and lets the process die: an interrupted cold build ends at once.
-  const cp = await startControlPlane({ log: opts.log });
+  const cp = await startControlPlane({ log: opts.log }).catch((err: unknown) => {
+    throw controlPlaneFailure(err);
+  });
   const stopRequested = untilStopRequested(opts.signal);
   try {
     const kubeconfigOut = resolve(opts.kubeconfigOut);
@@ -31,12 +34,19 @@ export async function runDevCluster(opts: DevClusterOptions): Promise<void> {
     await applyCrds(cp, opts.log);
     // kubectl: the one built with the control plane (a fresh machine may have none)
     ready(`dev cluster ready: kubeconfig=${kubeconfigOut} apiserver=${cp.url} kubectl=${join(cp.binDir, 'kubectl')}`);
+    // nothing of deploy/ is applied but the CRDs: `run` creates its Lease namespace with these admin credentials
+    opts.log(`try: ${tryRun(kubeconfigOut)}`);
     await stopRequested.promise;
     opts.log('dev cluster: stopping');
   } finally {
     stopRequested.dispose();
     await cp.stop();
   }
+}
+
+/** The controller on this cluster, as a new user would start it (the README's command). */
+export function tryRun(kubeconfig: string): string {
+  return `npx lb-provisioner run --kubeconfig ${kubeconfig} --provider local --pool 198.51.100.0/28`;
 }
 
 export async function applyCrds(cp: ControlPlane, log: (line: string) => void): Promise<void> {

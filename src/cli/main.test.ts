@@ -105,6 +105,22 @@ describe('lb-provisioner command line', () => {
     expect((await cli(['run', '--provider', 'local'])).code).toBe(0);
   });
 
+  it('cleanup takes an interface name, and refuses anything else before touching the host', async () => {
+    let asked: unknown;
+    const code = await runCli(
+      ['cleanup', '--vip-interface', 'eth0; rm'],
+      { cleanup: async (o) => void (asked = o) },
+      {
+        out: () => {},
+        err: () => {},
+      },
+    );
+    expect(code).toBe(2);
+    expect(asked).toBeUndefined();
+    await runCli(['cleanup', '--vip-interface', 'lo'], { cleanup: async (o) => void (asked = o) });
+    expect(asked).toEqual({ vipInterface: 'lo' });
+  });
+
   it('as its own process: exit codes a script can trust', () => {
     const run = (...args: string[]) => spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8' });
     const unknown = run('speaker', '--help');
@@ -112,5 +128,23 @@ describe('lb-provisioner command line', () => {
     expect(unknown.stderr).toContain('unknown command "speaker"');
     expect(run('run', '--bogus').status).toBe(2);
     expect(run('--help').status).toBe(0);
+  });
+
+  it('a kubeconfig that is missing, or none outside a cluster: one line, exit 2', () => {
+    const env = { ...process.env };
+    delete env['KUBECONFIG'];
+    delete env['KUBERNETES_SERVICE_HOST'];
+    const run = (...args: string[]) =>
+      spawnSync(process.execPath, [BIN, 'run', '--provider', 'fake', ...args], { encoding: 'utf8', env });
+    const missing = run('--kubeconfig', '/nonexistent/kc');
+    expect(missing.status).toBe(2);
+    expect(missing.stderr).toBe(
+      "lb-provisioner: --kubeconfig /nonexistent/kc: ENOENT: no such file or directory, open '/nonexistent/kc'\n",
+    );
+    const none = run();
+    expect(none.status).toBe(2);
+    expect(none.stderr).toBe(
+      'lb-provisioner: no --kubeconfig (or KUBECONFIG), and not running in a cluster (KUBERNETES_SERVICE_HOST is unset); give --kubeconfig\n',
+    );
   });
 });

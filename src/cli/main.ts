@@ -3,17 +3,18 @@
  * or --help; 2 when the user must change something (an unknown command or flag, a bad value, a condition
  * the message names the fix for); 1 when the process fails at run time.
  */
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError, Option } from 'commander';
 import { parseRunConfig, type Config } from '../config/config.ts';
 import { applyBooleanEnv } from '../config/boolean-env.ts';
 import { ConfigError } from '../config/errors.ts';
-import { UserFixableError } from './user-error.ts';
+import { RunFailure, UserFixableError } from './exit-errors.ts';
 import { runFlags, toOption } from './options.ts';
 
 export interface Commands {
   run(config: Config): Promise<void>;
   devCluster(o: { kubeconfigOut: string }): Promise<void>;
   demo(o: { kubeconfigOut: string }): Promise<void>;
+  cleanup(o: { vipInterface?: string }): Promise<void>;
 }
 
 const defaultCommands: Commands = {
@@ -21,6 +22,7 @@ const defaultCommands: Commands = {
   devCluster: async (o) =>
     (await import('./dev-cluster.ts')).runDevCluster({ ...o, log: (line) => process.stderr.write(`${line}\n`) }),
   demo: async (o) => (await import('./demo.ts')).runDemo(o),
+  cleanup: async (o) => (await import('./cleanup.ts')).runCleanup(o, (line) => process.stdout.write(`${line}\n`)),
 };
 
 export interface Output {
@@ -51,6 +53,23 @@ export function buildProgram(commands: Partial<Commands> = {}, output: Output = 
     );
     await act.run(parseRunConfig(command.opts(), (key) => command.getOptionValueSource(key)));
   });
+
+  program
+    .command('cleanup')
+    .description(
+      'remove what the proxy data plane left on this host (nftables tables, VIP interfaces); refused while an instance runs',
+    )
+    .addOption(
+      new Option(
+        '--vip-interface <name>',
+        'only this interface (lo: only the addresses we added); default: every interface an lb-provisioner made',
+      ).env('LBP_VIP_INTERFACE'),
+    )
+    .action(async (o: { vipInterface?: string }) => {
+      if (o.vipInterface !== undefined && !/^[a-zA-Z0-9._-]{1,15}$/.test(o.vipInterface))
+        throw new ConfigError('--vip-interface: expected an interface name (at most 15 characters)');
+      await act.cleanup(o.vipInterface === undefined ? {} : { vipInterface: o.vipInterface });
+    });
 
   program
     .command('dev-cluster')
@@ -96,6 +115,10 @@ export async function runCli(
     if (err instanceof UserFixableError) {
       output.err(`lb-provisioner: ${err.message}\n`);
       return 2;
+    }
+    if (err instanceof RunFailure) {
+      output.err(`lb-provisioner: ${err.message}\n`);
+      return 1;
     }
     output.err(`lb-provisioner: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
     return 1;

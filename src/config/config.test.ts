@@ -15,6 +15,7 @@ const raw = (over: RawOptions = {}): RawOptions => ({
   leaderElectRenewDeadline: '10s',
   leaderElectRetryPeriod: '2s',
   metricsBindAddress: '127.0.0.1:8080',
+  apiserverTimeout: '60s',
   logLevel: 'info',
   pool: [],
   dataplane: 'none',

@@ -87,6 +87,17 @@ const core = z
     leaderElectRenewDeadline: duration('leader-elect-renew-deadline', 500),
     leaderElectRetryPeriod: duration('leader-elect-retry-period', 100),
     metricsBindAddress: bindAddress,
+    apiserverTimeout: z.string().transform((v, ctx) => {
+      const ms = parseDuration(v);
+      if (ms === undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `--apiserver-timeout: ${JSON.stringify(v)} is not a duration (e.g. 60s; 0 waits forever)`,
+        });
+        return z.NEVER;
+      }
+      return ms;
+    }),
     logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'], {
       message: '--log-level: expected one of trace, debug, info, warn, error, fatal, silent',
     }),

@@ -49,7 +49,7 @@ export function coreFlags(providerNames: readonly string[], env: NodeJS.ProcessE
       flags: '--leader-elect-namespace <ns>',
       default: env['POD_NAMESPACE'] ?? 'lb-provisioner',
       documentedDefault: '`$POD_NAMESPACE` or `lb-provisioner`',
-      description: 'namespace of the leader Lease',
+      description: 'namespace of the leader Lease; created when missing and the credentials may',
     },
     { flags: '--leader-elect-name <name>', default: 'lb-provisioner', description: 'name of the leader Lease' },
     {
@@ -81,6 +81,11 @@ export function coreFlags(providerNames: readonly string[], env: NodeJS.ProcessE
       flags: '--log-level <level>',
       default: 'info',
       description: 'trace, debug, info, warn, error; pino JSON lines, credentials redacted',
+    },
+    {
+      flags: '--apiserver-timeout <duration>',
+      default: '60s',
+      description: 'exit 1 when the apiserver has not answered for this long, at start or later; 0 waits forever',
     },
     {
       flags: '--node-port-range <from-to>',

@@ -63,13 +63,26 @@ const DIR_PREFIX = 'lbp-cp-';
 const TOKEN_SECONDS = 6 * 3600;
 const APISERVER_STOP_GRACE_MS = 15_000;
 
+/** The build script's exit 3: Go is missing or the Go module proxy is unreachable (the user can fix both). */
+export class ControlPlaneBuildError extends Error {
+  readonly needsGo: boolean;
+  constructor(message: string, code: number) {
+    super(message);
+    this.name = 'ControlPlaneBuildError';
+    this.needsGo = code === 3;
+  }
+}
+
 /** Builds (or finds in the cache) kube-apiserver, kubectl and etcd; returns their directory. */
 export async function buildControlPlane(log: (line: string) => void = () => {}): Promise<string> {
   const result = await runChild('bash', [BUILD_SCRIPT], { name: 'build-control-plane', onStderrLine: log });
   const binDir = result.stdout.trim().split('\n').pop() ?? '';
   if (result.code !== 0 || !binDir) {
     const why = result.stderr.trim().split('\n').slice(-15).join('\n');
-    throw new Error(`building the test control plane failed (exit ${result.code}): ${why}`);
+    throw new ControlPlaneBuildError(
+      `building the dev control plane failed (exit ${result.code}): ${why}`,
+      result.code,
+    );
   }
   return binDir;
 }

@@ -53,3 +53,22 @@ export function loadKubeConfig(path: string | undefined): k8s.KubeConfig {
   else kc.loadFromCluster();
   return withConnectionPool(kc);
 }
+
+/**
+ * Per-request options that abort the request with `signal` (client-node has no timeout of its own: a
+ * request to an apiserver that stopped answering waits as long as the TCP connection lives).
+ */
+export function abortWith(signal: AbortSignal): k8s.ConfigurationOptions {
+  return {
+    middleware: [
+      {
+        pre: (context) => {
+          context.setSignal(signal);
+          return new k8s.Observable(Promise.resolve(context));
+        },
+        post: (response) => new k8s.Observable(Promise.resolve(response)),
+      },
+    ],
+    middlewareMergeStrategy: 'append',
+  };
+}

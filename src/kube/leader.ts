@@ -2,11 +2,15 @@
  * Leader election on a coordination.k8s.io Lease, with client-go's timing (15 s lease, 10 s renew
  * deadline, 2 s retry). Expiry is judged by the local time since this replica last saw the lease record
  * change, never by comparing the holder's renewTime with the local clock (clocks differ between nodes).
- * A leader that cannot renew within the deadline steps down at once.
+ * A leader that cannot renew within the deadline steps down at once: every request of an attempt is
+ * aborted at the deadline (client-go bounds its renew loop with a context of the renew deadline), and a
+ * renew that answers after it counts as failed. Releasing the lease is a separate stop({ release }) step,
+ * the last one of a clean shutdown.
  */
 import * as k8s from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { apiStatusCode, describeApiError } from './api-error.ts';
+import { abortWith } from './client.ts';
 
 /** Where the Lease is and how it is timed. */
 export interface LeaseSettings {
@@ -59,13 +63,16 @@ export class LeaderElector {
     const wasLeading = this.leading;
     this.leading = false;
     if (wasLeading && options.release) {
+      // bounded like a renew: a shutdown never waits on an apiserver that stopped answering
+      const within = abortWith(AbortSignal.timeout(this.opts.renewDeadlineMs));
       try {
-        const lease = await this.api.readNamespacedLease({ name: this.opts.name, namespace: this.opts.namespace });
+        const { name, namespace } = this.opts;
+        const lease = await this.api.readNamespacedLease({ name, namespace }, within);
         if (lease.spec?.holderIdentity === this.opts.identity) {
           lease.spec.holderIdentity = undefined;
           lease.spec.leaseDurationSeconds = 1;
           lease.spec.renewTime = new k8s.V1MicroTime();
-          await this.api.replaceNamespacedLease({ name: this.opts.name, namespace: this.opts.namespace, body: lease });
+          await this.api.replaceNamespacedLease({ name, namespace, body: lease }, within);
         }
       } catch (err) {
         this.opts.log.warn({ err: describeApiError(err) }, 'could not release the leader lease');
@@ -84,9 +91,14 @@ export class LeaderElector {
   }
 
   private async tick(): Promise<void> {
+    // a leader must renew by lastRenew + renewDeadline; a candidate's attempt gets as long
+    const deadline = (this.leading ? this.lastRenew : Date.now()) + this.opts.renewDeadlineMs;
+    const signal = AbortSignal.timeout(Math.max(1, deadline - Date.now()));
     let ok = false;
     try {
-      ok = await this.tryAcquireOrRenew();
+      ok = await this.tryAcquireOrRenew(abortWith(signal));
+      // an answer that came after the deadline is too late: another replica may already lead
+      if (ok && this.leading && Date.now() > deadline) ok = false;
     } catch (err) {
       this.opts.log.warn({ err: describeApiError(err) }, 'leader election attempt failed');
     }
@@ -98,7 +110,7 @@ export class LeaderElector {
         this.opts.log.info({ identity: this.opts.identity }, 'became leader');
         this.opts.onStartedLeading();
       }
-    } else if (this.leading && Date.now() - this.lastRenew >= this.opts.renewDeadlineMs) {
+    } else if (this.leading && Date.now() >= deadline) {
       this.leading = false;
       this.opts.log.error({ identity: this.opts.identity }, 'lost the leader lease: stopping all writes');
       this.opts.onStoppedLeading();
@@ -106,28 +118,31 @@ export class LeaderElector {
     this.schedule();
   }
 
-  private async tryAcquireOrRenew(): Promise<boolean> {
+  private async tryAcquireOrRenew(within: k8s.ConfigurationOptions): Promise<boolean> {
     const { name, namespace, identity } = this.opts;
     const leaseSeconds = Math.ceil(this.opts.leaseDurationMs / 1000);
     const now = new k8s.V1MicroTime();
     let lease: k8s.V1Lease;
     try {
-      lease = await this.api.readNamespacedLease({ name, namespace });
+      lease = await this.api.readNamespacedLease({ name, namespace }, within);
     } catch (err) {
       if (apiStatusCode(err) !== 404) throw err;
-      await this.api.createNamespacedLease({
-        namespace,
-        body: {
-          metadata: { name, namespace },
-          spec: {
-            holderIdentity: identity,
-            leaseDurationSeconds: leaseSeconds,
-            acquireTime: now,
-            renewTime: now,
-            leaseTransitions: 0,
+      await this.api.createNamespacedLease(
+        {
+          namespace,
+          body: {
+            metadata: { name, namespace },
+            spec: {
+              holderIdentity: identity,
+              leaseDurationSeconds: leaseSeconds,
+              acquireTime: now,
+              renewTime: now,
+              leaseTransitions: 0,
+            },
           },
         },
-      });
+        within,
+      );
       return true;
     }
     const spec = lease.spec ?? {};
@@ -153,7 +168,7 @@ export class LeaderElector {
       leaseTransitions: (spec.leaseTransitions ?? 0) + (taking && holder ? 1 : 0),
     };
     try {
-      const updated = await this.api.replaceNamespacedLease({ name, namespace, body: lease });
+      const updated = await this.api.replaceNamespacedLease({ name, namespace, body: lease }, within);
       const u = updated.spec ?? {};
       this.observed = {
         record: JSON.stringify([

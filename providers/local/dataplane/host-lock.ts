@@ -3,6 +3,7 @@
  * the holder dies, however it dies, so a crashed instance never blocks its successor and there is no stale
  * lock file to judge. A second instance is told the holder's PID.
  */
+import { readFile } from 'node:fs/promises';
 import { createConnection, createServer } from 'node:net';
 import type { Server } from 'node:net';
 
@@ -15,6 +16,26 @@ export class HostLockedError extends Error {
     this.name = 'HostLockedError';
     this.holderPid = holderPid;
   }
+}
+
+/** The pid of the process that holds a lock, when it answers. */
+export function lockHolder(name: string): Promise<number | undefined> {
+  return holderPid(`\0${name}`);
+}
+
+/**
+ * Every lb-provisioner host lock held in this network namespace (listening abstract sockets in
+ * /proc/net/unix). None besides our own proves that whatever another lb-provisioner left here is orphaned.
+ */
+export async function heldHostLocks(prefix = 'lb-provisioner'): Promise<string[]> {
+  const table = await readFile('/proc/net/unix', 'utf8').catch(() => '');
+  const held = new Set<string>();
+  for (const line of table.split('\n').slice(1)) {
+    const [, , , flags, , , , path] = line.trim().split(/\s+/);
+    // __SO_ACCEPTCON: a listening socket, the holder itself (accepted connections carry its name too)
+    if (flags === '00010000' && path?.startsWith(`@${prefix}`)) held.add(path.slice(1));
+  }
+  return [...held];
 }
 
 function holderPid(path: string): Promise<number | undefined> {

@@ -51,6 +51,18 @@ async function started(): Promise<{ dp: ProxyDataplane; backend: RecordingBacken
 const targetNames = (svc: ProxyService | undefined): string[] => svc?.ports[0]?.targets.map((t) => t.name) ?? [];
 
 describe('ProxyDataplane', () => {
+  it('teardown runs every step and releases the host lock even when one fails, throwing the first failure', async () => {
+    const lockName = `lbp-test-${process.pid}-${Math.random()}`;
+    const backend = new RecordingBackend();
+    const broken = Object.assign(backend, { destroy: () => Promise.reject(new Error('nft: table busy')) });
+    const first = new ProxyDataplane({ backend: broken, vipInterface: 'none', prober, lockName });
+    await first.start();
+    await expect(first.teardown()).rejects.toThrow('nft: table busy');
+    // the lock was released: a successor starts
+    dp = new ProxyDataplane({ backend: new RecordingBackend(), vipInterface: 'none', prober, lockName });
+    await dp.start();
+  });
+
   it('forwards to the targets that pass their first check, and reports it in status', async () => {
     down.add('10.0.0.12');
     const { dp, backend } = await started();

@@ -10,6 +10,7 @@ import type { BackendChoice } from './backend-select.ts';
 import { HealthChecker } from './health-checker.ts';
 import type { HealthTransition, Prober } from './health-checker.ts';
 import { HostLock } from './host-lock.ts';
+import { otherInstance, takeOverTable } from './leftovers.ts';
 import { FAIL_MODE, PROXY_PROTOCOL, forwardingPlan, serviceOptions } from './service-options.ts';
 import type { ForwardingPlan } from './service-options.ts';
 import { silentLogger } from './types.ts';
@@ -71,6 +72,7 @@ export class ProxyDataplane {
   readonly #services = new Map<string, DesiredProxyService>();
   readonly #plans = new Map<string, ForwardingPlan>();
   readonly #listeners = new Set<(e: DataplaneEvent) => void>();
+  readonly #ownerTag: string;
   #backend: ProxyBackend | undefined;
   #running: Promise<void> | undefined;
   #queued: Promise<void> | undefined;
@@ -80,6 +82,7 @@ export class ProxyDataplane {
     this.#opts = options;
     this.#log = options.logger ?? silentLogger;
     this.#lock = new HostLock(options.lockName);
+    this.#ownerTag = options.ownerTag ?? 'lb-provisioner';
     this.#vip = new VipInterface({ name: options.vipInterface, ownerTag: options.ownerTag, logger: this.#log });
     this.#health = new HealthChecker({
       prober: options.prober,
@@ -95,12 +98,18 @@ export class ProxyDataplane {
 
   /**
    * Takes the host lock, picks the back end, and rebuilds our table and VIPs from `initial` (every Service
-   * we own, known after a restart): what a crashed instance left that is not desired any more goes.
+   * we own, known after a restart): what a crashed instance left that is not desired any more goes. When
+   * no other lb-provisioner holds a lock here, a table or VIP interface another one left (killed, or run
+   * with another cluster name) is taken over too: its owner is provably gone.
    */
   async start(initial: DesiredProxyService[] = []): Promise<void> {
     await this.#lock.acquire();
     try {
+      const orphaned = (await otherInstance(this.#lock.name)) === undefined;
       const choice = this.#opts.backend ?? 'auto';
+      // only a back end that may use nftables takes a table over (a test's own back end never does)
+      if (orphaned && (choice === 'auto' || choice === 'nftables'))
+        await takeOverTable(this.#opts.nftTable ?? 'lbprovisioner', this.#ownerTag, this.#log);
       this.#backend =
         typeof choice === 'object'
           ? choice
@@ -116,7 +125,7 @@ export class ProxyDataplane {
               },
               userspace: { workers: this.#opts.workers },
             });
-      await this.#vip.ensure();
+      await this.#vip.ensure({ takeOver: orphaned });
       for (const s of initial) {
         // a Service with a bad annotation is skipped by the apply (and logged), not fatal to the others
         this.#services.set(s.key, s);
@@ -199,12 +208,24 @@ export class ProxyDataplane {
     await this.#lock.release();
   }
 
-  /** Uninstall: forwarding, our nftables table and the VIP interface all go, then close(). */
+  /**
+   * Uninstall: forwarding, our nftables table and the VIP interface all go, then close(). Every step runs
+   * even when one fails (the lock is always released); the first failure is thrown.
+   */
   async teardown(): Promise<void> {
-    for (const key of [...this.#services.keys()]) await this.removeService(key);
-    await this.#backend?.destroy?.();
-    await this.#vip.destroy();
-    await this.close();
+    const failures: unknown[] = [];
+    const attempt = async (step: () => Promise<unknown>): Promise<void> => {
+      try {
+        await step();
+      } catch (err) {
+        failures.push(err);
+      }
+    };
+    for (const key of [...this.#services.keys()]) await attempt(() => this.removeService(key));
+    await attempt(async () => this.#backend?.destroy?.());
+    await attempt(() => this.#vip.destroy());
+    await attempt(() => this.close());
+    if (failures.length > 0) throw failures[0];
   }
 
   #emit(e: DataplaneEvent): void {

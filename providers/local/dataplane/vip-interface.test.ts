@@ -38,6 +38,23 @@ const ip = (...args: string[]): string => execFileSync('ip', ['-n', ns, ...args]
     expect(ip('link', 'show', 'lbp1')).toContain('lbp1');
   });
 
+  it("takes over another lb-provisioner's leftover only when told its owner is gone; never a foreign one", async () => {
+    ip('link', 'add', 'lbp2', 'type', 'bridge');
+    ip('link', 'set', 'lbp2', 'alias', 'owner=lb-provisioner/old');
+    const vip = new VipInterface({ name: 'lbp2', netns: ns, ownerTag: 'lb-provisioner/new' });
+    await expect(vip.ensure()).rejects.toThrow(
+      'interface lbp2 was made by another lb-provisioner (alias "owner=lb-provisioner/old") that may still run on this host; stop it, or remove the leftover with `lb-provisioner cleanup --vip-interface lbp2` (or `ip link del lbp2`)',
+    );
+    await vip.ensure({ takeOver: true });
+    expect(ip('-d', 'link', 'show', 'lbp2')).toContain('alias owner=lb-provisioner/new');
+    await expect(new VipInterface({ name: 'lbp1', netns: ns }).ensure({ takeOver: true })).rejects.toThrow(
+      /interface lbp1 exists and is not ours/,
+    );
+    expect(await vip.removeLeftovers()).toEqual(['interface lbp2 (owner=lb-provisioner/new)']);
+    expect(() => ip('link', 'show', 'lbp2')).toThrow();
+    await expect(new VipInterface({ name: 'lbp1', netns: ns }).removeLeftovers()).rejects.toThrow(/not ours/);
+  });
+
   it('on lo, only touches addresses it added (and leaves 127/8, already local, alone)', async () => {
     ip('link', 'set', 'lo', 'up');
     ip('addr', 'add', '10.213.9.50/32', 'dev', 'lo');

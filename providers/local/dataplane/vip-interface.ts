@@ -4,6 +4,8 @@
  * (no owner alias) is refused. A `dummy` link where the kernel has the driver, else a bridge with no ports
  * (both just hold local addresses; the host answers ARP/NDP for them on its real interfaces). With `lo`
  * (userspace back end in dev) we only touch addresses we added: they carry a label (IPv4) or are tracked.
+ * An interface another lb-provisioner left (a killed instance, or one with another cluster name) is taken
+ * over only when the caller proved its owner gone: no other lb-provisioner holds a host lock here.
  */
 import { mustRun, runCommand } from './command.ts';
 import { familyOf, silentLogger } from './types.ts';
@@ -17,10 +19,15 @@ export interface VipInterfaceOptions {
   logger?: DataplaneLogger;
 }
 
+/** `owner=lb-provisioner` or `owner=lb-provisioner/<cluster>`: made by some lb-provisioner instance. */
+export const OUR_OWNER_TAG = /^owner=lb-provisioner(\/|$)/;
+
 export class InterfaceNotOwnedError extends Error {
   constructor(name: string, alias: string | undefined) {
     super(
-      `interface ${name} exists and is not ours (alias ${JSON.stringify(alias ?? '')}); choose another --vip-interface`,
+      OUR_OWNER_TAG.test(alias ?? '')
+        ? `interface ${name} was made by another lb-provisioner (alias ${JSON.stringify(alias)}) that may still run on this host; stop it, or remove the leftover with \`lb-provisioner cleanup --vip-interface ${name}\` (or \`ip link del ${name}\`)`
+        : `interface ${name} exists and is not ours (alias ${JSON.stringify(alias ?? '')}); choose another --vip-interface`,
     );
     this.name = 'InterfaceNotOwnedError';
   }
@@ -78,12 +85,23 @@ export class VipInterface {
     return l && { ...l, addr_info: a?.addr_info ?? [] };
   }
 
-  /** Creates the interface (or adopts ours), up. */
-  async ensure(): Promise<void> {
+  /**
+   * Creates the interface (or adopts ours), up. With `takeOver` (the caller proved no other lb-provisioner
+   * runs here) one that another lb-provisioner left is ours too; its stale addresses go with the next sync.
+   */
+  async ensure(options: { takeOver?: boolean } = {}): Promise<void> {
     if (this.isLoopback || this.isUnmanaged) return;
     const link = await this.#show();
     if (link !== undefined) {
-      if (link.ifalias !== this.#alias) throw new InterfaceNotOwnedError(this.name, link.ifalias);
+      if (link.ifalias !== this.#alias) {
+        if (!options.takeOver || !OUR_OWNER_TAG.test(link.ifalias ?? ''))
+          throw new InterfaceNotOwnedError(this.name, link.ifalias);
+        await mustRun('ip', [...this.#ns, 'link', 'set', this.name, 'alias', this.#alias]);
+        this.#log.info(
+          { iface: this.name, previousOwner: link.ifalias },
+          'took over the VIP interface a stopped lb-provisioner left',
+        );
+      }
     } else {
       const dummy = await runCommand('ip', [...this.#ns, 'link', 'add', this.name, 'type', 'dummy']);
       if (dummy.code !== 0) {
@@ -123,6 +141,24 @@ export class VipInterface {
       if (v6 && this.isLoopback) this.#loV6.add(addr);
       this.#log.info({ vip: addr, iface: this.name }, 'added VIP');
     }
+  }
+
+  /**
+   * What a stopped instance left (`lb-provisioner cleanup`): the interface when some lb-provisioner made
+   * it, or on lo the addresses carrying our label. Returns what was removed.
+   */
+  async removeLeftovers(): Promise<string[]> {
+    if (this.isUnmanaged) return [];
+    const link = await this.#show();
+    if (link === undefined) return [];
+    if (this.isLoopback) {
+      const ours = (link.addr_info ?? []).filter((a) => a.label === LO_LABEL);
+      for (const a of ours) await mustRun('ip', [...this.#ns, 'addr', 'del', `${a.local}/${a.prefixlen}`, 'dev', 'lo']);
+      return ours.map((a) => `address ${a.local} on lo`);
+    }
+    if (!OUR_OWNER_TAG.test(link.ifalias ?? '')) throw new InterfaceNotOwnedError(this.name, link.ifalias);
+    await mustRun('ip', [...this.#ns, 'link', 'del', this.name]);
+    return [`interface ${this.name} (${link.ifalias ?? ''})`];
   }
 
   /** Removes the interface (or our addresses on lo). */

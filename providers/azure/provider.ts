@@ -538,7 +538,3 @@ function targetsOf(lb: LoadBalancer) {
       if (a.name && a.ipAddress) byName.set(a.name, [...(byName.get(a.name) ?? []), a.ipAddress]);
   return [...byName.entries()].map(([name, addresses]) => ({ name, addresses, labels: {} }));
 }
-
-function stripReadOnlyPool<T extends { loadBalancerBackendAddresses?: unknown }>(pool: T): T {
-  return pool;
-}

@@ -1,6 +1,7 @@
 /** The command line: `lb-provisioner run | dev-cluster | demo`. */
 import { Command, Option } from 'commander';
 import { ConfigError, PROVIDER_NAMES, parseRunConfig, type RawRunOptions } from '../config/config.ts';
+import { azureFlagOptions } from '../../providers/azure/flags.ts';
 
 const collect = (value: string, previous: string[] | undefined): string[] => [
   ...(previous ?? []),
@@ -114,6 +115,9 @@ export function buildProgram(): Command {
       const { runController } = await import('./run.ts');
       await runController(config);
     });
+
+  const run = program.commands.find((c) => c.name() === 'run')!;
+  for (const o of azureFlagOptions()) run.addOption(o);
 
   program
     .command('dev-cluster')

@@ -36,7 +36,10 @@ export async function createProvider(name: ProviderName, config: Config, log: Lo
         ...(config.awsEndpoint ? { endpoint: config.awsEndpoint } : {}),
       });
     }
-    case 'azure':
-      throw new ConfigError('--provider: azure is not available in this release yet');
+    case 'azure': {
+      if (!config.azure) throw new ConfigError('--provider azure: the --azure-* flags were not validated');
+      const { createAzureProvider } = await import('../../providers/azure/index.ts');
+      return createAzureProvider(config.azure, config.clusterName, log);
+    }
   }
 }

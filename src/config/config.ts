@@ -6,12 +6,13 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
 import { parseDuration } from './duration.ts';
+import { parseAzureFlags, type AzureFlags, type RawAzureFlags } from '../../providers/azure/flags.ts';
 
 export const PROVIDER_NAMES = ['local', 'aws', 'azure', 'fake'] as const;
 export type ProviderName = (typeof PROVIDER_NAMES)[number];
 
 /** The raw option values commander hands over (strings, booleans, string lists). */
-export interface RawRunOptions {
+export interface RawRunOptions extends RawAzureFlags {
   kubeconfig?: string;
   provider: string[];
   defaultProvider?: string;
@@ -158,6 +159,8 @@ export type Config = Omit<z.output<typeof schema>, 'defaultProvider' | 'leaderEl
   /** undefined: class-less Services are not ours */
   defaultProvider: ProviderName | undefined;
   leaderElectIdentity: string;
+  /** the --azure-* flags, validated only when --provider azure runs (providers/azure/flags.ts) */
+  azure?: AzureFlags;
 };
 
 export function parseRunConfig(raw: RawRunOptions): Config {
@@ -169,8 +172,10 @@ export function parseRunConfig(raw: RawRunOptions): Config {
   // the first provider takes class-less Services unless --class-only or an explicit empty --default-provider
   const defaultProvider =
     c.classOnly || c.defaultProvider === '' ? undefined : ((c.defaultProvider ?? c.provider[0]) as ProviderName);
+  const azure = c.provider.includes('azure') ? parseAzureFlags(raw) : undefined;
   return {
     ...c,
+    ...(azure ? { azure } : {}),
     defaultProvider,
     leaderElectIdentity: c.leaderElectIdentity ?? `${hostname()}_${process.pid}`,
   };

@@ -30,7 +30,12 @@ export function classifyArmError(err: unknown): ArmFailure {
   if (status === 404) return { kind: 'not-found' };
   if (status === 412) return { kind: 'precondition' };
   if (status === 429) return { kind: 'throttled', retryAfterMs: retryAfterMs(e.response?.headers?.get('retry-after')) };
-  if (BUSY_CODES.test(code) || /superseded|another operation/i.test(message))
+  // a canceled long-running operation surfaces as the poller's "Operation was canceled"; a failed one carries
+  // ARM's code in its message ("The long-running operation has failed. AnotherOperationInProgress. ...")
+  if (
+    BUSY_CODES.test(code) ||
+    /operation was canceled|superseded|anotheroperationinprogress|another operation/i.test(message)
+  )
     return { kind: 'busy', code: code || 'Canceled' };
   if (status === 400) return { kind: 'rejected', code, message };
   return { kind: 'other', ...(status !== undefined ? { status } : {}), ...(code ? { code } : {}), message };

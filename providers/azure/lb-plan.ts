@@ -181,9 +181,17 @@ export function withSlice(
   const existingFe = new Map((base.frontendIPConfigurations ?? []).map((f) => [f.name ?? '', f]));
   // a shared frontend that already exists is referenced, never rewritten by a Service that merely uses it
   const toWrite = wantedFrontends.filter((f) => !existingFe.has(f.name ?? '') || owned(f.name ?? ''));
-  let frontends = replaceChildren(base.frontendIPConfigurations, owned, toWrite, managedFrontend);
   const referenced = new Set(rules.map((r) => nameOfId(r.frontendIPConfiguration?.id)?.toLowerCase()));
   const wantedNames = new Set(wantedFrontends.map((f) => f.name?.toLowerCase()));
+  // a frontend of this Service that another Service's rules still use (a shared address) stays
+  const stillUsed = (name: string) =>
+    owned(name) && referenced.has(name.toLowerCase()) && !wantedNames.has(name.toLowerCase());
+  let frontends = replaceChildren(
+    base.frontendIPConfigurations,
+    (n) => owned(n) && !stillUsed(n),
+    toWrite,
+    managedFrontend,
+  );
   frontends = frontends.filter((f) => {
     const n = (f.name ?? '').toLowerCase();
     const ours = owned(f.name ?? '') || n.startsWith(`${CHILD_PREFIX}pip-`);

@@ -52,6 +52,8 @@ export interface Fault {
   retryAfterSeconds?: number;
   /** answer only after this long (then normally, unless status is set) */
   delayMs?: number;
+  /** run when the request arrives, before it is handled (an outside writer racing this one) */
+  before?: () => void;
   /** accept the write, but its long-running operation ends like this (and changes nothing) */
   operation?: { status: 'Failed' | 'Canceled'; code: string };
 }
@@ -182,6 +184,7 @@ export class FakeArm {
         'Authentication failed: the access token is missing or was not issued by the authority.',
       );
     const fault = this.takeFault(method, url.pathname);
+    fault?.before?.();
     if (fault?.delayMs) await sleep(fault.delayMs);
     if (fault?.status)
       return error(

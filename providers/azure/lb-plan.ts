@@ -192,10 +192,15 @@ export function withSlice(
     toWrite,
     managedFrontend,
   );
+  // On removal, any frontend of ours left without rules goes too: another Service's frontend that only
+  // this one still used (its owner was deleted while sharing). A live owner's own rules would hold it.
+  const removable = (name: string) =>
+    slice === undefined
+      ? name.startsWith(CHILD_PREFIX)
+      : owned(name) || name.toLowerCase().startsWith(`${CHILD_PREFIX}pip-`);
   frontends = frontends.filter((f) => {
     const n = (f.name ?? '').toLowerCase();
-    const ours = owned(f.name ?? '') || n.startsWith(`${CHILD_PREFIX}pip-`);
-    return !ours || referenced.has(n) || wantedNames.has(n);
+    return !removable(f.name ?? '') || referenced.has(n) || wantedNames.has(n);
   });
   base.frontendIPConfigurations = frontends;
   base.loadBalancingRules = rules;

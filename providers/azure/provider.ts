@@ -413,13 +413,17 @@ export class AzureProvider implements LoadBalancerProvider {
     const key = `${ref.namespace}/${ref.name}`;
     const { lbs, nsg } = await this.observeAll(signal, false);
     // the reverse of creation: load balancer, NSG rules, then public IPs no frontend references any more
+    const released: string[] = [];
     for (const [t, cur] of lbs) {
       if (!loadBalancerDiffers(cur, this.withoutService(t, cur, ref.uid))) continue;
-      await this.writer(t).submit({ key, apply: (c) => this.withoutService(t, c, ref.uid) });
+      const before = new Set((cur?.frontendIPConfigurations ?? []).map((f) => f.publicIPAddress?.id?.toLowerCase()));
+      const r = await this.writer(t).submit({ key, apply: (c) => this.withoutService(t, c, ref.uid) });
+      const after = new Set((r.body?.frontendIPConfigurations ?? []).map((f) => f.publicIPAddress?.id?.toLowerCase()));
+      for (const id of before) if (id && !after.has(id)) released.push(id);
     }
     const noRules = (n: NetworkSecurityGroup | undefined) => n && withServiceRules(n, this.o.clusterName, ref.uid, []);
     if (nsg && securityRulesDiffer(nsg, noRules(nsg))) await this.nsgWriter.submit({ key, apply: noRules });
-    await this.retireUnusedPublicIps(ref, [], signal);
+    await this.retireUnusedPublicIps(ref, [], signal, released);
   }
 
   async list(signal: AbortSignal): Promise<LoadBalancerRef[]> {
@@ -474,7 +478,8 @@ export class AzureProvider implements LoadBalancerProvider {
   }
 
   /**
-   * Delete this Service's own public IPs that no frontend of its uses any more: only ones we created
+   * Delete this Service's own public IPs that no frontend of its uses any more, and those of frontends its
+   * removal released (the address of a deleted owner that this Service shared): only ones we created
    * (tags), only when no frontend references them (another Service may share one: kept until it lets go,
    * and the orphan sweep comes back for it). Returns whether anything was deleted.
    */
@@ -482,14 +487,15 @@ export class AzureProvider implements LoadBalancerProvider {
     ref: LoadBalancerRef,
     inUse: ResolvedFrontend[],
     signal: AbortSignal,
+    released: readonly string[] = [],
   ): Promise<boolean> {
     const families: IpFamily[] = ['IPv4', 'IPv6'];
     const candidates = families.filter((f) => !inUse.some((u) => u.ownPip && u.family === f));
-    if (candidates.length === 0) return false;
+    if (candidates.length === 0 && released.length === 0) return false;
     const mine = (await this.api.listPublicIps(signal)).filter(
       (p) =>
-        p.tags?.[TAG.serviceUid] === ref.uid &&
-        p.tags[TAG.ourCluster] === ref.clusterName &&
+        (p.tags?.[TAG.serviceUid] === ref.uid || released.includes(p.id?.toLowerCase() ?? '')) &&
+        p.tags?.[TAG.ourCluster] === ref.clusterName &&
         p.tags[TAG.createdBy] === CREATED_BY &&
         !inUse.some((u) => u.source.kind === 'public-ip' && sameId(u.source.publicIpId, p.id)),
     );

@@ -367,7 +367,16 @@ export class AzureProvider implements LoadBalancerProvider {
     if (loadBalancerDiffers(p.obs.otherLb, p.otherAfter)) {
       changed = (await this.writer(p.obs.other).submit({ key, apply: p.removeFromOther })).changed || changed;
     }
-    changed = (await this.retireUnusedPublicIps(lb.ref, p.fronts, signal)) || changed;
+    // public IPs of ours its frontends held before and hold no more (switched to internal, BYO, single-stack)
+    const held = [p.obs.current, p.obs.otherLb].flatMap((x) =>
+      (x?.frontendIPConfigurations ?? [])
+        .filter((f) => uidOfChild(f.name ?? '') === lb.ref.uid && f.publicIPAddress?.id)
+        .map((f) => f.publicIPAddress!.id!),
+    );
+    const dropped = held.filter(
+      (id) => !p.fronts.some((u) => u.source.kind === 'public-ip' && sameId(u.source.publicIpId, id)),
+    );
+    if (dropped.length) changed = (await this.retirePublicIps(lb.ref, dropped, signal)) || changed;
     const ingress: IngressPoint[] = [];
     for (const f of p.fronts) {
       let ip = f.address;
@@ -423,7 +432,10 @@ export class AzureProvider implements LoadBalancerProvider {
     }
     const noRules = (n: NetworkSecurityGroup | undefined) => n && withServiceRules(n, this.o.clusterName, ref.uid, []);
     if (nsg && securityRulesDiffer(nsg, noRules(nsg))) await this.nsgWriter.submit({ key, apply: noRules });
-    await this.retireUnusedPublicIps(ref, [], signal, released);
+    const own = (await this.api.listPublicIps(signal))
+      .filter((p) => p.tags?.[TAG.serviceUid] === ref.uid)
+      .map((p) => p.id ?? '');
+    await this.retirePublicIps(ref, [...own, ...released], signal);
   }
 
   async list(signal: AbortSignal): Promise<LoadBalancerRef[]> {
@@ -478,27 +490,17 @@ export class AzureProvider implements LoadBalancerProvider {
   }
 
   /**
-   * Delete this Service's own public IPs that no frontend of its uses any more, and those of frontends its
-   * removal released (the address of a deleted owner that this Service shared): only ones we created
-   * (tags), only when no frontend references them (another Service may share one: kept until it lets go,
-   * and the orphan sweep comes back for it). Returns whether anything was deleted.
+   * Delete these public IPs where they are ours to delete: created by us for this cluster (tags; a BYO
+   * public IP never is), and referenced by no frontend (another Service may share one: kept until it lets
+   * go). Returns whether anything was deleted.
    */
-  private async retireUnusedPublicIps(
-    ref: LoadBalancerRef,
-    inUse: ResolvedFrontend[],
-    signal: AbortSignal,
-    released: readonly string[] = [],
-  ): Promise<boolean> {
-    const families: IpFamily[] = ['IPv4', 'IPv6'];
-    const candidates = families.filter((f) => !inUse.some((u) => u.ownPip && u.family === f));
-    if (candidates.length === 0 && released.length === 0) return false;
-    const mine = (await this.api.listPublicIps(signal)).filter(
-      (p) =>
-        (p.tags?.[TAG.serviceUid] === ref.uid || released.includes(p.id?.toLowerCase() ?? '')) &&
-        p.tags?.[TAG.ourCluster] === ref.clusterName &&
-        p.tags[TAG.createdBy] === CREATED_BY &&
-        !inUse.some((u) => u.source.kind === 'public-ip' && sameId(u.source.publicIpId, p.id)),
-    );
+  private async retirePublicIps(ref: LoadBalancerRef, ids: readonly string[], signal: AbortSignal): Promise<boolean> {
+    const mine: PublicIPAddress[] = [];
+    for (const id of new Set(ids.map((i) => i.toLowerCase()))) {
+      const rg = resourceGroupOf(id) ?? this.scope.resourceGroup;
+      const pip = await this.api.getPublicIp(rg, nameOf(id), signal);
+      if (pip?.tags?.[TAG.ourCluster] === ref.clusterName && pip.tags[TAG.createdBy] === CREATED_BY) mine.push(pip);
+    }
     let deleted = false;
     for (const pip of mine) {
       if (pip.ipConfiguration) {

@@ -65,6 +65,10 @@ export interface Call {
   ifMatch?: string;
   ifNoneMatch?: string;
   at: number;
+  /** the ARM error code and message of a refused request */
+  error?: string;
+  /** a load balancer's frontend count after a PUT it accepted (how many Services a write carried) */
+  frontends?: number;
 }
 
 export interface FakeArmOptions extends Partial<AuthorityOptions> {
@@ -173,8 +177,10 @@ export class FakeArm {
       res.writeHead(status, { 'content-type': 'application/json', 'x-ms-request-id': randomUUID(), ...headers });
       res.end(json === undefined ? undefined : JSON.stringify(json));
     };
-    const error = (status: number, code: string, message: string, headers: Record<string, string> = {}) =>
+    const error = (status: number, code: string, message: string, headers: Record<string, string> = {}) => {
+      call.error = `${code}: ${message}`;
       send(status, { error: { code, message } }, headers);
+    };
 
     const token = /^Bearer (.+)$/.exec(header(req, 'authorization') ?? '')?.[1];
     if (!token || (!this.authority.tokens.has(token) && token !== this.staticToken))
@@ -252,6 +258,8 @@ export class FakeArm {
     const created = !rec;
     const before = rec ? structuredClone(rec) : undefined;
     const stored = this.state.put(id, type, stripReadOnly(parsed));
+    if (type === T.lb)
+      call.frontends = ((stored.body['properties'] as Json)['frontendIPConfigurations'] as Json[]).length;
     this.begin(stored, before, fault, send, created ? 201 : 200);
   }
 

@@ -10,7 +10,6 @@
  *
  *   npm run bench:azure        (SERVICES=200 SERIAL=20 PUT_MS=200 LRO_MS=200 to change the load)
  */
-import * as k8s from '@kubernetes/client-node';
 import { aService } from '../test/builders/service.ts';
 import { createNode, uniqueNamespace, waitFor } from '../test/harness/fixtures.ts';
 import { ownedBy } from '../test/azure-fake/inventory.ts';

@@ -49,7 +49,10 @@ async function burst(cluster: Cluster, world: FakeArmWorld, ns: string, count: n
     Array.from({ length: CONCURRENCY }, async () => {
       for (let name = queue.shift(); name; name = queue.shift()) {
         created.set(name, Date.now());
-        await cluster.core.createNamespacedService({ namespace: ns, body: aService(name).withPorts(80).manifest() });
+        await cluster.core.createNamespacedService({
+          namespace: ns,
+          body: aService(name, ns).withPorts(80).manifest(),
+        });
       }
     }),
   );

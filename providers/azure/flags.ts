@@ -4,6 +4,7 @@
  */
 import { Option } from 'commander';
 import { z } from 'zod';
+import { parseDuration } from '../../src/config/duration.ts';
 
 export interface RawAzureFlags {
   azureSubscriptionId?: string;
@@ -14,6 +15,7 @@ export interface RawAzureFlags {
   azureNsg?: string;
   azureArmEndpoint?: string;
   azureAuthorityHost?: string;
+  azurePollInterval?: string;
 }
 
 const FLAGS: [keyof RawAzureFlags, string, string][] = [
@@ -49,6 +51,11 @@ const FLAGS: [keyof RawAzureFlags, string, string][] = [
     '--azure-authority-host <url>',
     'azure provider: Entra ID authority (sovereign clouds; default AZURE_AUTHORITY_HOST or login.microsoftonline.com)',
   ],
+  [
+    'azurePollInterval',
+    '--azure-poll-interval <duration>',
+    'azure provider: how often a long-running ARM operation is polled (default 2s)',
+  ],
 ];
 
 /** The commander options, each also read from LBP_<FLAG> like every other flag. */
@@ -83,6 +90,20 @@ export const azureFlagsSchema = z.object({
   azureNsg: required('azure-nsg'),
   azureArmEndpoint: https('azure-arm-endpoint').optional(),
   azureAuthorityHost: https('azure-authority-host').optional(),
+  azurePollInterval: z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      const ms = parseDuration(v ?? '2s');
+      if (ms === undefined || ms < 10) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `--azure-poll-interval: ${JSON.stringify(v)} is not a duration of at least 10ms`,
+        });
+        return z.NEVER;
+      }
+      return ms;
+    }),
 });
 
 export type AzureFlags = z.output<typeof azureFlagsSchema>;

@@ -40,9 +40,7 @@ export function createAzureProvider(flags: AzureFlags, clusterName: string, log:
     nsg: flags.azureNsg,
     credential,
     ...(flags.azureArmEndpoint ? { armEndpoint: flags.azureArmEndpoint } : {}),
-    ...(process.env['LBP_AZURE_POLL_INTERVAL_MS']
-      ? { pollIntervalMs: Number(process.env['LBP_AZURE_POLL_INTERVAL_MS']) }
-      : {}),
+    pollIntervalMs: flags.azurePollInterval,
     log,
   });
 }

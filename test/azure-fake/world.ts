@@ -76,13 +76,15 @@ export async function startFakeArmWorld(options: FakeArmOptions = {}): Promise<F
       fake.endpoint,
       '--azure-authority-host',
       fake.endpoint,
+      // the fake's operations take milliseconds, not Azure's seconds
+      '--azure-poll-interval',
+      '20ms',
     ],
     env: () => ({
       NODE_EXTRA_CA_CERTS: fake.caFile,
       AZURE_TENANT_ID: '00000000-0000-0000-0000-0000000000b2',
       AZURE_CLIENT_ID: '00000000-0000-0000-0000-0000000000c3',
       AZURE_CLIENT_SECRET: 'not-a-real-secret',
-      LBP_AZURE_POLL_INTERVAL_MS: '20',
     }),
     stop: () => fake.stop(),
   };

@@ -46,6 +46,7 @@ export class ArmApi {
   readonly gate = new WriteGate();
   private readonly pollIntervalMs: number;
   private readonly operationTimeoutMs: number;
+  private readonly inflight = new Map<string, Promise<unknown>>();
 
   constructor(options: ArmOptions) {
     const endpoint = options.endpoint?.replace(/\/+$/, '');
@@ -55,6 +56,20 @@ export class ArmApi {
     });
     this.pollIntervalMs = options.pollIntervalMs ?? 2000;
     this.operationTimeoutMs = options.operationTimeoutMs ?? 10 * 60_000;
+  }
+
+  /**
+   * Reads of a shared resource that many Services observe at once (a burst: every Service's plan reads
+   * the same load balancer and NSG) join the read already under way instead of each fetching and
+   * deserialising the whole body again. Writers read fresh (their If-Match must follow their last write).
+   */
+  private shared<T>(key: string, call: () => Promise<T>): Promise<T> {
+    let p = this.inflight.get(key) as Promise<T> | undefined;
+    if (!p) {
+      p = call().finally(() => this.inflight.delete(key));
+      this.inflight.set(key, p);
+    }
+    return p;
   }
 
   /** undefined for 404 */
@@ -95,8 +110,9 @@ export class ArmApi {
     return { abortSignal, updateIntervalInMs: this.pollIntervalMs, requestOptions: { headers } };
   }
 
-  getLoadBalancer(rg: string, name: string, signal: AbortSignal): Promise<LoadBalancer | undefined> {
-    return this.read(() => this.client.loadBalancers.get(rg, name, { abortSignal: signal }));
+  getLoadBalancer(rg: string, name: string, signal: AbortSignal, fresh = false): Promise<LoadBalancer | undefined> {
+    const get = () => this.read(() => this.client.loadBalancers.get(rg, name, { abortSignal: signal }));
+    return fresh ? get() : this.shared(`lb/${rg}/${name}`.toLowerCase(), get);
   }
 
   putLoadBalancer(
@@ -171,8 +187,14 @@ export class ArmApi {
     );
   }
 
-  getSecurityGroup(rg: string, name: string, signal: AbortSignal): Promise<NetworkSecurityGroup | undefined> {
-    return this.read(() => this.client.networkSecurityGroups.get(rg, name, { abortSignal: signal }));
+  getSecurityGroup(
+    rg: string,
+    name: string,
+    signal: AbortSignal,
+    fresh = false,
+  ): Promise<NetworkSecurityGroup | undefined> {
+    const get = () => this.read(() => this.client.networkSecurityGroups.get(rg, name, { abortSignal: signal }));
+    return fresh ? get() : this.shared(`nsg/${rg}/${name}`.toLowerCase(), get);
   }
 
   putSecurityGroup(

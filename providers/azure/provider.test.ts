@@ -356,4 +356,35 @@ describe('Azure provider against the fake ARM', () => {
     await provider.delete(lb.ref, signal);
     expect(list(props(fake().state.get(nsgId)!.body)['securityRules']).map((r) => r['name'])).toEqual(['ssh']);
   });
+
+  it('gives a dual-stack Service a frontend, rules and a public IP per family, on a pool per family', async () => {
+    const lb = svc('dual', 80);
+    lb.ipFamilies = ['IPv4', 'IPv6'];
+    lb.ipFamilyPolicy = 'RequireDualStack';
+    lb.targets = [{ name: 'n1', addresses: ['10.0.0.10', 'fd00:240::10'], labels: {} }];
+    const status = await provider.ensure(lb, signal);
+    expect(status.ingress.map((i) => i.ip)).toEqual([
+      expect.stringMatching(/^203\.0\.113\./),
+      expect.stringMatching(/^2001:db8:/),
+    ]);
+    const body = lbBody()!;
+    expect(list(props(body)['frontendIPConfigurations']).map((f) => f['name'])).toEqual([
+      `lbp-${lb.ref.uid}`,
+      `lbp-${lb.ref.uid}-v6`,
+    ]);
+    expect(
+      list(props(body)['loadBalancingRules']).map((r) =>
+        String((props(r)['backendAddressPool'] as Json)['id'])
+          .split('/')
+          .pop(),
+      ),
+    ).toEqual([`${cluster}-lbp`, `${cluster}-lbp-ipv6`]);
+    const pools = list(props(body)['backendAddressPools']).map((p) =>
+      list(props(p)['loadBalancerBackendAddresses']).map((a) => props(a)['ipAddress']),
+    );
+    expect(pools).toEqual([['10.0.0.10'], ['fd00:240::10']]);
+    expect(ownedBy(fake(), cluster).publicIps.map((p) => props(p)['publicIPAddressVersion'])).toEqual(['IPv4', 'IPv6']);
+    await provider.delete(lb.ref, signal);
+    expect(ownedBy(fake(), cluster).total).toBe(0);
+  });
 });

@@ -136,7 +136,7 @@ export class AzureProvider implements LoadBalancerProvider {
     return {
       what: `load balancer ${t.name}`,
       get: async (signal) => {
-        const body = await this.api.getLoadBalancer(rg, t.name, signal);
+        const body = await this.api.getLoadBalancer(rg, t.name, signal, true);
         return body ? { body, etag: body.etag } : undefined;
       },
       put: async (body, before, signal) => {
@@ -161,7 +161,7 @@ export class AzureProvider implements LoadBalancerProvider {
     return {
       what: `network security group ${this.o.nsg}`,
       get: async (signal) => {
-        const body = await this.api.getSecurityGroup(rg, this.o.nsg, signal);
+        const body = await this.api.getSecurityGroup(rg, this.o.nsg, signal, true);
         return body ? { body, etag: body.etag } : undefined;
       },
       put: (body, before, signal) => this.api.putSecurityGroup(rg, this.o.nsg, body, before?.etag, signal),
@@ -362,7 +362,7 @@ export class AzureProvider implements LoadBalancerProvider {
     if (loadBalancerDiffers(p.obs.current, p.lbAfter)) {
       const r = await this.writer(p.obs.t).submit({ key, apply: p.applyLb });
       changed = r.changed || changed;
-      body = r.body ?? (await this.api.getLoadBalancer(this.scope.resourceGroup, p.obs.t.name, signal));
+      body = r.body ?? (await this.api.getLoadBalancer(this.scope.resourceGroup, p.obs.t.name, signal, true));
     }
     if (loadBalancerDiffers(p.obs.otherLb, p.otherAfter)) {
       changed = (await this.writer(p.obs.other).submit({ key, apply: p.removeFromOther })).changed || changed;

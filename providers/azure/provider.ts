@@ -303,20 +303,36 @@ export class AzureProvider implements LoadBalancerProvider {
     return this.api.putPublicIp(rg, name, body, undefined, signal);
   }
 
-  /** The whole plan for one Service on what was observed; with apply, the public IP is created on the way. */
+  /**
+   * The whole plan for one Service on what was observed. With apply, the public IP is created on the way,
+   * and the NSG rules are written beside it: both before the load balancer, so whatever a crash leaves
+   * in it has a public IP or an NSG rule that names the Service.
+   */
   private async planService(lb: DesiredLoadBalancer, apply: boolean, signal: AbortSignal) {
+    const key = `${lb.ref.namespace}/${lb.ref.name}`;
     const obs = await this.observe(lb, signal);
+    const wantedRules = serviceSecurityRules(this.o.clusterName, lb.ref, obs.opts);
+    const applyNsg = (nsg: NetworkSecurityGroup | undefined): NetworkSecurityGroup | undefined =>
+      nsg && withServiceRules(nsg, this.o.clusterName, lb.ref.uid, wantedRules);
+    const nsgSteps = diffSecurityRules(obs.nsg, applyNsg(obs.nsg));
+    const nsgWrite = apply && nsgSteps.length > 0 ? this.nsgWriter.submit({ key, apply: applyNsg }) : undefined;
+    // awaited by ensure; this only keeps a failure that arrives while the public IP is made from going unhandled
+    nsgWrite?.catch(() => undefined);
     const steps: PlanStep[] = [];
-    const fronts = await this.frontends(lb.ref, obs.opts, obs.t, obs.current, apply, signal, steps);
+    let fronts: ResolvedFrontend[];
+    try {
+      fronts = await this.frontends(lb.ref, obs.opts, obs.t, obs.current, apply, signal, steps);
+    } catch (err) {
+      await nsgWrite?.catch(() => undefined);
+      throw err;
+    }
+    steps.push(...nsgSteps);
     const slice = serviceSlice(
       obs.t,
       lb.ref.uid,
       obs.opts,
       fronts.map(({ family, source }) => ({ family, source })),
     );
-    const wantedRules = serviceSecurityRules(this.o.clusterName, lb.ref, obs.opts);
-    const applyNsg = (nsg: NetworkSecurityGroup | undefined): NetworkSecurityGroup | undefined =>
-      nsg && withServiceRules(nsg, this.o.clusterName, lb.ref.uid, wantedRules);
     const applyLb = (cur: LoadBalancer | undefined): LoadBalancer => {
       this.checkOwned(cur, obs.t);
       const withService = withSlice(obs.t, cur, lb.ref.uid, slice);
@@ -325,13 +341,11 @@ export class AzureProvider implements LoadBalancerProvider {
       return next;
     };
     const removeFromOther = (cur: LoadBalancer | undefined) => this.withoutService(obs.other, cur, lb.ref.uid);
-    const nsgAfter = applyNsg(obs.nsg);
-    steps.push(...diffSecurityRules(obs.nsg, nsgAfter));
     const lbAfter = applyLb(obs.current);
     steps.push(...diffLoadBalancer(obs.current, lbAfter, obs.t.name));
     const otherAfter = removeFromOther(obs.otherLb);
     steps.push(...diffLoadBalancer(obs.otherLb, otherAfter, obs.other.name));
-    return { obs, fronts, slice, steps, applyNsg, applyLb, removeFromOther, nsgAfter, lbAfter, otherAfter };
+    return { obs, fronts, steps, nsgWrite, applyLb, removeFromOther, lbAfter, otherAfter };
   }
 
   /** `cur` without Service uid's slice; undefined (delete) when nothing but our empty pools remains. */
@@ -355,9 +369,7 @@ export class AzureProvider implements LoadBalancerProvider {
     const key = `${lb.ref.namespace}/${lb.ref.name}`;
     const p = await this.planService(lb, true, signal);
     let changed = p.steps.some((s) => s.resource === 'PublicIPAddress');
-    if (securityRulesDiffer(p.obs.nsg, p.nsgAfter)) {
-      changed = (await this.nsgWriter.submit({ key, apply: p.applyNsg })).changed || changed;
-    }
+    if (p.nsgWrite) changed = (await p.nsgWrite).changed || changed;
     let body: LoadBalancer | undefined = p.obs.current;
     if (loadBalancerDiffers(p.obs.current, p.lbAfter)) {
       const r = await this.writer(p.obs.t).submit({ key, apply: p.applyLb });

@@ -38,6 +38,9 @@ interface Burst {
   p99: number;
   /** Services per load-balancer PUT: the growth of the frontend count from one accepted PUT to the next */
   batches: number[];
+  /** seconds after the first create: the first and last public-IP PUT (when the controller began each Service's Azure work) */
+  pipFirst: number;
+  pipLast: number;
 }
 
 async function burst(cluster: Cluster, world: FakeArmWorld, ns: string, count: number, prefix: string): Promise<Burst> {
@@ -70,6 +73,7 @@ async function burst(cluster: Cluster, world: FakeArmWorld, ns: string, count: n
   const writes = world.fake.writes().filter((c) => c.at >= since && c.method === 'PUT');
   const sizes = writes.filter((c) => LB_PATH.test(c.path) && c.frontends !== undefined).map((c) => c.frontends!);
   const batches = sizes.map((n, i) => n - (i === 0 ? 0 : sizes[i - 1]!)).filter((d) => d > 0);
+  const pipTimes = writes.filter((c) => /publicIPAddresses/.test(c.path)).map((c) => c.at);
   const latencies = names.map((n) => (addressed.get(n)! - created.get(n)!) / 1000).sort((a, b) => a - b);
   return {
     services: count,
@@ -81,6 +85,8 @@ async function burst(cluster: Cluster, world: FakeArmWorld, ns: string, count: n
     p50: latencies[Math.floor(latencies.length / 2)]!,
     p99: latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * 0.99))]!,
     batches,
+    pipFirst: (Math.min(...pipTimes) - since) / 1000,
+    pipLast: (Math.max(...pipTimes) - since) / 1000,
   };
 }
 
@@ -153,6 +159,7 @@ ${row('one at a time (--workers 1)', serial)}
 | steady state: zero writes | ${steadyWrites} writes (${steadyReads} reads) over a drift pass | ${steadyWrites === 0 ? 'yes' : 'no'} |
 | nothing owned after delete | ${leftover} resources | ${leftover === 0 ? 'yes' : 'no'} |
 
+The controller began the Azure work of the ${SERVICES} Services (their public-IP PUTs) between ${fast.pipFirst.toFixed(1)} s and ${fast.pipLast.toFixed(1)} s after the first create; the last address came ${(fast.seconds - fast.pipLast).toFixed(1)} s (${((fast.seconds - fast.pipLast) / roundTrip).toFixed(1)} PUT round trips) after the last of them.
 one at a time: ${(serial.seconds / serial.services).toFixed(2)} s per Service, so ${SERVICES} Services would take about ${((serial.seconds / serial.services) * SERVICES).toFixed(0)} s and ${SERVICES} load-balancer PUTs.`);
   } finally {
     await controller?.stop();

@@ -22,3 +22,8 @@ export function nameOfId(id: string | undefined): string | undefined {
 export function sameId(a: string | undefined, b: string | undefined): boolean {
   return a !== undefined && b !== undefined && a.toLowerCase() === b.toLowerCase();
 }
+
+/** The resource group in an ID. */
+export function resourceGroupOfId(id: string | undefined): string | undefined {
+  return /\/resourceGroups\/([^/]+)\//i.exec(id ?? '')?.[1];
+}

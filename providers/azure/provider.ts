@@ -12,8 +12,8 @@
 import type { LoadBalancer, NetworkSecurityGroup, PublicIPAddress } from '@azure/arm-network';
 import type { TokenCredential } from '@azure/identity';
 import { pino, type Logger } from 'pino';
-import type { IpFamily, IngressPoint, LoadBalancerRef } from '../../src/model/desired.ts';
-import { InvalidSpecError, NotOwnedError } from '../../src/model/errors.ts';
+import type { IngressPoint, LoadBalancerRef } from '../../src/model/desired.ts';
+import { NotOwnedError } from '../../src/model/errors.ts';
 import type {
   DesiredLoadBalancer,
   LoadBalancerProvider,
@@ -22,16 +22,14 @@ import type {
   ProviderCapabilities,
 } from '../../src/provider.ts';
 import type { HealthCheckRules } from '../../src/model/health-check.ts';
-import { AZURE_ANNOTATION, AZURE_HEALTH_CHECK } from './annotations.ts';
+import { AZURE_HEALTH_CHECK } from './annotations.ts';
 import { ArmApi } from './arm.ts';
-import { describeArmError } from './arm-errors.ts';
-import { resourceId, sameId, type Scope } from './arm-ids.ts';
+import { nameOfId, resourceId, sameId, type Scope } from './arm-ids.ts';
+import { Frontends, type ResolvedFrontend } from './frontends.ts';
 import { Coalescer, type ResourceIO } from './coalescer.ts';
 import {
   checkLoadBalancer,
   diffLoadBalancer,
-  frontendOfPrivateIp,
-  frontendOfPublicIp,
   hasForeignContent,
   isEmptyOfServices,
   loadBalancerDiffers,
@@ -39,22 +37,11 @@ import {
   serviceSlice,
   withSlice,
   withTargets,
-  type FrontendSource,
   type LbTarget,
 } from './lb-plan.ts';
-import {
-  CREATED_BY,
-  TAG,
-  frontendName,
-  loadBalancerName,
-  publicIpName,
-  publicIpTags,
-  sharedFrontendName,
-  uidOfChild,
-  uidOfSecurityRule,
-} from './names.ts';
+import { CREATED_BY, TAG, loadBalancerName, uidOfChild, uidOfSecurityRule } from './names.ts';
 import { diffSecurityRules, securityRulesDiffer, serviceSecurityRules, withServiceRules } from './nsg-plan.ts';
-import { azureOptions, type AzureServiceOptions } from './options.ts';
+import { azureOptions } from './options.ts';
 
 export interface AzureProviderOptions {
   clusterName: string;
@@ -74,15 +61,6 @@ export interface AzureProviderOptions {
   log?: Logger;
 }
 
-interface ResolvedFrontend {
-  family: IpFamily;
-  source: FrontendSource;
-  /** the public address, when known before the load balancer is written */
-  address?: string;
-  /** our own public IP of this Service and family (deleted when unused) */
-  ownPip: boolean;
-}
-
 export class AzureProvider implements LoadBalancerProvider {
   readonly name = 'azure';
   readonly capabilities: ProviderCapabilities = { mapsNodesByProviderID: false, needsNodePorts: true, ipMode: 'VIP' };
@@ -94,6 +72,7 @@ export class AzureProvider implements LoadBalancerProvider {
   private readonly closing = new AbortController();
   readonly writers = new Map<string, Coalescer<LoadBalancer>>();
   readonly nsgWriter: Coalescer<NetworkSecurityGroup>;
+  private readonly fronts: Frontends;
 
   constructor(options: AzureProviderOptions) {
     this.o = options;
@@ -107,6 +86,13 @@ export class AzureProvider implements LoadBalancerProvider {
       ...(options.operationTimeoutMs !== undefined ? { operationTimeoutMs: options.operationTimeoutMs } : {}),
     });
     this.nsgWriter = new Coalescer(this.nsgIO(), this.closing.signal);
+    this.fronts = new Frontends({
+      api: this.api,
+      scope: this.scope,
+      location: options.location,
+      defaultSubnet: options.subnet,
+      log: this.log,
+    });
   }
 
   // ---- the two load balancers and their writers ----
@@ -203,106 +189,6 @@ export class AzureProvider implements LoadBalancerProvider {
     return { opts, t, other, current, otherLb, nsg };
   }
 
-  /** Where each family's frontend comes from; creates the Service's own public IP when `apply`. */
-  private async frontends(
-    ref: LoadBalancerRef,
-    opts: AzureServiceOptions,
-    t: LbTarget,
-    current: LoadBalancer | undefined,
-    apply: boolean,
-    signal: AbortSignal,
-    steps: PlanStep[],
-  ): Promise<ResolvedFrontend[]> {
-    const out: ResolvedFrontend[] = [];
-    const pipRg = opts.pipResourceGroup ?? this.scope.resourceGroup;
-    const pipScope = { ...this.scope, resourceGroup: pipRg };
-    for (const [i, family] of opts.families.entries()) {
-      const requested = opts.requestedIp[family];
-      if (opts.internal) {
-        const shared = requested ? frontendOfPrivateIp(current, requested) : undefined;
-        const name = shared?.name && uidOfChild(shared.name) !== ref.uid ? shared.name : frontendName(ref.uid, family);
-        const subnetId = shared?.subnet?.id ?? `${t.vnetId}/subnets/${opts.subnet ?? this.o.subnet}`;
-        const source: FrontendSource = {
-          kind: 'private',
-          subnetId,
-          name,
-          ...(requested ? { address: requested } : {}),
-        };
-        out.push({ family, source, ownPip: false });
-        continue;
-      }
-      let pip: PublicIPAddress | undefined;
-      let own = false;
-      if (opts.pipName && i === 0) {
-        pip = await this.api.getPublicIp(pipRg, opts.pipName, signal);
-        if (!pip)
-          throw new InvalidSpecError(
-            `annotation ${AZURE_ANNOTATION.pipName}: public IP ${opts.pipName} not found in resource group ${pipRg}`,
-          );
-      } else if (requested) {
-        pip = (await this.api.listPublicIpsIn(pipRg, signal)).find((p) => p.ipAddress === requested);
-        if (!pip)
-          throw new InvalidSpecError(
-            `${family === 'IPv6' ? AZURE_ANNOTATION.ipv6 : `annotation ${AZURE_ANNOTATION.ipv4} / spec.loadBalancerIP`}: no public IP with address ${requested} in resource group ${pipRg}`,
-          );
-      } else {
-        own = true;
-        pip = await this.ownPublicIp(ref, opts, family, pipRg, apply, signal, steps);
-      }
-      if (pip?.tags?.[TAG.serviceUid] === ref.uid) own = true;
-      const pipId = pip?.id ?? resourceId(pipScope, 'publicIPAddresses', publicIpName(ref.uid, family));
-      const holder = frontendOfPublicIp(current, pipId);
-      const name = own ? frontendName(ref.uid, family) : (holder?.name ?? sharedFrontendName(pip?.name ?? ''));
-      out.push({
-        family,
-        source: { kind: 'public-ip', publicIpId: pipId, name },
-        ...(pip?.ipAddress ? { address: pip.ipAddress } : {}),
-        ownPip: own,
-      });
-    }
-    return out;
-  }
-
-  /** The Service's own public IP: created (or its tags and DNS label converged) when `apply`. */
-  private async ownPublicIp(
-    ref: LoadBalancerRef,
-    opts: AzureServiceOptions,
-    family: IpFamily,
-    rg: string,
-    apply: boolean,
-    signal: AbortSignal,
-    steps: PlanStep[],
-  ): Promise<PublicIPAddress | undefined> {
-    const name = publicIpName(ref.uid, family);
-    const existing = await this.api.getPublicIp(rg, name, signal);
-    if (existing && existing.tags?.[TAG.ourCluster] !== ref.clusterName)
-      throw new NotOwnedError(`public IP ${name} in ${rg} exists but is not tagged for cluster ${ref.clusterName}`);
-    const tags = { ...opts.pipTags, ...publicIpTags(ref) };
-    const body: PublicIPAddress = {
-      location: this.o.location,
-      sku: { name: 'Standard', tier: 'Regional' },
-      publicIPAllocationMethod: 'Static',
-      publicIPAddressVersion: family,
-      tags,
-    };
-    if (opts.dnsLabel && family === opts.families[0]) body.dnsSettings = { domainNameLabel: opts.dnsLabel };
-    if (opts.pipPrefixId) body.publicIPPrefix = { id: opts.pipPrefixId };
-    if (existing) {
-      const sameTags = JSON.stringify(sorted(existing.tags ?? {})) === JSON.stringify(sorted(tags));
-      const sameDns = (existing.dnsSettings?.domainNameLabel ?? '') === (body.dnsSettings?.domainNameLabel ?? '');
-      if (sameTags && sameDns) return existing;
-      steps.push({ action: 'update', resource: 'PublicIPAddress', name, detail: sameDns ? 'tags' : 'DNS label' });
-      if (!apply) return existing;
-      const update: PublicIPAddress = { ...existing, tags };
-      if (body.dnsSettings) update.dnsSettings = body.dnsSettings;
-      else delete update.dnsSettings;
-      return this.api.putPublicIp(rg, name, update, existing.etag, signal);
-    }
-    steps.push({ action: 'create', resource: 'PublicIPAddress', name });
-    if (!apply) return undefined;
-    return this.api.putPublicIp(rg, name, body, undefined, signal);
-  }
-
   /**
    * The whole plan for one Service on what was observed. With apply, the public IP is created on the way,
    * and the NSG rules are written beside it: both before the load balancer, so whatever a crash leaves
@@ -321,7 +207,7 @@ export class AzureProvider implements LoadBalancerProvider {
     const steps: PlanStep[] = [];
     let fronts: ResolvedFrontend[];
     try {
-      fronts = await this.frontends(lb.ref, obs.opts, obs.t, obs.current, apply, signal, steps);
+      fronts = await this.fronts.resolve(lb.ref, obs.opts, obs.t, obs.current, apply, signal, steps);
     } catch (err) {
       await nsgWrite?.catch(() => undefined);
       throw err;
@@ -388,14 +274,15 @@ export class AzureProvider implements LoadBalancerProvider {
     const dropped = held.filter(
       (id) => !p.fronts.some((u) => u.source.kind === 'public-ip' && sameId(u.source.publicIpId, id)),
     );
-    if (dropped.length) changed = (await this.retirePublicIps(lb.ref, dropped, signal)) || changed;
+    if (dropped.length) changed = (await this.fronts.retire(lb.ref, dropped, signal)) || changed;
     const ingress: IngressPoint[] = [];
     for (const f of p.fronts) {
       let ip = f.address;
       if (f.source.kind === 'private')
         ip = body?.frontendIPConfigurations?.find((x) => x.name === f.source.name)?.privateIPAddress;
       else if (!ip)
-        ip = (await this.api.getPublicIp(this.scope.resourceGroup, nameOf(f.source.publicIpId), signal))?.ipAddress;
+        ip = (await this.api.getPublicIp(this.scope.resourceGroup, nameOfId(f.source.publicIpId) ?? '', signal))
+          ?.ipAddress;
       if (ip) ingress.push({ ip, ipMode: 'VIP' });
     }
     if (changed) this.log.info({ service: key, steps: p.steps.length }, 'azure load balancer converged');
@@ -447,7 +334,7 @@ export class AzureProvider implements LoadBalancerProvider {
     const own = (await this.api.listPublicIps(signal))
       .filter((p) => p.tags?.[TAG.serviceUid] === ref.uid)
       .map((p) => p.id ?? '');
-    await this.retirePublicIps(ref, [...own, ...released], signal);
+    await this.fronts.retire(ref, [...own, ...released], signal);
   }
 
   async list(signal: AbortSignal): Promise<LoadBalancerRef[]> {
@@ -500,50 +387,6 @@ export class AzureProvider implements LoadBalancerProvider {
     ];
     return { lbs, nsg, pips };
   }
-
-  /**
-   * Delete these public IPs where they are ours to delete: created by us for this cluster (tags; a BYO
-   * public IP never is), and referenced by no frontend (another Service may share one: kept until it lets
-   * go). Returns whether anything was deleted.
-   */
-  private async retirePublicIps(ref: LoadBalancerRef, ids: readonly string[], signal: AbortSignal): Promise<boolean> {
-    const mine: PublicIPAddress[] = [];
-    for (const id of new Set(ids.map((i) => i.toLowerCase()))) {
-      const rg = resourceGroupOf(id) ?? this.scope.resourceGroup;
-      const pip = await this.api.getPublicIp(rg, nameOf(id), signal);
-      if (pip?.tags?.[TAG.ourCluster] === ref.clusterName && pip.tags[TAG.createdBy] === CREATED_BY) mine.push(pip);
-    }
-    let deleted = false;
-    for (const pip of mine) {
-      if (pip.ipConfiguration) {
-        this.log.info(
-          { service: `${ref.namespace}/${ref.name}`, publicIp: pip.name },
-          'public IP still referenced by a frontend: kept',
-        );
-        continue;
-      }
-      const rg = resourceGroupOf(pip.id) ?? this.scope.resourceGroup;
-      try {
-        await this.api.deletePublicIp(rg, pip.name ?? '', signal);
-        deleted = true;
-      } catch (err) {
-        throw new Error(`deleting public IP ${pip.name}: ${describeArmError(err)}`, { cause: err });
-      }
-    }
-    return deleted;
-  }
-}
-
-function sorted(tags: Record<string, string>): [string, string][] {
-  return Object.entries(tags).sort(([a], [b]) => a.localeCompare(b));
-}
-
-function nameOf(id: string): string {
-  return id.split('/').pop() ?? '';
-}
-
-function resourceGroupOf(id: string | undefined): string | undefined {
-  return /\/resourceGroups\/([^/]+)\//i.exec(id ?? '')?.[1];
 }
 
 function withoutPools(lb: LoadBalancer): LoadBalancer {

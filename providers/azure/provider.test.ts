@@ -387,4 +387,23 @@ describe('Azure provider against the fake ARM', () => {
     await provider.delete(lb.ref, signal);
     expect(ownedBy(fake(), cluster).total).toBe(0);
   });
+
+  it("checks Azure's limits before writing: 300 rules reach every node NIC", async () => {
+    const big = aLoadBalancer('big', cluster)
+      .withPorts(...Array.from({ length: 301 }, (_, i) => 1000 + i))
+      .withTargets('n1')
+      .build();
+    const since = Date.now();
+    await expect(provider.ensure(big, signal)).rejects.toMatchObject({
+      reason: 'QuotaExceeded',
+      message: expect.stringMatching(/300 rules per node NIC/),
+    });
+    expect(
+      fake()
+        .writes(LB_PUT)
+        .filter((c) => c.at >= since),
+    ).toEqual([]);
+    await provider.delete(big.ref, signal);
+    expect(ownedBy(fake(), cluster).total).toBe(0);
+  });
 });

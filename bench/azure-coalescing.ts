@@ -8,7 +8,7 @@
  * one-Service-at-a-time reconciliation (`--workers 1`: every Service waits for the previous one's
  * writes, as cloud-provider-azure's one shared load balancer does) on SERIAL Services, for contrast.
  *
- *   npm run bench:azure        (SERVICES=200 SERIAL=20 PUT_MS=200 LRO_MS=200 to change the load)
+ *   npm run bench:azure        (SERVICES=200 SERIAL=20 WORKERS=64 PUT_MS=200 LRO_MS=200 to change the load)
  */
 import { aService } from '../test/builders/service.ts';
 import { createNode, uniqueNamespace, waitFor } from '../test/harness/fixtures.ts';
@@ -23,6 +23,7 @@ const PUT_MS = Number(process.env['PUT_MS'] ?? 200);
 const LRO_MS = Number(process.env['LRO_MS'] ?? 200);
 const READ_MS = Number(process.env['READ_MS'] ?? 20);
 const CONCURRENCY = 32;
+const WORKERS = Number(process.env['WORKERS'] ?? 64);
 const RESYNC_S = 20;
 const LB_PATH = /loadBalancers\/[^/]+$/;
 const log = (line: string) => console.error(`bench: ${line}`);
@@ -120,10 +121,10 @@ async function main(): Promise<void> {
     // one PUT round trip: the PUT's answer, then its long-running operation
     const roundTrip = (PUT_MS + LRO_MS) / 1000;
 
-    log(`coalescing controller (--workers 256): ${SERVICES} Services at once`);
+    log(`coalescing controller (--workers ${WORKERS}): ${SERVICES} Services at once`);
     controller = await startAzureController(world, cluster.controllerKubeconfig, {
       cluster: 'bench',
-      workers: 256,
+      workers: WORKERS,
       extraArgs: ['--resync-period', `${RESYNC_S}s`],
     });
     const ns = await uniqueNamespace(cluster.admin, 'bench');
@@ -152,7 +153,7 @@ async function main(): Promise<void> {
     console.log(`
 | path | Services | first create -> last address | in PUT round trips (${roundTrip.toFixed(1)} s) | load-balancer PUTs | Services per PUT | NSG PUTs | public-IP PUTs | p50 / p99 |
 | --- | --- | --- | --- | --- | --- | --- | --- | --- |
-${row('coalescing (--workers 256)', fast)}
+${row(`coalescing (--workers ${WORKERS})`, fast)}
 ${row('one at a time (--workers 1)', serial)}
 
 | target | result | met |

@@ -127,7 +127,8 @@ export class FakeArm {
     this.caFile = certs.caCert;
     this.caPem = certs.caPem;
     const [key, cert] = await Promise.all([readFile(certs.servingKey), readFile(certs.servingCert)]);
-    this.server = createServer({ key, cert }, (req, res) => void this.handle(req, res));
+    // a client that goes away mid-request (an aborted poll, a stopped controller) is no failure of the fake
+    this.server = createServer({ key, cert }, (req, res) => void this.handle(req, res).catch(() => res.destroy()));
     await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
     this.endpoint = `https://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
     return this;

@@ -58,6 +58,13 @@ const FLAGS: [keyof RawAzureFlags, string, string][] = [
   ],
 ];
 
+const DOCUMENTED_DEFAULTS: Partial<Record<keyof RawAzureFlags, string>> = {
+  azureSubscriptionId: 'AZURE_SUBSCRIPTION_ID',
+  azureArmEndpoint: 'https://management.azure.com',
+  azureAuthorityHost: 'AZURE_AUTHORITY_HOST, else the public cloud',
+  azurePollInterval: '2s',
+};
+
 /** The commander options, each also read from LBP_<FLAG> like every other flag. */
 export function azureFlagOptions(): Option[] {
   return FLAGS.map(([, flags, description]) => {
@@ -107,6 +114,23 @@ export const azureFlagsSchema = z.object({
 });
 
 export type AzureFlags = z.output<typeof azureFlagsSchema>;
+
+/** The flags as the provider registry declares them (commander syntax, one-line description, README default). */
+export const AZURE_FLAG_SPECS: readonly { flags: string; description: string; documentedDefault?: string }[] =
+  FLAGS.map(([key, flags, description]) => ({
+    flags,
+    description: description.replace(/^azure provider: /, ''),
+    ...(DOCUMENTED_DEFAULTS[key] ? { documentedDefault: DOCUMENTED_DEFAULTS[key] } : {}),
+  }));
+
+/** The schema for the registry: the subscription may come from AZURE_SUBSCRIPTION_ID, as the SDKs read it. */
+export const azureOptionsSchema = z.preprocess(
+  (raw) => ({
+    ...(raw as object),
+    azureSubscriptionId: (raw as RawAzureFlags).azureSubscriptionId ?? process.env['AZURE_SUBSCRIPTION_ID'],
+  }),
+  azureFlagsSchema,
+);
 
 /** Validate the flags (only when --provider azure runs); messages name the flag. */
 export function parseAzureFlags(raw: RawAzureFlags, env: NodeJS.ProcessEnv = process.env): AzureFlags {

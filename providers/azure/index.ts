@@ -1,46 +1,27 @@
 /**
- * The Azure provider's entry point for the CLI (loaded lazily, so only `--provider azure` loads the SDK).
- * Credentials come from @azure/identity's DefaultAzureCredential: environment (a service principal),
- * workload identity, managed identity. Nothing secret is logged: the credential never reaches our logger.
+ * The Azure provider's public entry, light enough for every command: its annotations, its flags (all
+ * defined in flags.ts), the doctor check, and `azureProvider`, a descriptor in the shape of the provider
+ * registry's (name, title, flag specs, a zod schema whose messages name the flag, annotation tables, a lazy
+ * create), so that registering it is one line in the registry's list. The SDKs load only in `create`.
  */
-import { DefaultAzureCredential } from '@azure/identity';
 import type { Logger } from 'pino';
-import { AzureProvider } from './provider.ts';
-import type { AzureFlags } from './flags.ts';
+import type { LoadBalancerProvider } from '../../src/provider.ts';
+import { AZURE_ANNOTATIONS } from './annotations.ts';
+import { AZURE_FLAG_SPECS, azureOptionsSchema, type AzureFlags } from './flags.ts';
 
-export { AzureProvider } from './provider.ts';
-export type { AzureProviderOptions } from './provider.ts';
+export type { AzureProvider, AzureProviderOptions } from './provider.ts';
 export { AZURE_ANNOTATIONS } from './annotations.ts';
-export { azureFlagOptions, parseAzureFlags } from './flags.ts';
-export { nodesInOtherPublicLoadBalancers } from './doctor.ts';
+export { AZURE_FLAG_SPECS, azureFlagOptions, azureOptionsSchema, parseAzureFlags } from './flags.ts';
+export { conflictingPoolMembers, nodesInOtherPublicLoadBalancers } from './doctor.ts';
 
-export function createAzureProvider(flags: AzureFlags, clusterName: string, log: Logger): AzureProvider {
-  const authorityHost = flags.azureAuthorityHost ?? process.env['AZURE_AUTHORITY_HOST'];
-  const credential = new DefaultAzureCredential({
-    ...(authorityHost ? { authorityHost } : {}),
-    // a custom authority (sovereign cloud, the test fake) has no instance-discovery endpoint of its own
-    ...(flags.azureAuthorityHost ? { disableInstanceDiscovery: true } : {}),
-  });
-  log.info(
-    {
-      subscriptionId: flags.azureSubscriptionId,
-      resourceGroup: flags.azureResourceGroup,
-      location: flags.azureLocation,
-      armEndpoint: flags.azureArmEndpoint ?? 'https://management.azure.com',
-    },
-    'azure provider: credentials from DefaultAzureCredential',
-  );
-  return new AzureProvider({
-    clusterName,
-    subscriptionId: flags.azureSubscriptionId,
-    resourceGroup: flags.azureResourceGroup,
-    location: flags.azureLocation,
-    vnet: flags.azureVnet,
-    subnet: flags.azureSubnet,
-    nsg: flags.azureNsg,
-    credential,
-    ...(flags.azureArmEndpoint ? { armEndpoint: flags.azureArmEndpoint } : {}),
-    pollIntervalMs: flags.azurePollInterval,
-    log,
-  });
-}
+export const azureProvider = {
+  name: 'azure',
+  title: 'Azure provider',
+  flags: AZURE_FLAG_SPECS,
+  options: azureOptionsSchema,
+  annotations: [{ title: 'Azure provider', rows: AZURE_ANNOTATIONS }],
+  create: async (options: AzureFlags, shared: { clusterName: string; log: Logger }): Promise<LoadBalancerProvider> => {
+    const { createAzureProvider } = await import('./create.ts');
+    return createAzureProvider(options, shared.clusterName, shared.log);
+  },
+};

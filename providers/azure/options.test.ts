@@ -8,6 +8,7 @@ import { aService } from '../../test/builders/service.ts';
 import { desiredLoadBalancer } from '../../src/model/desired-load-balancer.ts';
 import { AZURE_ANNOTATION as A, AZURE_HEALTH_CHECK, perPortKey } from './annotations.ts';
 import { parseAzureFlags } from './flags.ts';
+import { azureProvider } from './index.ts';
 import { azureOptions } from './options.ts';
 import type { ServiceObject } from '../../src/model/objects.ts';
 
@@ -153,5 +154,23 @@ describe('Azure options', () => {
     expect(errorOf(() => parseAzureFlags({ azureSubscriptionId: '00000000-0000-0000-0000-000000000001' }, {}))).toMatch(
       /^--azure-resource-group: required/,
     );
+  });
+
+  it("has a descriptor in the registry's shape: every flag, a schema naming the flag, the annotation table", () => {
+    expect(azureProvider.flags.map((f) => f.flags.split(' ')[0])).toEqual([
+      '--azure-subscription-id',
+      '--azure-resource-group',
+      '--azure-location',
+      '--azure-vnet',
+      '--azure-subnet',
+      '--azure-nsg',
+      '--azure-arm-endpoint',
+      '--azure-authority-host',
+      '--azure-poll-interval',
+    ]);
+    const parsed = azureProvider.options.safeParse({ azureLocation: 'westeurope' });
+    expect(parsed.success).toBe(false);
+    expect(parsed.error?.issues.map((i) => i.message)[0]).toMatch(/^--azure-/);
+    expect(azureProvider.annotations[0]!.rows.length).toBeGreaterThan(20);
   });
 });

@@ -38,7 +38,7 @@ export async function createProvider(name: ProviderName, config: Config, log: Lo
     }
     case 'azure': {
       if (!config.azure) throw new ConfigError('--provider azure: the --azure-* flags were not validated');
-      const { createAzureProvider } = await import('../../providers/azure/index.ts');
+      const { createAzureProvider } = await import('../../providers/azure/create.ts');
       return createAzureProvider(config.azure, config.clusterName, log);
     }
   }

@@ -5,10 +5,11 @@
  */
 import type { ProviderDescriptor } from './provider-descriptor.ts';
 import { awsProvider } from '../providers/aws/index.ts';
+import { azureProvider } from '../providers/azure/index.ts';
 import { fakeProvider } from '../providers/fake/index.ts';
 import { localProvider } from '../providers/local/index.ts';
 
-export const PROVIDERS: readonly ProviderDescriptor[] = [localProvider, awsProvider, fakeProvider];
+export const PROVIDERS: readonly ProviderDescriptor[] = [localProvider, awsProvider, azureProvider, fakeProvider];
 
 export const PROVIDER_NAMES: readonly string[] = PROVIDERS.map((p) => p.name);
 

@@ -70,7 +70,7 @@ describe('configuration', () => {
       '--node-port-range: "32767-30000" is not a port range like 30000-32767',
     );
     expect(messageOf(() => parseRunConfig(raw({ provider: ['gcp'] })))).toBe(
-      '--provider: expected one of local, aws, fake, got "gcp"',
+      '--provider: expected one of local, aws, azure, fake, got "gcp"',
     );
     expect(messageOf(() => parseRunConfig(raw({ provider: [] })))).toMatch(/^--provider: at least one/);
     expect(messageOf(() => parseRunConfig(raw({ resyncPeriod: 'soon' })))).toMatch(

@@ -9,6 +9,7 @@ import { applyBooleanEnv } from '../config/boolean-env.ts';
 import { ConfigError } from '../config/errors.ts';
 import { UserFixableError } from './user-error.ts';
 import { runFlags, toOption } from './options.ts';
+import { registerSpeakerCommand } from '../../providers/local/index.ts';
 
 export interface Commands {
   run(config: Config): Promise<void>;
@@ -51,6 +52,8 @@ export function buildProgram(commands: Partial<Commands> = {}, output: Output = 
     );
     await act.run(parseRunConfig(command.opts(), (key) => command.getOptionValueSource(key)));
   });
+
+  registerSpeakerCommand(program, toOption);
 
   program
     .command('dev-cluster')

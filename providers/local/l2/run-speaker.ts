@@ -6,7 +6,7 @@ import { loadKubeConfig } from '../../../src/kube/client.ts';
 import { createLogger } from '../../../src/log.ts';
 import { ADDON_PATH, loadResponderAddon } from './responder.ts';
 import { Speaker } from './speaker.ts';
-import type { SpeakerConfig } from './speaker-command.ts';
+import type { SpeakerConfig } from './speaker-config.ts';
 import { SpeakerMetrics } from './speaker-metrics.ts';
 import { checkKubeProxyStrictArp } from './strict-arp.ts';
 

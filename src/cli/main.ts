@@ -107,7 +107,7 @@ export async function runCli(
 
 /**
  * The first word that is not a flag must be a command. commander would print the top-level help and
- * exit 0 for `lb-provisioner speaker --help`, so a script would believe it worked.
+ * exit 0 for `lb-provisioner bgp-speaker --help`, so a script would believe it worked.
  */
 function unknownCommand(program: Command, args: readonly string[]): string | undefined {
   const names = new Set(program.commands.map((c) => c.name()));

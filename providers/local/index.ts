@@ -12,6 +12,11 @@ import type { KubeLocalProvider, LocalProviderConfig } from './kube-provider.ts'
 export type { KubeLocalProvider, LocalProviderConfig } from './kube-provider.ts';
 export { registerSpeakerCommand } from './l2/speaker-command.ts';
 
+/** `demo --dataplane l2`: the L2 data plane in network namespaces on this machine (root). Loaded when run. */
+export async function runL2Demo(o: { kubeconfigOut: string }): Promise<void> {
+  return (await import('./l2/demo/l2-demo.ts')).runL2Demo(o);
+}
+
 const options = z.object({
   pool: z.array(z.string()).superRefine((values, ctx) => {
     for (const message of poolFlagErrors(poolsFromFlags(values).errors)) ctx.addIssue({ code: 'custom', message });

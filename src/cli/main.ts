@@ -9,7 +9,7 @@ import { applyBooleanEnv } from '../config/boolean-env.ts';
 import { ConfigError } from '../config/errors.ts';
 import { UserFixableError } from './user-error.ts';
 import { runFlags, toOption } from './options.ts';
-import { registerSpeakerCommand } from '../../providers/local/index.ts';
+import { registerSpeakerCommand, runL2Demo } from '../../providers/local/index.ts';
 
 export interface Commands {
   run(config: Config): Promise<void>;
@@ -65,7 +65,17 @@ export function buildProgram(commands: Partial<Commands> = {}, output: Output = 
     .command('demo')
     .description('start a dev control plane, the controller with the local provider, and sample Services')
     .option('--kubeconfig-out <path>', 'write the admin kubeconfig here', '/tmp/lb-provisioner-demo.kubeconfig')
-    .action((o: { kubeconfigOut: string }) => act.demo({ kubeconfigOut: o.kubeconfigOut }));
+    .option(
+      '--dataplane <mode>',
+      'proxy, or l2 (root: node namespaces with speakers; a VIP moves when its holder dies)',
+      'proxy',
+    )
+    .action((o: { kubeconfigOut: string; dataplane: string }) => {
+      if (o.dataplane === 'l2') return runL2Demo({ kubeconfigOut: o.kubeconfigOut });
+      if (o.dataplane !== 'proxy')
+        throw new ConfigError(`--dataplane: expected proxy or l2, got ${JSON.stringify(o.dataplane)}`);
+      return act.demo({ kubeconfigOut: o.kubeconfigOut });
+    });
 
   return program;
 }

@@ -99,6 +99,11 @@ export class L2Lab {
       ...crds.flatMap((f) => ['-f', f]),
     ]);
     if (established.code !== 0) throw new Error(`CRDs not established: ${established.stderr}`);
+    // the shipped DaemonSet and L2Advertisement must be what this apiserver accepts
+    for (const file of ['daemonset.yaml', 'l2advertisement.yaml']) {
+      const r = await this.cp.kubectl(['apply', '--dry-run=server', '-f', `${DEPLOY}speaker/${file}`]);
+      if (r.code !== 0) throw new Error(`deploy/speaker/${file} is refused: ${r.stderr}`);
+    }
     if (!this.cp.bridgeUrl) throw new Error('the control plane has no bridge URL');
     this.#speakerKubeconfig = await this.cp.serviceAccountKubeconfig('lb-provisioner', 'lb-provisioner-speaker', {
       server: this.cp.bridgeUrl,

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Builds the L2 speaker's Node-API addon (l2_responder.c) into build/l2_responder.node. A Node-API addon is a
-# plain shared object whose napi_* symbols the node binary provides at load time, so one cc call is the
-# whole build: no node-gyp, no Python, no headers fetched from the network. The headers are the ones the
+# Builds the L2 speaker's Node-API addon (l2_responder.c, l2_link.c) into build/l2_responder.node. A
+# Node-API addon is a plain shared object whose napi_* symbols the node binary provides at load time, so
+# one cc call is the whole build: no node-gyp, no Python, no headers fetched from the network. The headers are the ones the
 # pinned npm package `node` ships (or NODE_API_INCLUDE, e.g. /usr/local/include/node in the node image).
 #   build.sh              build (fails without a C compiler)
 #   build.sh --if-possible  for npm's postinstall: without a compiler, say so and succeed (the controller
@@ -25,5 +25,5 @@ if ! command -v "$cc" >/dev/null 2>&1 || [ ! -f "$include/node_api.h" ]; then
 fi
 mkdir -p "$here/build"
 "$cc" -std=gnu11 -O2 -g -Wall -Wextra -Werror -fPIC -shared -pthread -fvisibility=hidden \
-  -I"$include" -o "$here/build/l2_responder.node.tmp" "$here/l2_responder.c"
+  -I"$include" -o "$here/build/l2_responder.node.tmp" "$here/l2_responder.c" "$here/l2_link.c"
 mv "$here/build/l2_responder.node.tmp" "$here/build/l2_responder.node"

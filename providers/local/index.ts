@@ -10,12 +10,18 @@ import { poolFlagErrors, poolsFromFlags } from './pool.ts';
 import type { KubeLocalProvider, LocalProviderConfig } from './kube-provider.ts';
 
 export type { KubeLocalProvider, LocalProviderConfig } from './kube-provider.ts';
+export { registerSpeakerCommand } from './l2/speaker-command.ts';
+
+/** `demo --dataplane l2`: the L2 data plane in network namespaces on this machine (root). Loaded when run. */
+export async function runL2Demo(o: { kubeconfigOut: string }): Promise<void> {
+  return (await import('./l2/demo/l2-demo.ts')).runL2Demo(o);
+}
 
 const options = z.object({
   pool: z.array(z.string()).superRefine((values, ctx) => {
     for (const message of poolFlagErrors(poolsFromFlags(values).errors)) ctx.addIssue({ code: 'custom', message });
   }),
-  dataplane: z.enum(['none', 'proxy'], { message: '--dataplane: expected none or proxy' }),
+  dataplane: z.enum(['none', 'proxy', 'l2'], { message: '--dataplane: expected none, proxy or l2' }),
   proxyBackend: z.enum(['auto', 'nftables', 'userspace'], {
     message: '--proxy-backend: expected auto, nftables or userspace',
   }),
@@ -39,7 +45,7 @@ export const localProvider: ProviderDescriptor<z.output<typeof options>> = {
       flags: '--dataplane <mode>',
       default: 'none',
       description:
-        'none (addresses only, ipMode: VIP) or proxy (this host forwards VIP:port to the NodePorts, ipMode: Proxy)',
+        'none (addresses only, ipMode: VIP), proxy (this host forwards VIP:port to the NodePorts, ipMode: Proxy) or l2 (the speakers on the nodes announce each VIP by ARP/NDP, ipMode: VIP; run lb-provisioner speaker on every node)',
     },
     {
       flags: '--proxy-backend <name>',

@@ -13,7 +13,8 @@ export interface LocalProviderConfig {
   clusterName: string;
   /** --pool values */
   pools: readonly string[];
-  dataplane: 'none' | 'proxy';
+  /** none: addresses only; proxy: this host forwards; l2: the speakers (lb-provisioner speaker) announce */
+  dataplane: 'none' | 'proxy' | 'l2';
   proxyBackend?: 'auto' | 'nftables' | 'userspace';
   vipInterface?: string;
   /** nftables table (default lbprovisioner) and host lock name: an embedder that runs beside `run` (the demo) */

@@ -29,7 +29,8 @@ export class InvalidPoolError extends Error {
 
 export type PoolParse = { ok: true; pool: PoolDefinition } | { ok: false; error: InvalidPoolError };
 
-const labelSelector = z.object({
+/** metav1.LabelSelector, validated as the apiserver would (also read by the L2 speaker's advertisements). */
+export const labelSelector = z.object({
   matchLabels: z.record(z.string(), z.string()).optional(),
   matchExpressions: z
     .array(
@@ -141,7 +142,8 @@ function nameOf(object: unknown): string {
   return typeof metadata?.name === 'string' && metadata.name !== '' ? metadata.name : '(unnamed)';
 }
 
-function fieldPath(path: readonly PropertyKey[]): string {
+/** A zod issue path as a field: `spec.addresses[1]`. */
+export function fieldPath(path: readonly PropertyKey[]): string {
   return (
     path.map((part, i) => (typeof part === 'number' ? `[${part}]` : `${i === 0 ? '' : '.'}${String(part)}`)).join('') ||
     'spec'

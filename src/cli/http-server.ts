@@ -8,7 +8,11 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-export async function startHttpServer(bind: string, metrics: Metrics, ready: () => boolean): Promise<RunningServer> {
+export async function startHttpServer(
+  bind: string,
+  metrics: Pick<Metrics, 'registry'>,
+  ready: () => boolean,
+): Promise<RunningServer> {
   const at = bind.lastIndexOf(':');
   const host = bind.slice(0, at).replace(/^\[|\]$/g, '') || '0.0.0.0';
   const port = Number(bind.slice(at + 1));

@@ -56,10 +56,10 @@ describe('lb-provisioner command line', () => {
   });
 
   it('an unknown command exits 2, even with --help after it', async () => {
-    for (const args of [['speaker', '--help'], ['speaker'], ['help', 'speaker']]) {
+    for (const args of [['bgp-speaker', '--help'], ['bgp-speaker'], ['help', 'bgp-speaker']]) {
       const r = await cli(args);
       expect(r.code).toBe(2);
-      expect(r.stderr).toMatch(/^lb-provisioner: unknown command "speaker" \(commands: run, /);
+      expect(r.stderr).toMatch(/^lb-provisioner: unknown command "bgp-speaker" \(commands: run, /);
       expect(r.stdout).toBe('');
     }
     expect((await cli(['--help'])).code).toBe(0);
@@ -123,9 +123,9 @@ describe('lb-provisioner command line', () => {
 
   it('as its own process: exit codes a script can trust', () => {
     const run = (...args: string[]) => spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8' });
-    const unknown = run('speaker', '--help');
+    const unknown = run('bgp-speaker', '--help');
     expect(unknown.status).toBe(2);
-    expect(unknown.stderr).toContain('unknown command "speaker"');
+    expect(unknown.stderr).toContain('unknown command "bgp-speaker"');
     expect(run('run', '--bogus').status).toBe(2);
     expect(run('--help').status).toBe(0);
   });

@@ -9,6 +9,7 @@ import { applyBooleanEnv } from '../config/boolean-env.ts';
 import { ConfigError } from '../config/errors.ts';
 import { RunFailure, UserFixableError } from './exit-errors.ts';
 import { runFlags, toOption } from './options.ts';
+import { registerSpeakerCommand, runL2Demo } from '../../providers/local/index.ts';
 
 export interface Commands {
   run(config: Config): Promise<void>;
@@ -54,6 +55,8 @@ export function buildProgram(commands: Partial<Commands> = {}, output: Output = 
     await act.run(parseRunConfig(command.opts(), (key) => command.getOptionValueSource(key)));
   });
 
+  registerSpeakerCommand(program, toOption);
+
   program
     .command('cleanup')
     .description(
@@ -81,7 +84,17 @@ export function buildProgram(commands: Partial<Commands> = {}, output: Output = 
     .command('demo')
     .description('start a dev control plane, the controller with the local provider, and sample Services')
     .option('--kubeconfig-out <path>', 'write the admin kubeconfig here', '/tmp/lb-provisioner-demo.kubeconfig')
-    .action((o: { kubeconfigOut: string }) => act.demo({ kubeconfigOut: o.kubeconfigOut }));
+    .option(
+      '--dataplane <mode>',
+      'proxy, or l2 (root: node namespaces with speakers; a VIP moves when its holder dies)',
+      'proxy',
+    )
+    .action((o: { kubeconfigOut: string; dataplane: string }) => {
+      if (o.dataplane === 'l2') return runL2Demo({ kubeconfigOut: o.kubeconfigOut });
+      if (o.dataplane !== 'proxy')
+        throw new ConfigError(`--dataplane: expected proxy or l2, got ${JSON.stringify(o.dataplane)}`);
+      return act.demo({ kubeconfigOut: o.kubeconfigOut });
+    });
 
   return program;
 }
@@ -127,7 +140,7 @@ export async function runCli(
 
 /**
  * The first word that is not a flag must be a command. commander would print the top-level help and
- * exit 0 for `lb-provisioner speaker --help`, so a script would believe it worked.
+ * exit 0 for `lb-provisioner bgp-speaker --help`, so a script would believe it worked.
  */
 function unknownCommand(program: Command, args: readonly string[]): string | undefined {
   const names = new Set(program.commands.map((c) => c.name()));

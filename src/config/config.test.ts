@@ -85,7 +85,7 @@ describe('configuration', () => {
     expect(messageOf(() => parseRunConfig(raw({ leaderElectRenewDeadline: '20s' })))).toBe(
       '--leader-elect-renew-deadline: must be shorter than --leader-elect-lease-duration',
     );
-    expect(messageOf(() => parseRunConfig(raw({ dataplane: 'l2' })))).toBe('--dataplane: expected none or proxy');
+    expect(messageOf(() => parseRunConfig(raw({ dataplane: 'bgp' })))).toBe('--dataplane: expected none, proxy or l2');
     expect(messageOf(() => parseRunConfig(raw({ provider: ['aws'], awsEndpoint: 'moto' })))).toBe(
       '--aws-endpoint: expected a URL (e.g. http://127.0.0.1:5000)',
     );

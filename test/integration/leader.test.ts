@@ -93,7 +93,11 @@ describe('leader election (real Lease, controller RBAC)', () => {
     running.push(d);
     await waitFor(() => d.isLeader || undefined, { message: 'replica-d to lead', timeoutMs: 15_000 });
     await create('fourth');
-    await waitFor(() => fake.inFlight > 0 || undefined, { message: 'an ensure in flight', timeoutMs: 10_000 });
+    // the Services of the first test are synced too on taking the lease: wait for this Service's own call
+    await waitFor(() => (fake.callsOf('ensure', `${ns}/fourth`).length > 0 && fake.inFlight > 0) || undefined, {
+      message: "fourth's ensure in flight",
+      timeoutMs: 10_000,
+    });
     const stopped = d.stop();
     await sleep(300);
     const coord = cluster.admin.makeApiClient(k8s.CoordinationV1Api);

@@ -10,6 +10,7 @@ import type {
   LoadBalancerStatus,
   ProviderCapabilities,
 } from '../../src/provider.ts';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { InvalidSpecError } from '../../src/provider.ts';
 
 export type FakeOperation = 'ensure' | 'updateTargets' | 'delete' | 'list';
@@ -35,6 +36,21 @@ export interface FakeProviderOptions {
   firstHost?: number;
   /** a new load balancer reports ready: false for its first N ensures (a cloud still provisioning) */
   provisioningEnsures?: number;
+  /** every call answers after this long, like a cloud API (benchmarks give both sides the same) */
+  latencyMs?: number;
+}
+
+/**
+ * Options of `lb-provisioner run --provider fake` from the environment: LBP_FAKE_LATENCY_MS, the latency
+ * the benchmarks inject (bench/controllers.ts gives the upstream controller's fake cloud the same).
+ */
+export function fakeOptionsFromEnv(env: NodeJS.ProcessEnv): FakeProviderOptions {
+  const raw = env['LBP_FAKE_LATENCY_MS'];
+  if (raw === undefined || raw === '') return {};
+  const latencyMs = Number(raw);
+  if (!Number.isInteger(latencyMs) || latencyMs < 0)
+    throw new Error(`LBP_FAKE_LATENCY_MS: ${JSON.stringify(raw)} is not a whole number of milliseconds`);
+  return { latencyMs };
 }
 
 function keyOf(ref: LoadBalancerRef): string {
@@ -67,6 +83,7 @@ export class FakeProvider implements LoadBalancerProvider {
   readonly balancers = new Map<string, FakeLoadBalancer>();
   private nextHost: number;
   private readonly provisioningEnsures: number;
+  private readonly latencyMs: number;
   private readonly ensuresOf = new Map<string, number>();
   private readonly faults: { op: FakeOperation; error: Error; times: number }[] = [];
 
@@ -75,6 +92,7 @@ export class FakeProvider implements LoadBalancerProvider {
     this.capabilities = { mapsNodesByProviderID: false, needsNodePorts: true, ipMode: 'VIP', ...options.capabilities };
     this.nextHost = options.firstHost ?? 1;
     this.provisioningEnsures = options.provisioningEnsures ?? 0;
+    this.latencyMs = options.latencyMs ?? 0;
   }
 
   /** The next `times` calls of `op` fail with `error`. */
@@ -92,6 +110,7 @@ export class FakeProvider implements LoadBalancerProvider {
   }
 
   async ensure(lb: DesiredLoadBalancer, signal: AbortSignal): Promise<LoadBalancerStatus> {
+    await this.answerDelay(signal);
     this.record('ensure', keyOf(lb.ref), lb, signal);
     const sctp = lb.ports.find((p) => p.protocol === 'SCTP');
     if (sctp)
@@ -113,6 +132,7 @@ export class FakeProvider implements LoadBalancerProvider {
   }
 
   async updateTargets(lb: DesiredLoadBalancer, signal: AbortSignal): Promise<void> {
+    await this.answerDelay(signal);
     this.record('updateTargets', keyOf(lb.ref), lb, signal);
     const existing = this.balancers.get(lb.ref.uid);
     if (!existing) throw new Error(`load balancer of ${keyOf(lb.ref)} does not exist`);
@@ -121,11 +141,13 @@ export class FakeProvider implements LoadBalancerProvider {
   }
 
   async delete(ref: LoadBalancerRef, signal: AbortSignal): Promise<void> {
+    await this.answerDelay(signal);
     this.record('delete', keyOf(ref), undefined, signal);
     this.balancers.delete(ref.uid);
   }
 
   async list(signal: AbortSignal): Promise<LoadBalancerRef[]> {
+    await this.answerDelay(signal);
     this.record('list', '', undefined, signal);
     return [...this.balancers.values()].map((b) => b.ref);
   }
@@ -140,6 +162,10 @@ export class FakeProvider implements LoadBalancerProvider {
       fault.times--;
       throw fault.error;
     }
+  }
+
+  private async answerDelay(signal: AbortSignal): Promise<void> {
+    if (this.latencyMs > 0) await sleep(this.latencyMs, undefined, { signal });
   }
 
   private countEnsure(uid: string): number {

@@ -10,8 +10,8 @@ import { ConfigError } from '../config/config.ts';
 export async function createProvider(name: ProviderName, config: Config, log: Logger): Promise<LoadBalancerProvider> {
   switch (name) {
     case 'fake': {
-      const { FakeProvider } = await import('../../providers/fake/provider.ts');
-      return new FakeProvider();
+      const { FakeProvider, fakeOptionsFromEnv } = await import('../../providers/fake/provider.ts');
+      return new FakeProvider(fakeOptionsFromEnv(process.env));
     }
     case 'local': {
       const { createLocalProvider } = await import('../../providers/local/index.ts');

@@ -133,9 +133,22 @@ setup_aws() {
     echo
     go_line "$mod"
     echo
-    # the anchor's own replace directives (single-line and block form), which a dependency's go.mod can't apply
-    awk '/^replace \(/{r=1;next} r&&/^\)/{r=0;next} r&&NF{print "replace " $0} /^replace [^(]/{print}' "$mod"
   } >"$src/go.mod"
+  # the anchor's own replace directives (single-line and block form), which a dependency's go.mod can't apply
+  local old new version why
+  while read -r old new version; do
+    if why=$(cd "$src" && go mod download "$new@$version" 2>&1); then
+      echo "replace $old => $new $version" >>"$src/go.mod"
+    elif [ "$new" != "$old" ] && (cd "$src" && go mod download "$old@$version" >/dev/null 2>&1); then
+      # github.com/google/cel-go moved to github.com/cel-expr/cel-go and keeps its module path; the proxy
+      # withholds the new repository's name but serves the same version under the module path
+      log "aws: the Go module proxy withholds $new@$version ($(echo "$why" | tail -1)); using $old $version, the same version under its module path"
+      echo "replace $old => $old $version" >>"$src/go.mod"
+    else
+      log "aws: cannot fetch $new@$version, which cloud-provider-aws's go.mod replaces $old with: $why"
+      exit 4
+    fi
+  done < <(awk '/^replace \(/{r=1;next} r&&/^\)/{r=0;next} r&&NF{print $1, $3, $4} /^replace [^(]/{print $2, $4, $5}' "$mod")
   (cd "$src" && go get "k8s.io/cloud-provider-aws/cmd/aws-cloud-controller-manager@$CLOUD_PROVIDER_AWS_VERSION" >&2)
 }
 

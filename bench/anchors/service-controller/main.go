@@ -8,7 +8,8 @@
 //	update <namespace>/<name> <nodes>
 //	delete <namespace>/<name>
 //
-// so the benchmark timestamps them as they arrive (node churn: the last "update" line).
+// so the benchmark timestamps them as they arrive (node churn: the last "update" line), and "synced" once
+// the informers' caches have synced.
 package main
 
 import (
@@ -79,6 +80,9 @@ func main() {
 	defer stop()
 	factory.Start(ctx.Done())
 	go controller.Run(ctx, *workers, controllersmetrics.NewControllerManagerMetrics("bench"))
+	// the controller waits for the same caches before its workers start
+	factory.WaitForCacheSync(ctx.Done())
+	fmt.Println("synced")
 	<-ctx.Done()
 }
 
@@ -205,6 +209,9 @@ func (c *fakeCloud) assign(s *v1.Service) (netip.Addr, error) {
 	return netip.Addr{}, fmt.Errorf("pool %s is exhausted", c.pool)
 }
 
+// status says ipMode VIP, as the apiserver defaults it: a cloud that left it out would differ from the
+// stored status on every re-ensure and cost a status write each time.
 func status(ip netip.Addr) *v1.LoadBalancerStatus {
-	return &v1.LoadBalancerStatus{Ingress: []v1.LoadBalancerIngress{{IP: ip.String()}}}
+	vip := v1.LoadBalancerIPModeVIP
+	return &v1.LoadBalancerStatus{Ingress: []v1.LoadBalancerIngress{{IP: ip.String(), IPMode: &vip}}}
 }

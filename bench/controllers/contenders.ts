@@ -138,7 +138,12 @@ export function ours(
         {
           name: c.id,
           // the V8 flags it ships with (Dockerfile, Deployment)
-          env: { ...process.env, NODE_OPTIONS: PRODUCTION_NODE_OPTIONS, LBP_FAKE_LATENCY_MS: String(c.latencyMs) },
+          // OURS_NODE_OPTIONS adds flags for profiling (--cpu-prof, --heapsnapshot-signal=SIGUSR2)
+          env: {
+            ...process.env,
+            NODE_OPTIONS: `${PRODUCTION_NODE_OPTIONS} ${process.env['OURS_NODE_OPTIONS'] ?? ''}`.trim(),
+            LBP_FAKE_LATENCY_MS: String(c.latencyMs),
+          },
           onLine: (line) => env.log(`${c.id}: ${line}`),
         },
       );

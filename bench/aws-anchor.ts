@@ -6,7 +6,7 @@
  * limit, 1 service worker) and again with the proxy holding its calls to our provider's default rates
  * (equal client rates).
  *
- *   node bench/aws-anchor.ts [--quick] [--out <dir>]     SERVICES (100; 20 quick)  PORTS (2)
+ *   node bench/aws-anchor.ts [--quick] [--out <dir>]     SERVICES (100; 10 quick)  PORTS (2)
  *
  * Per side: burst-create the Services (time until every one has its address), then add a Node (time
  * until the last mutating call), then restart the controller (a steady-state resync: everything exists).
@@ -42,7 +42,7 @@ import type { TargetRow } from './controllers/report.ts';
 const run = promisify(execFile);
 const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, out: { type: 'string' } } });
 const QUICK = values.quick;
-const SERVICES = Number(process.env['SERVICES'] ?? (QUICK ? 20 : 100));
+const SERVICES = Number(process.env['SERVICES'] ?? (QUICK ? 10 : 100));
 const PORTS = Number(process.env['PORTS'] ?? 2);
 const NODES = 6;
 const CLUSTER = 'bench';

@@ -3,7 +3,7 @@
  * other, on identical fresh workloads, in rounds whose order rotates; ratios are taken within a round.
  *
  *   node bench/controllers.ts [--quick] [--out <dir>]
- *     SERVICES (1000; 200 quick)  NODES (100)  ROUNDS (3; 1 quick)  LATENCY_MS (50)  WORKERS (8)
+ *     SERVICES (1000; 100 quick)  NODES (100)  ROUNDS (3; 1 quick)  LATENCY_MS (50)  WORKERS (8)
  *     BIG_SERVICES (10000; 0 quick: workload 4 off)  ONLY (comma-separated contender ids)
  *
  * Per contender and round: burst-create SERVICES LoadBalancer Services (each one's address timed from a
@@ -45,7 +45,7 @@ const run = promisify(execFile);
 const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, out: { type: 'string' } } });
 const QUICK = values.quick;
 const env = (name: string, full: number, quick = full): number => Number(process.env[name] ?? (QUICK ? quick : full));
-const SERVICES = env('SERVICES', 1000, 200);
+const SERVICES = env('SERVICES', 1000, 100);
 const NODES = env('NODES', 100);
 const ROUNDS = env('ROUNDS', 3, 1);
 const LATENCY_MS = env('LATENCY_MS', 50);

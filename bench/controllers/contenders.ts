@@ -32,6 +32,8 @@ export interface Running {
   counts(): Promise<Counts>;
   /** when the last update arrived (performance.now()), where the contender reports each one as it happens */
   lastUpdateAt(): number | undefined;
+  /** how often to ask counts(): reading ours costs its process a /metrics render, the others' nothing */
+  readonly pollMs: number;
 }
 
 export interface Identities {
@@ -166,6 +168,7 @@ export function ours(
           };
         },
         lastUpdateAt: () => undefined,
+        pollMs: 100,
       };
     },
   };
@@ -221,6 +224,7 @@ export function upstream(
         proc,
         counts: async () => ({ syncs, updates }),
         lastUpdateAt: () => lastUpdate,
+        pollMs: 25,
       };
     },
   };
@@ -269,6 +273,7 @@ export function metallb(env: Environment): Contender {
         proc,
         counts: async () => ({ syncs: reconciled.size, updates: 0 }),
         lastUpdateAt: () => undefined,
+        pollMs: 25,
       };
     },
   };
@@ -309,7 +314,7 @@ export function floor(env: Environment, o: { workers: number; latencyMs: number 
         },
       );
       await until('"ready"', proc, () => ready);
-      return { proc, counts: async () => ({ syncs: done, updates: 0 }), lastUpdateAt: () => undefined };
+      return { proc, counts: async () => ({ syncs: done, updates: 0 }), lastUpdateAt: () => undefined, pollMs: 25 };
     },
   };
   return c;

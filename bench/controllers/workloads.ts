@@ -127,7 +127,7 @@ async function updatedAll(running: Running, target: number, timeoutMs: number): 
     const { updates } = await running.counts();
     if (updates >= target) return running.lastUpdateAt() ?? performance.now();
     if (performance.now() > deadline) return NaN;
-    await sleep(25);
+    await sleep(running.pollMs);
   }
 }
 
@@ -189,7 +189,7 @@ export async function restart(
       readyMs = performance.now() - t0;
       break;
     }
-    await sleep(25);
+    await sleep(fresh.pollMs);
   }
   await sleep(SETTLE_MS + 2000);
   cluster.audit.catchUp();

@@ -5,6 +5,8 @@
  *   node bench/controllers.ts [--quick] [--out <dir>]
  *     SERVICES (1000; 100 quick)  NODES (100)  ROUNDS (3; 1 quick)  LATENCY_MS (50)  WORKERS (8)
  *     BIG_SERVICES (10000; 0 quick: workload 4 off)  ONLY (comma-separated contender ids)
+ *     profiling ours: OURS_NODE_OPTIONS (added to its NODE_OPTIONS), OURS_BIN (another build of it),
+ *     BENCH_SIGNAL_OURS (a signal sent to it after the burst, e.g. SIGUSR2 with --heapsnapshot-signal)
  *
  * Per contender and round: burst-create SERVICES LoadBalancer Services (each one's address timed from a
  * watch), then node churn (a node added, then removed), then a restart, then its Services are removed.
@@ -93,6 +95,12 @@ async function turn(
     log(
       `${c.id}: ${b.addressed}/${n} addressed in ${seconds(b.totalMs)} (p99 ${seconds(b.p99Ms)}), ${(b.requests.serviceWrites / n).toFixed(2)} Service writes/Service, peak RSS ${b.peakRssMB.toFixed(0)} MB, CPU ${b.cpuSeconds.toFixed(1)} s`,
     );
+    // profiling: e.g. OURS_NODE_OPTIONS=--heapsnapshot-signal=SIGUSR2 BENCH_SIGNAL_OURS=SIGUSR2 for a heap snapshot
+    const signal = process.env['BENCH_SIGNAL_OURS'];
+    if (signal && c.kind === 'ours') {
+      process.kill(running.proc.pid, signal as NodeJS.Signals);
+      await new Promise((r) => setTimeout(r, 10_000));
+    }
     const complete = b.addressed === n;
     if (complete && phases.churn && c.churn) {
       result.churn = await nodeChurn(

@@ -13,7 +13,8 @@ import { parsePromText, sumOf } from '../lib/prom-text.ts';
 import { spawnProc, type Proc } from '../lib/proc.ts';
 import { METALLB_POD } from './cluster.ts';
 
-const BIN = fileURLToPath(new URL('../../bin/lb-provisioner.js', import.meta.url));
+/** OURS_BIN runs another build of ours (e.g. the sources compiled to JavaScript, to measure type stripping) */
+const BIN = process.env['OURS_BIN'] ?? fileURLToPath(new URL('../../bin/lb-provisioner.js', import.meta.url));
 const FLOOR = fileURLToPath(new URL('../floor-client.ts', import.meta.url));
 
 /** client-side rate of the upstream controller: the cloud-controller-manager's defaults, or out of the way */

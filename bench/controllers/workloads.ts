@@ -5,7 +5,7 @@
  * Requests are attributed from the audit log by the contender's user, within each phase's time window.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { requestsOf, tally, type RequestTally } from '../lib/audit.ts';
+import { isWrite, requestsOf, tally, type RequestTally } from '../lib/audit.ts';
 import { inParallel } from '../lib/kube-http.ts';
 import { cpuSeconds, memoryMB } from '../lib/proc.ts';
 import { sumOf, type Sample } from '../lib/prom-text.ts';
@@ -13,9 +13,32 @@ import { percentile } from '../lib/stats.ts';
 import type { Cluster } from './cluster.ts';
 import type { Contender, Running } from './contenders.ts';
 
-/** trailing writes (Events sent by a broadcaster after the sync) still land in a phase's window */
+/** a phase ends once the contender has written no Service and no Event for this long (or SETTLE_CAP_MS) */
 const SETTLE_MS = 3000;
+const SETTLE_CAP_MS = 180_000;
 const CREATE_CONCURRENCY = 32;
+
+/**
+ * Waits until the contender's trailing writes are in: Events sent by a rate-limited broadcaster land long
+ * after the sync (the upstream controller at 20 qps needs 100 s for 2000 Events). Lease renewals don't count.
+ */
+async function settle(cluster: Cluster, user: string): Promise<void> {
+  const cap = Date.now() + SETTLE_CAP_MS;
+  for (;;) {
+    await sleep(500);
+    cluster.audit.catchUp();
+    let last = 0;
+    const all = cluster.audit.all;
+    for (let i = all.length - 1; i >= 0 && i >= all.length - 20_000; i--) {
+      const r = all[i]!;
+      if (r.user === user && isWrite(r.verb) && !r.resource.startsWith('leases')) {
+        last = r.receivedMs;
+        break;
+      }
+    }
+    if (Date.now() - last > SETTLE_MS || Date.now() > cap) return;
+  }
+}
 
 export interface BurstResult {
   services: number;
@@ -87,7 +110,7 @@ export async function burst(
     );
     await Promise.race([done, sleep(timeoutMs)]);
     const end = Math.max(start, ...addressed.values());
-    await sleep(SETTLE_MS);
+    await settle(cluster, c.user);
     const cpu = cpuSeconds(running.proc.pid) - cpuBefore;
     const mem = memoryMB(running.proc.pid);
     const metricsAfter = await cluster.apiserverMetrics();
@@ -145,12 +168,12 @@ export async function nodeChurn(
   let t0 = performance.now();
   await cluster.createNode(node.name, node.ip);
   const addMs = (await updatedAll(running, base + n, timeoutMs)) - t0;
-  await sleep(2000); // quiet before the second change
+  await settle(cluster, c.user); // quiet before the second change
   const mid = (await running.counts()).updates;
   t0 = performance.now();
   await cluster.deleteNode(node.name);
   const removeMs = (await updatedAll(running, mid + n, timeoutMs)) - t0;
-  await sleep(SETTLE_MS);
+  await settle(cluster, c.user);
   const updates = (await running.counts()).updates - base;
   cluster.audit.catchUp();
   return {
@@ -191,8 +214,7 @@ export async function restart(
     }
     await sleep(fresh.pollMs);
   }
-  await sleep(SETTLE_MS + 2000);
-  cluster.audit.catchUp();
+  await settle(cluster, c.user);
   return {
     running: fresh,
     result: {

@@ -1,15 +1,17 @@
 /**
- * Proxy data plane benchmark (issue 3): wrk from a client namespace through a VIP to backends in three node
- * namespaces, for (a) the client straight to node1's NodePort (the limit), (b) our nftables back end,
- * (c) our userspace back end, (d) HAProxy (mode tcp, round robin, one thread), with as many userspace workers
- * as HAProxy threads. Each proxy runs in a load-balancer namespace of its own, all of them at once, so every
+ * Proxy data plane benchmark (issues 3 and 12): wrk from a client namespace through a VIP to backends in three
+ * node namespaces, for (a) the client straight to node1's NodePort (the limit), (b) the floor of our own
+ * design: a minimal hand-written nftables ruleset that only DNATs to the NodePorts (round robin) and
+ * masquerades, (c) our nftables back end, (d) our userspace back end with 1 and 2 workers, (e) HAProxy (mode
+ * tcp, round robin) with 1 and 2 threads. Each proxy runs in a load-balancer namespace of its own, all of them at once, so every
  * path crosses the same number of hops and the paths can be measured in alternation: a round measures every
  * path once (in an order that rotates from round to round), ratios are taken within a round, and the
  * median over the rounds is reported with its range. Noise on this shared machine moves whole rounds, so
  * the in-round ratios are far steadier than paths measured minutes apart.
  *
  * Pinning (default; BENCH_PIN=0 turns it off): the client and the load balancers' processes on CPU 0, the
- * nodes' backends on CPU 1, as if the nodes were machines of their own. Left to the scheduler, the five busy
+ * nodes' backends on CPU 1, as if the nodes were machines of their own; the 2-thread HAProxy and the 2-worker
+ * userspace proxy get both CPUs (BENCH_PIN_LB2), or a second thread could not run beside the first. Left to the scheduler, the five busy
  * processes of a run trade places on the two cores, and which path wins depends on how they land.
  *
  * Prints req/s on kept-alive connections, new connections per second (Connection: close), added p99 under
@@ -17,24 +19,35 @@
  * node-failure detection time.
  *
  *   sudo npm run bench:proxy   (BENCH_ROUNDS=5 BENCH_SECONDS=3 BENCH_CONNECTIONS=50 BENCH_RATE=2000
- *                               BENCH_CHURN_SECONDS=60 BENCH_PIN_CLIENT=0 BENCH_PIN_LB=0 BENCH_PIN_NODES=1)
+ *                               BENCH_CHURN_SECONDS=60 BENCH_PIN_CLIENT=0 BENCH_PIN_LB=0 BENCH_PIN_NODES=1
+ *                               BENCH_PIN_LB2=0-1)   [--quick: 2 rounds of 2 s, 15 s of churn] [--out <dir>]
+ *
+ * With --out, writes proxy.md and proxy.json there (npm run bench does).
  */
 import { execFile, spawn } from 'node:child_process';
-import { existsSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
+import { parseArgs, promisify } from 'node:util';
+import { machine, now } from './lib/machine.ts';
+import { markdownTable, verdict } from './lib/markdown.ts';
+import { inRoundRatios, formatSpread, median } from './lib/stats.ts';
+import type { TargetRow } from './controllers/report.ts';
 import { aLoadBalancer } from '../test/builders/proxied-load-balancer.ts';
 import type { ProxyServiceStatus } from '../providers/local/dataplane/proxy-dataplane.ts';
 import { Topology } from '../test/netns/topology.ts';
 
 const run = promisify(execFile);
-const env = (name: string, fallback: number): number => Number(process.env[name] ?? fallback);
-const ROUNDS = env('BENCH_ROUNDS', 5);
-const SECONDS = env('BENCH_SECONDS', 3);
+const { values: args } = parseArgs({
+  options: { quick: { type: 'boolean', default: false }, out: { type: 'string' } },
+});
+const env = (name: string, full: number, quick = full): number =>
+  Number(process.env[name] ?? (args.quick ? quick : full));
+const ROUNDS = env('BENCH_ROUNDS', 5, 2);
+const SECONDS = env('BENCH_SECONDS', 3, 2);
 const CONNS = env('BENCH_CONNECTIONS', 50);
 const RATE = env('BENCH_RATE', 2000);
-const CHURN_SECONDS = env('BENCH_CHURN_SECONDS', 60);
+const CHURN_SECONDS = env('BENCH_CHURN_SECONDS', 60, 15);
 const NODES = ['node1', 'node2', 'node3'];
 /** cpu lists for `taskset`: the client (wrk, vegeta), the load balancers' processes, the nodes' backends */
 const PIN =
@@ -43,6 +56,7 @@ const PIN =
     : {
         client: process.env.BENCH_PIN_CLIENT ?? '0',
         lb: process.env.BENCH_PIN_LB ?? '0',
+        lb2: process.env.BENCH_PIN_LB2 ?? '0-1',
         nodes: process.env.BENCH_PIN_NODES ?? '1',
       };
 const clientCmd = (cmd: string, args: string[]): [string, string[]] =>
@@ -102,25 +116,18 @@ async function openLoop(topo: Topology, bin: string, url: string): Promise<OpenL
   return { p50ms: r.latencies['50th'] / 1e6, p99ms: r.latencies['99th'] / 1e6, success: r.success };
 }
 
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
-
 /** Per-round ratios of a path to the reference path, as "median (min-max)". */
 function ratios(of: number[], to: number[]): string {
-  const rs = of.map((v, i) => (to[i]! > 0 ? v / to[i]! : 0));
-  return `${median(rs).toFixed(2)} (${Math.min(...rs).toFixed(2)}-${Math.max(...rs).toFixed(2)})`;
+  return formatSpread(inRoundRatios(of, to));
 }
 
-async function startHaproxy(topo: Topology, vip: string): Promise<() => void> {
-  const cfg = `/tmp/lbp-bench-haproxy-${process.pid}.cfg`;
+async function startHaproxy(topo: Topology, host: string, vip: string, threads: number): Promise<() => void> {
+  const cfg = `/tmp/lbp-bench-haproxy-${process.pid}-${host}.cfg`;
   writeFileSync(
     cfg,
     [
       'global',
-      '  nbthread 1',
+      `  nbthread ${threads}`,
       '  maxconn 8000',
       'defaults',
       '  mode tcp',
@@ -135,14 +142,14 @@ async function startHaproxy(topo: Topology, vip: string): Promise<() => void> {
       ...NODES.map((n) => `  server ${n} ${topo.addr4(n)}:30080`),
     ].join('\n') + '\n',
   );
-  await topo.exec('lbh', 'ip', ['addr', 'add', `${vip}/32`, 'dev', 'lo']);
-  const haproxy = spawn('ip', ['netns', 'exec', topo.ns('lbh'), 'haproxy', '-db', '-f', cfg], {
+  await topo.exec(host, 'ip', ['addr', 'add', `${vip}/32`, 'dev', 'lo']);
+  const haproxy = spawn('ip', ['netns', 'exec', topo.ns(host), 'haproxy', '-db', '-f', cfg], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let haproxyErr = '';
   haproxy.stderr.setEncoding('utf8').on('data', (d: string) => (haproxyErr += d));
   for (let i = 0; ; i++) {
-    const up = await topo.exec('lbh', 'ss', ['-Hltn', 'sport = :80']).then((out) => out.trim() !== '');
+    const up = await topo.exec(host, 'ss', ['-Hltn', 'sport = :80']).then((out) => out.trim() !== '');
     if (up) break;
     if (haproxy.exitCode !== null || i === 50) throw new Error(`haproxy did not start: ${haproxyErr}`);
     await new Promise((r) => setTimeout(r, 100));
@@ -153,27 +160,52 @@ async function startHaproxy(topo: Topology, vip: string): Promise<() => void> {
   };
 }
 
+/**
+ * The floor of our design on this topology: one DNAT to the three NodePorts, round robin, and a masquerade
+ * so replies come back through the load balancer; nothing else (no health, no marks, no per-Service chains).
+ */
+async function startMinimalRuleset(topo: Topology, host: string, vip: string): Promise<void> {
+  const nodes = NODES.map((n, i) => `${i} : ${topo.addr4(n)}`).join(', ');
+  await topo.exec(host, 'sysctl', ['-q', '-w', 'net.ipv4.ip_forward=1']);
+  await topo.exec(host, 'nft', [
+    [
+      'add table ip minimal',
+      'add chain ip minimal pre { type nat hook prerouting priority dstnat; }',
+      'add chain ip minimal post { type nat hook postrouting priority srcnat; }',
+      `add rule ip minimal pre ip daddr ${vip} tcp dport 80 dnat to numgen inc mod ${NODES.length} map { ${nodes} } : 30080`,
+      'add rule ip minimal post ct status dnat masquerade',
+    ].join('; '),
+  ]);
+}
+
 async function main(): Promise<void> {
   // one load-balancer namespace per proxy, each owning a VIP range the client routes through it
   const topo = await Topology.create({
-    hosts: { client: 2, lb: 10, lbu: 14, lbh: 15, node1: 11, node2: 12, node3: 13 },
+    hosts: { client: 2, lb: 10, lbu: 14, lbh: 15, lbm: 16, lbu2: 17, lbh2: 18, node1: 11, node2: 12, node3: 13 },
     routes: [
       { to: '10.213.1.0/24', via: 'lb' },
       { to: '10.213.2.0/24', via: 'lbu' },
       { to: '10.213.3.0/24', via: 'lbh' },
+      { to: '10.213.4.0/24', via: 'lbm' },
+      { to: '10.213.5.0/24', via: 'lbu2' },
+      { to: '10.213.6.0/24', via: 'lbh2' },
     ],
   });
   const path = (label: string, url: string): Path => ({ label, url, keepAlive: [], newConns: [], open: [] });
   const direct = path('direct (node1 NodePort)', `http://${topo.addr4('node1')}:30080/`);
+  const minimal = path('minimal nftables ruleset (DNAT + masquerade)', 'http://10.213.4.10/');
+  const nftables = path('nftables', 'http://10.213.1.10/');
   const userspace = path('userspace (1 worker)', 'http://10.213.2.10/');
+  const userspace2 = path('userspace (2 workers)', 'http://10.213.5.10/');
   const haproxy = path('HAProxy (1 thread, mode tcp)', 'http://10.213.3.10/');
-  const paths = [direct, path('nftables', 'http://10.213.1.10/'), userspace, haproxy];
+  const haproxy2 = path('HAProxy (2 threads, mode tcp)', 'http://10.213.6.10/');
+  const paths = [direct, minimal, nftables, userspace, userspace2, haproxy, haproxy2];
   let churn: WrkResult | undefined;
   /** the direct path's new connections right after the churn, the churn's reference */
   let directAfterChurn: WrkResult | undefined;
   let detectionMs: number | undefined;
   let flow: string | undefined;
-  let stopHaproxy = (): void => {};
+  const stopHaproxy: (() => void)[] = [];
   try {
     const targets = NODES.map((n) => ({ name: n, addresses: [topo.addr4(n)] }));
     // wrk closes first through a proxy (the FIN comes after the data), so its own ports pile up in TIME_WAIT
@@ -213,12 +245,18 @@ async function main(): Promise<void> {
     const us = lbAgent('lbu');
     await us.call('start', { options: { backend: 'userspace', workers: 1 } });
     await us.call('ensure', { key: 'default/bench', vips: ['10.213.2.10'], lb });
-    stopHaproxy = await startHaproxy(topo, '10.213.3.10');
+    const us2 = lbAgent('lbu2');
+    await us2.call('start', { options: { backend: 'userspace', workers: 2 } });
+    await us2.call('ensure', { key: 'default/bench', vips: ['10.213.5.10'], lb });
+    stopHaproxy.push(await startHaproxy(topo, 'lbh', '10.213.3.10', 1));
+    stopHaproxy.push(await startHaproxy(topo, 'lbh2', '10.213.6.10', 2));
+    await startMinimalRuleset(topo, 'lbm', '10.213.4.10');
 
     if (PIN) {
       for (const [hosts, cpus] of [
         [NODES, PIN.nodes],
         [['lb', 'lbu', 'lbh'], PIN.lb],
+        [['lbu2', 'lbh2'], PIN.lb2],
       ] as const) {
         for (const h of hosts) {
           const pids = (await run('ip', ['netns', 'pids', topo.ns(h)])).stdout.split(/\s+/).filter(Boolean);
@@ -252,54 +290,141 @@ async function main(): Promise<void> {
       await new Promise((r) => setTimeout(r, 10));
     }
     detectionMs = Date.now() - t0;
-    for (const dp of [nft, us]) {
+    for (const dp of [nft, us, us2]) {
       await dp.call('remove', { key: 'default/bench' });
       await dp.call('close');
       await dp.stop();
     }
   } finally {
-    stopHaproxy();
+    for (const stop of stopHaproxy) stop();
     await topo.destroy();
   }
 
-  console.log(
-    `\nproxy data plane benchmark: ${ROUNDS} rounds of wrk -t1 -c${CONNS} -d${SECONDS}s per path and mode, paths in rotating order;`,
-  );
-  console.log(
-    `vegeta -rate=${RATE} -duration=${SECONDS}s (open loop, keep-alive); Node.js backends in 3 node namespaces; nftables: ${flow ?? '?'}`,
-  );
-  console.log('ratios are per round, shown as median (min-max)\n');
-  console.log(
-    '| path | keep-alive req/s | x direct | new conn/s | x direct | open-loop p99 ms | added p99 ms | errors |',
-  );
-  console.log('|---|---|---|---|---|---|---|---|');
   const rps = (rs: WrkResult[]): number[] => rs.map((r) => r.rps);
-  for (const p of paths) {
+  const rows = paths.map((p) => {
     const errors = [...p.keepAlive, ...p.newConns].reduce((n, r) => n + r.errors, 0);
     const p99 = p.open.map((o) => o.p99ms);
     const added = p99.map((v, i) => v - direct.open[i]!.p99ms);
     const failed = p.open.filter((o) => o.success < 1).length;
-    const cells = [
+    return [
       p.label,
       median(rps(p.keepAlive)).toFixed(0),
       ratios(rps(p.keepAlive), rps(direct.keepAlive)),
+      p === direct ? '' : ratios(rps(p.keepAlive), rps(minimal.keepAlive)),
       median(rps(p.newConns)).toFixed(0),
       ratios(rps(p.newConns), rps(direct.newConns)),
+      p === direct ? '' : ratios(rps(p.newConns), rps(minimal.newConns)),
       median(p99).toFixed(2),
-      `${median(added).toFixed(2)} (${Math.min(...added).toFixed(2)}-${Math.max(...added).toFixed(2)})`,
+      `${median(added).toFixed(2)} (${Math.min(...added).toFixed(2)} to ${Math.max(...added).toFixed(2)})`,
       `${errors}${failed > 0 ? ` (${failed} open-loop runs below 100% success)` : ''}`,
     ];
-    console.log(`| ${cells.join(' | ')} |`);
-  }
-  console.log(
-    `\nuserspace / HAProxy: keep-alive ${ratios(rps(userspace.keepAlive), rps(haproxy.keepAlive))}, new connections ${ratios(rps(userspace.newConns), rps(haproxy.newConns))}`,
-  );
-  if (churn && directAfterChurn) {
-    console.log(
-      `userspace churn ${CHURN_SECONDS}s: ${churn.rps.toFixed(0)} conn/s = ${(churn.rps / directAfterChurn.rps).toFixed(2)}x direct (measured right after), ${churn.errors} errors`,
+  });
+  const spreadOf = (of: Path, to: Path, mode: 'keepAlive' | 'newConns') => inRoundRatios(rps(of[mode]), rps(to[mode]));
+  const target = (t: string, of: Path, to: Path, mode: 'keepAlive' | 'newConns', min: number): TargetRow => {
+    const r = spreadOf(of, to, mode);
+    return { target: t, result: formatSpread(r), met: r.n ? r.median >= min : undefined };
+  };
+  const churnRatio = churn && directAfterChurn ? churn.rps / directAfterChurn.rps : NaN;
+  const targets: TargetRow[] = [
+    target('proxy: nftables >= 0.97x the minimal ruleset, kept-alive', nftables, minimal, 'keepAlive', 0.97),
+    target('proxy: nftables >= 0.97x the minimal ruleset, new connections', nftables, minimal, 'newConns', 0.97),
+    target('proxy: userspace >= 0.85x HAProxy, 1 worker / 1 thread, kept-alive', userspace, haproxy, 'keepAlive', 0.85),
+    target(
+      'proxy: userspace >= 0.85x HAProxy, 1 worker / 1 thread, new connections',
+      userspace,
+      haproxy,
+      'newConns',
+      0.85,
+    ),
+    target(
+      'proxy: userspace >= 0.85x HAProxy, 2 workers / 2 threads, kept-alive',
+      userspace2,
+      haproxy2,
+      'keepAlive',
+      0.85,
+    ),
+    target(
+      'proxy: userspace >= 0.85x HAProxy, 2 workers / 2 threads, new connections',
+      userspace2,
+      haproxy2,
+      'newConns',
+      0.85,
+    ),
+    {
+      target: 'proxy: added p99 <= 1 ms (open loop)',
+      result: `nftables ${median(nftables.open.map((o, i) => o.p99ms - direct.open[i]!.p99ms)).toFixed(2)} ms, userspace ${median(userspace.open.map((o, i) => o.p99ms - direct.open[i]!.p99ms)).toFixed(2)} ms (medians)`,
+      met:
+        median(nftables.open.map((o, i) => o.p99ms - direct.open[i]!.p99ms)) <= 1 &&
+        median(userspace.open.map((o, i) => o.p99ms - direct.open[i]!.p99ms)) <= 1,
+    },
+    {
+      target: `proxy: no collapse under churn (${CHURN_SECONDS} s through the userspace proxy)`,
+      result: churn
+        ? `${churn.rps.toFixed(0)} conn/s = ${churnRatio.toFixed(2)}x direct, ${churn.errors} errors`
+        : 'not run',
+      met: churn ? churn.errors === 0 : undefined,
+    },
+    {
+      target: 'proxy: unhealthy node out of rotation <= 2 s',
+      result: `${detectionMs ?? '?'} ms`,
+      met: detectionMs === undefined ? undefined : detectionMs <= 2000,
+    },
+  ];
+  const md = [
+    `### Workload 6: the proxy data plane`,
+    '',
+    `${ROUNDS} rounds of wrk -t1 -c${CONNS} -d${SECONDS}s per path and mode, paths in rotating order; vegeta -rate=${RATE} -duration=${SECONDS}s (open loop, keep-alive); Node.js backends in 3 node namespaces; ${PIN ? `pinned (client and load balancers on CPU ${PIN.lb}, 2-thread/2-worker ones on ${PIN.lb2}, nodes on ${PIN.nodes})` : 'not pinned'}; nftables: ${flow ?? '?'}. Ratios are per round: median (range). "x minimal" is the path against the minimal hand-written ruleset (DNAT + masquerade) on the same hops: what our rules, or a proxy, cost beyond the floor of this design; "x direct" also carries the two veth crossings and the bridge any single-host load balancer adds.`,
+    '',
+    markdownTable(
+      [
+        'path',
+        'kept-alive req/s',
+        'x direct',
+        'x minimal',
+        'new conn/s',
+        'x direct',
+        'x minimal',
+        'open-loop p99 ms',
+        'added p99 ms',
+        'errors',
+      ],
+      rows,
+    ),
+    '',
+    `userspace / HAProxy: 1 worker / 1 thread: kept-alive ${ratios(rps(userspace.keepAlive), rps(haproxy.keepAlive))}, new connections ${ratios(rps(userspace.newConns), rps(haproxy.newConns))}; 2 workers / 2 threads: kept-alive ${ratios(rps(userspace2.keepAlive), rps(haproxy2.keepAlive))}, new connections ${ratios(rps(userspace2.newConns), rps(haproxy2.newConns))}.`,
+    '',
+    markdownTable(
+      ['target', 'result', 'met'],
+      targets.map((t) => [t.target, t.result, verdict(t.met)]),
+    ),
+    '',
+    `Measured ${now()} on ${machine()}.`,
+    '',
+  ].join('\n');
+  console.log(md);
+  if (args.out) {
+    mkdirSync(args.out, { recursive: true });
+    writeFileSync(join(args.out, 'proxy.md'), md);
+    writeFileSync(
+      join(args.out, 'proxy.json'),
+      JSON.stringify(
+        {
+          rounds: ROUNDS,
+          seconds: SECONDS,
+          connections: CONNS,
+          rate: RATE,
+          pin: PIN ?? null,
+          paths,
+          churn,
+          directAfterChurn,
+          detectionMs,
+          targets,
+        },
+        null,
+        1,
+      ) + '\n',
     );
   }
-  console.log(`unhealthy node out of rotation after ${detectionMs ?? '?'} ms (target <= 2000 ms)`);
 }
 
 await main();

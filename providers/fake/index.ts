@@ -1,15 +1,29 @@
-/** The fake provider's descriptor: no flags, no annotations; for tests and for trying the controller out. */
+/** The fake provider's descriptor: no annotations; for tests, benchmarks and trying the controller out. */
 import { z } from 'zod';
 import type { ProviderDescriptor } from '../../src/provider-descriptor.ts';
 
-export const fakeProvider: ProviderDescriptor<Record<string, never>> = {
+const options = z.object({
+  fakeLatencyMs: z
+    .string()
+    .regex(/^\d+$/, { message: '--fake-latency-ms: expected a whole number of milliseconds' })
+    .transform(Number)
+    .optional(),
+});
+
+export const fakeProvider: ProviderDescriptor<z.output<typeof options>> = {
   name: 'fake',
   title: 'Fake provider',
-  flags: [],
-  options: z.object({}).transform(() => ({})),
+  flags: [
+    {
+      flags: '--fake-latency-ms <ms>',
+      default: '0',
+      description: 'every ensure, updateTargets and delete answers after this long (benchmarks)',
+    },
+  ],
+  options,
   annotations: [],
-  create: async () => {
+  create: async (o) => {
     const { FakeProvider } = await import('./provider.ts');
-    return new FakeProvider();
+    return new FakeProvider(o.fakeLatencyMs ? { latencyMs: o.fakeLatencyMs } : {});
   },
 };

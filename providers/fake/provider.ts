@@ -35,7 +35,10 @@ export interface FakeProviderOptions {
   firstHost?: number;
   /** a new load balancer reports ready: false for its first N ensures (a cloud still provisioning) */
   provisioningEnsures?: number;
-  /** every ensure, updateTargets and delete takes this long, like a cloud API (aborted with the signal) */
+  /**
+   * every ensure, updateTargets and delete takes this long, like a cloud API (aborted with the signal;
+   * benchmarks give both sides the same)
+   */
   latencyMs?: number;
 }
 
@@ -78,6 +81,7 @@ export class FakeProvider implements LoadBalancerProvider {
     this.capabilities = { mapsNodesByProviderID: false, needsNodePorts: true, ipMode: 'VIP', ...options.capabilities };
     this.nextHost = options.firstHost ?? 1;
     this.provisioningEnsures = options.provisioningEnsures ?? 0;
+    this.latencyMs = options.latencyMs ?? 0;
   }
 
   /** The next `times` calls of `op` fail with `error`. */

@@ -62,6 +62,8 @@ export interface ApiserverConfig {
   certs: ControlPlaneCerts;
   etcdUrl: string;
   port: number;
+  /** appended to the harness's flags */
+  extraArgs?: readonly string[];
 }
 
 /** Starts kube-apiserver on 127.0.0.1:port and waits for /readyz and the default namespace. */
@@ -115,6 +117,7 @@ function apiserverArgs(c: ApiserverConfig): string[] {
     // Plain max-in-flight limits: less background work on a 2-core machine, no queuing in benchmarks.
     '--enable-priority-and-fairness=false',
     '--profiling=false',
+    ...(c.extraArgs ?? []),
   ];
 }
 

@@ -21,6 +21,8 @@ export interface StartOptions {
   bridgeAddress?: string;
   /** Progress lines (a cold build takes many minutes). Nothing is printed without it. */
   log?: (line: string) => void;
+  /** More kube-apiserver flags, after the launcher's own (e.g. an audit log for benchmarks). */
+  extraApiserverArgs?: readonly string[];
 }
 
 export interface KubectlResult {
@@ -117,7 +119,7 @@ export async function startControlPlane(opts: StartOptions = {}): Promise<Contro
     log('control plane: starting etcd');
     etcd = await startEtcd(binDir, dataRoot);
     log('control plane: starting kube-apiserver');
-    const base = { binDir, certDir: dir, certs, etcdUrl: etcd.url };
+    const base = { binDir, certDir: dir, certs, etcdUrl: etcd.url, extraArgs: opts.extraApiserverArgs ?? [] };
     const first = await startApiserverOnFreePort(base);
     apiserver = first.child;
     const port = first.port;

@@ -1,0 +1,322 @@
+/**
+ * The controllers a round runs, one after the other on the same apiserver: ours (the CLI process, with the
+ * fake provider answering after the injected latency, or the local provider), the upstream service
+ * controller (its fake cloud answering after the same latency) at 1 worker and at ours, at its shipped
+ * client rate and raised, MetalLB's controller, and the floor client. Each runs as its own process under
+ * its own ServiceAccount, so the audit log attributes its requests.
+ */
+import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { freePort } from '../../test/harness/ports.ts';
+import { PRODUCTION_NODE_OPTIONS } from '../../src/cli/runtime-flags.ts';
+import { parsePromText, sumOf } from '../lib/prom-text.ts';
+import { spawnProc, type Proc } from '../lib/proc.ts';
+import { METALLB_POD } from './cluster.ts';
+
+/** OURS_BIN runs another build of ours (e.g. the sources compiled to JavaScript, to measure type stripping) */
+const BIN = process.env['OURS_BIN'] ?? fileURLToPath(new URL('../../bin/lb-provisioner.js', import.meta.url));
+const FLOOR = fileURLToPath(new URL('../floor-client.ts', import.meta.url));
+
+/** client-side rate of the upstream controller: the cloud-controller-manager's defaults, or out of the way */
+export const SHIPPED_RATE = { qps: 20, burst: 30 };
+export const RAISED_RATE = { qps: 10_000, burst: 10_000 };
+
+export interface Counts {
+  /** full syncs done: our reconciles, the upstream cloud's EnsureLoadBalancer calls, MetalLB's reconciles */
+  syncs: number;
+  /** targets-only updates: our updateTargets calls, the upstream cloud's UpdateLoadBalancer calls */
+  updates: number;
+}
+
+export interface Running {
+  readonly proc: Proc;
+  counts(): Promise<Counts>;
+  /** when the last update arrived (performance.now()), where the contender reports each one as it happens */
+  lastUpdateAt(): number | undefined;
+  /** how often to ask counts(): reading ours costs its process a /metrics render, the others' nothing */
+  readonly pollMs: number;
+}
+
+export interface Identities {
+  ours: string;
+  upstream: string;
+  metallb: string;
+  floor: string;
+}
+
+export interface Environment {
+  kubeconfigs: Identities;
+  serviceController: string;
+  metallbController: string;
+  /** the address pool every allocating controller gets (same size for all) */
+  pool: string;
+  metallbNamespace: string;
+  log: (line: string) => void;
+}
+
+export type Kind = 'ours' | 'upstream' | 'metallb' | 'floor';
+
+export interface Contender {
+  id: string;
+  label: string;
+  kind: Kind;
+  /** the ServiceAccount user the audit log names */
+  user: string;
+  workers: number;
+  rate: string;
+  latencyMs: number;
+  /** measured in node churn (those with load balancers that have targets) */
+  churn: boolean;
+  /** measured in the restart workload */
+  restart: boolean;
+  start(opts?: { latencyMs?: number }): Promise<Running>;
+}
+
+/** Waits until a started process is ready; one that never gets there is killed. */
+async function until(
+  what: string,
+  proc: Proc,
+  check: () => Promise<boolean> | boolean,
+  timeoutMs = 60_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (
+      await Promise.resolve()
+        .then(check)
+        .catch(() => false)
+    )
+      return;
+    if (Date.now() > deadline) {
+      await proc.stop(0);
+      throw new Error(`${proc.name}: ${what} not seen after ${timeoutMs / 1000}s:\n${proc.tail()}`);
+    }
+    await sleep(50);
+  }
+}
+
+export const USERS = {
+  ours: 'system:serviceaccount:lb-provisioner:lb-provisioner',
+  upstream: 'system:serviceaccount:bench-system:upstream-service-controller',
+  metallb: 'system:serviceaccount:bench-system:metallb-controller',
+  floor: 'system:serviceaccount:bench-system:floor-client',
+} as const;
+
+export function ours(
+  env: Environment,
+  o: { provider: 'fake' | 'local'; workers: number; latencyMs: number },
+): Contender {
+  const c: Contender = {
+    id: `ours-${o.provider}`,
+    label: o.provider === 'fake' ? `ours (fake cloud, ${o.latencyMs} ms)` : 'ours (local provider)',
+    kind: 'ours',
+    user: USERS.ours,
+    workers: o.workers,
+    rate: 'none (pooled connections)',
+    latencyMs: o.provider === 'fake' ? o.latencyMs : 0,
+    churn: o.provider === 'fake',
+    // the fake provider forgets its load balancers with its process; the local provider restores them
+    restart: o.provider === 'local',
+    async start() {
+      const port = await freePort('127.0.0.1');
+      const proc = spawnProc(
+        process.execPath,
+        [
+          BIN,
+          'run',
+          '--kubeconfig',
+          env.kubeconfigs.ours,
+          '--provider',
+          o.provider,
+          ...(o.provider === 'local' ? ['--pool', env.pool] : []),
+          '--cluster-name',
+          'bench',
+          '--workers',
+          String(o.workers),
+          '--metrics-bind-address',
+          `127.0.0.1:${port}`,
+          '--log-level',
+          'warn',
+        ],
+        {
+          name: c.id,
+          // the V8 flags it ships with (Dockerfile, Deployment)
+          // OURS_NODE_OPTIONS adds flags for profiling (--cpu-prof, --heapsnapshot-signal=SIGUSR2)
+          env: {
+            ...process.env,
+            NODE_OPTIONS: `${PRODUCTION_NODE_OPTIONS} ${process.env['OURS_NODE_OPTIONS'] ?? ''}`.trim(),
+            LBP_FAKE_LATENCY_MS: String(c.latencyMs),
+          },
+          onLine: (line) => env.log(`${c.id}: ${line}`),
+        },
+      );
+      const metrics = async () => {
+        const res = await fetch(`http://127.0.0.1:${port}/metrics`, { signal: AbortSignal.timeout(5000) });
+        return parsePromText(await res.text());
+      };
+      await until(
+        'leading (lbprovisioner_leader 1)',
+        proc,
+        async () => sumOf(await metrics(), 'lbprovisioner_leader') === 1,
+      );
+      return {
+        proc,
+        async counts() {
+          const m = await metrics();
+          return {
+            syncs: sumOf(m, 'lbprovisioner_reconcile_duration_seconds_count'),
+            updates: sumOf(m, 'lbprovisioner_provider_calls_total', { operation: 'updateTargets' }),
+          };
+        },
+        lastUpdateAt: () => undefined,
+        pollMs: 100,
+      };
+    },
+  };
+  return c;
+}
+
+export function upstream(
+  env: Environment,
+  o: { workers: number; rate: 'shipped' | 'raised'; latencyMs: number },
+): Contender {
+  const rate = o.rate === 'shipped' ? SHIPPED_RATE : RAISED_RATE;
+  const c: Contender = {
+    id: `upstream-w${o.workers}-${o.rate}`,
+    label: `upstream, ${o.workers} worker${o.workers > 1 ? 's' : ''}, ${o.rate === 'shipped' ? `${rate.qps}/${rate.burst} qps` : 'rate raised'}`,
+    kind: 'upstream',
+    user: USERS.upstream,
+    workers: o.workers,
+    rate:
+      o.rate === 'shipped' ? `${rate.qps} qps / burst ${rate.burst} (shipped)` : `${rate.qps} / ${rate.burst} (raised)`,
+    latencyMs: o.latencyMs,
+    churn: true,
+    restart: true,
+    async start(startOpts = {}) {
+      let syncs = 0;
+      let updates = 0;
+      let lastUpdate: number | undefined;
+      let synced = false;
+      const proc = spawnProc(
+        env.serviceController,
+        [
+          '--kubeconfig',
+          env.kubeconfigs.upstream,
+          `--concurrent-service-syncs=${o.workers}`,
+          `--kube-api-qps=${rate.qps}`,
+          `--kube-api-burst=${rate.burst}`,
+          `--latency=${startOpts.latencyMs ?? o.latencyMs}ms`,
+          `--pool=${env.pool}`,
+          '--v=0',
+        ],
+        {
+          name: c.id,
+          onLine: (line, at) => {
+            if (line.startsWith('ensure ')) syncs++;
+            else if (line.startsWith('update ')) {
+              updates++;
+              lastUpdate = at;
+            } else if (line === 'synced') synced = true;
+          },
+        },
+      );
+      await until('"synced"', proc, () => synced);
+      return {
+        proc,
+        counts: async () => ({ syncs, updates }),
+        lastUpdateAt: () => lastUpdate,
+        pollMs: 25,
+      };
+    },
+  };
+  return c;
+}
+
+export function metallb(env: Environment): Contender {
+  const c: Contender = {
+    id: 'metallb',
+    label: 'MetalLB controller',
+    kind: 'metallb',
+    user: USERS.metallb,
+    workers: 1,
+    // controller-runtime >= 0.15 turns client-go's rate limiter off unless a QPS is set; MetalLB sets none
+    rate: 'none (controller-runtime default)',
+    latencyMs: 0,
+    churn: false,
+    restart: true,
+    async start() {
+      const reconciled = new Set<string>();
+      let pools = 0;
+      const proc = spawnProc(
+        env.metallbController,
+        [
+          `--namespace=${env.metallbNamespace}`,
+          `--pod-name=${METALLB_POD}`,
+          '--port=0',
+          '--webhook-mode=disabled',
+          '--disable-cert-rotation=true',
+          `--health-probe-port=${await freePort('127.0.0.1')}`,
+          '--log-level=info',
+        ],
+        {
+          name: c.id,
+          env: { ...process.env, KUBECONFIG: env.kubeconfigs.metallb },
+          onLine: (line) => {
+            if (!line.includes('"end reconcile"')) return;
+            const m = /"end reconcile":"([^"]+)"/.exec(line);
+            if (line.includes('"ServiceReconciler"') && m) reconciled.add(m[1]!);
+            else if (line.includes('"PoolReconciler"')) pools++;
+          },
+        },
+      );
+      await until('its pool reconciled', proc, () => pools > 0);
+      return {
+        proc,
+        counts: async () => ({ syncs: reconciled.size, updates: 0 }),
+        lastUpdateAt: () => undefined,
+        pollMs: 25,
+      };
+    },
+  };
+  return c;
+}
+
+export function floor(env: Environment, o: { workers: number; latencyMs: number }): Contender {
+  const c: Contender = {
+    id: `floor-${o.latencyMs}ms`,
+    label: `floor client${o.latencyMs ? `, ${o.latencyMs} ms` : ''}`,
+    kind: 'floor',
+    user: USERS.floor,
+    workers: o.workers,
+    rate: 'none',
+    latencyMs: o.latencyMs,
+    churn: false,
+    restart: false,
+    async start() {
+      let ready = false;
+      let done = 0;
+      const proc = spawnProc(
+        process.execPath,
+        [
+          FLOOR,
+          '--kubeconfig',
+          env.kubeconfigs.floor,
+          `--concurrency=${o.workers}`,
+          `--latency-ms=${o.latencyMs}`,
+          `--pool=${env.pool}`,
+        ],
+        {
+          name: c.id,
+          onLine: (line) => {
+            if (line === 'ready') ready = true;
+            else if (line.startsWith('done ')) done++;
+            else env.log(`${c.id}: ${line}`);
+          },
+        },
+      );
+      await until('"ready"', proc, () => ready);
+      return { proc, counts: async () => ({ syncs: done, updates: 0 }), lastUpdateAt: () => undefined, pollMs: 25 };
+    },
+  };
+  return c;
+}

@@ -35,7 +35,7 @@ export interface ControllerOptions {
   classOnly: boolean;
   workers: number;
   resyncPeriodMs: number;
-  /** coalesce bursts of node events */
+  /** coalesce bursts of node events (only changes targets read reach it, so it can be short; default 100 ms) */
   nodeSyncDelayMs?: number;
   leaderElection?: LeaseSettings;
   log: Logger;
@@ -406,7 +406,7 @@ export class ServiceController {
     this.nodeTimer = setTimeout(() => {
       this.nodeTimer = undefined;
       this.nodeSync();
-    }, this.opts.nodeSyncDelayMs ?? 1000);
+    }, this.opts.nodeSyncDelayMs ?? 100);
     this.nodeTimer.unref();
   }
 

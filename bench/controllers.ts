@@ -12,6 +12,7 @@
  * watch), then node churn (a node added, then removed), then a restart, then its Services are removed.
  * Writes controllers.json, controllers.md and burst.svg into the output directory.
  */
+import { runtimeFloor } from './lib/runtime-floor.ts';
 import { execFile } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -178,6 +179,7 @@ async function main(): Promise<void> {
       pool: POOL,
       contenders: contenders.map(info),
       turns: [],
+      runtimeFloor: await runtimeFloor(),
     };
     for (let round = 0; round < ROUNDS; round++) {
       const order = contenders.map((_, i) => contenders[(i + round) % contenders.length]!);

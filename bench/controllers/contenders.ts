@@ -129,6 +129,7 @@ export function ours(
           '--provider',
           o.provider,
           ...(o.provider === 'local' ? ['--pool', env.pool] : []),
+          ...(o.provider === 'fake' ? ['--fake-latency-ms', String(c.latencyMs)] : []),
           '--cluster-name',
           'bench',
           '--workers',
@@ -145,7 +146,6 @@ export function ours(
           env: {
             ...process.env,
             NODE_OPTIONS: `${PRODUCTION_NODE_OPTIONS} ${process.env['OURS_NODE_OPTIONS'] ?? ''}`.trim(),
-            LBP_FAKE_LATENCY_MS: String(c.latencyMs),
           },
           onLine: (line) => env.log(`${c.id}: ${line}`),
         },

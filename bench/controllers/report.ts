@@ -4,6 +4,7 @@
 import type { RequestTally } from '../lib/audit.ts';
 import { markdownTable, seconds, verdict, type Cell } from '../lib/markdown.ts';
 import { formatSpread, inRoundRatios, spread, type Spread } from '../lib/stats.ts';
+import type { RuntimeFloor } from '../lib/runtime-floor.ts';
 import type { BurstResult, ChurnResult, RestartResult } from './workloads.ts';
 
 export interface ContenderInfo {
@@ -37,6 +38,8 @@ export interface ControllersRun {
   contenders: ContenderInfo[];
   turns: TurnResult[];
   big?: { services: number; contenders: ContenderInfo[]; turns: TurnResult[] };
+  /** Node alone and Node with client-node loaded, measured in the same run (bench/lib/runtime-floor.ts) */
+  runtimeFloor?: RuntimeFloor;
 }
 
 export interface TargetRow {
@@ -351,6 +354,14 @@ export function controllerTargets(run: ControllersRun): TargetRow[] {
     met: restartWrites.n ? restartWrites.max === 0 : undefined,
   });
   const rss = (t: TurnResult) => t.burst?.peakRssMB;
+  const floor = run.runtimeFloor;
+  const upstreamRss = med(perRound(run, `upstream-w${run.workers}-raised`, rss));
+  const upstreamMB = upstreamRss.n ? upstreamRss.median : undefined;
+  const floorNote =
+    floor && upstreamMB
+      ? `; floor of the runtime, same run: Node alone ${floor.nodeMB.toFixed(0)} MB, Node with @kubernetes/client-node loaded ${floor.clientNodeMB.toFixed(0)} MB = ${(floor.clientNodeMB / upstreamMB).toFixed(2)}x`
+      : '';
+  const withFloor = (r: TargetRow): TargetRow => ({ ...r, result: `${r.result}${floorNote}` });
   rows.push(
     ratioRow(
       run,
@@ -369,6 +380,7 @@ export function controllerTargets(run: ControllersRun): TargetRow[] {
       rss,
     ),
   );
+  rows.splice(-2, 2, ...rows.slice(-2).map(withFloor));
   return rows;
 }
 

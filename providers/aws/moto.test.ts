@@ -16,6 +16,7 @@ import { runConformance } from '../../test/conformance/suite.ts';
 import { AWS_ANNOTATION as A } from './annotations.ts';
 import { inventory } from '../../test/aws/moto-inventory.ts';
 import { MotoWorld } from '../../test/aws/moto-world.ts';
+import { aLoadBalancer } from '../../test/builders/load-balancer.ts';
 import type { Clients } from '../../test/aws/moto-world.ts';
 import type { AwsProvider } from './provider.ts';
 import type { CallRecorder } from '../../test/aws/sdk-middleware.ts';
@@ -295,6 +296,29 @@ describe('AWS provider against moto: create and update', () => {
     );
     await provider.delete(lb.ref, signal);
   });
+});
+
+describe('AWS provider against moto: a cold start', () => {
+  it('sets the cluster up once when eight Services are ensured at once on a fresh provider', async () => {
+    const cluster = await clusterFixture(raw.ec2, 'cold-start', 3);
+    const fresh = newProvider('cold-start');
+    const lbs = Array.from({ length: 8 }, (_, i) => {
+      const lb = aLoadBalancer(`cold-${i}`, 'cold-start').withPorts(80, 443).build();
+      lb.targets = cluster.nodes(3);
+      return lb;
+    });
+    const statuses = await Promise.all(lbs.map((lb) => fresh.provider.ensure(lb, signal)));
+    expect(statuses.every((s) => s.ingress.length === 1)).toBe(true);
+    // eight frontend groups and one backend group; the setup's reads once, not once per worker
+    expect(fresh.calls.count('CreateSecurityGroup')).toBe(9);
+    expect(fresh.calls.count('DescribeAccountLimits')).toBe(1);
+    expect(fresh.calls.count('DescribeInstances')).toBe(1);
+    // nothing was re-planned: a new Service's target groups are never described
+    expect(fresh.calls.count('DescribeTargetHealth')).toBe(0);
+    expect(fresh.calls.count('CreateLoadBalancer')).toBe(8);
+    await Promise.all(lbs.map((lb) => fresh.provider.delete(lb.ref, signal)));
+    fresh.provider.close();
+  }, 120_000);
 });
 
 runConformance(

@@ -77,6 +77,14 @@ export class AwsProvider implements LoadBalancerProvider {
   private readonly pendingDelete = new Map<string, Set<string>>();
   /** ensures and deletes running now: the shared groups are checked only when none is */
   private busy = 0;
+  /**
+   * Until one ensure has gone through, what every Service shares (the VPC, its subnets, the account's limits,
+   * the backend security group and the node rules) is known to no worker: eight workers starting at once
+   * would each read it all and each create the backend group (seven answered "duplicate", re-planned and
+   * read again). So the first ensures take turns until one succeeds; after that they run side by side.
+   */
+  private warm = false;
+  private coldTurn: Promise<void> = Promise.resolve();
   /** the last tag scan by Service UID (list(), or a delete this process cannot vouch for), for a few seconds */
   private readonly scans = new TtlCache<Map<string, Owned>>(30_000);
 
@@ -142,6 +150,26 @@ export class AwsProvider implements LoadBalancerProvider {
     lb: DesiredLoadBalancer,
     signal: AbortSignal,
     options: { drift?: boolean } = {},
+  ): Promise<LoadBalancerStatus> {
+    if (this.warm) return this.ensureNow(lb, signal, options);
+    const turn = this.coldTurn;
+    let done!: () => void;
+    this.coldTurn = new Promise<void>((resolve) => (done = resolve));
+    try {
+      await turn;
+      if (this.warm) done(); // the one before us set the cluster up: no need to wait for us
+      const status = await this.ensureNow(lb, signal, options);
+      this.warm = true;
+      return status;
+    } finally {
+      done();
+    }
+  }
+
+  private async ensureNow(
+    lb: DesiredLoadBalancer,
+    signal: AbortSignal,
+    options: { drift?: boolean },
   ): Promise<LoadBalancerStatus> {
     const ctx = this.ctx(signal, options.drift);
     const opts = awsOptions(lb);

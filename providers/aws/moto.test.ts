@@ -321,6 +321,38 @@ describe('AWS provider against moto: a cold start', () => {
   }, 120_000);
 });
 
+describe('AWS provider against moto: a load balancer still provisioning', () => {
+  it('is polled with one DescribeLoadBalancers while the Service asks for what was built, and ensured in full otherwise', async () => {
+    const lb = service('poll', 80);
+    const created = await provider.ensure(lb, signal);
+    expect(created.ready).toBe(false); // moto, like AWS, answers a new NLB as provisioning
+    calls.reset();
+    const polled = await provider.ensure(lb, signal);
+    expect(calls.calls.map((c) => c.operation)).toEqual(['DescribeLoadBalancers']);
+    expect(polled.ingress).toEqual(created.ingress);
+    expect(polled.changed).toBe(false);
+
+    // a changed spec (a port added) is built, whatever the NLB's state
+    const wider = {
+      ...lb,
+      ports: [...lb.ports, { ...lb.ports[0]!, name: 'alt', port: 8080, nodePort: 32100 }],
+    };
+    calls.reset();
+    await provider.ensure(wider, signal);
+    expect(
+      calls
+        .mutating()
+        .map((c) => c.operation)
+        .sort(),
+    ).toEqual(['AuthorizeSecurityGroupIngress', 'CreateListener', 'CreateTargetGroup', 'RegisterTargets']);
+    // a drift pass always reads everything
+    calls.reset();
+    await provider.ensure(wider, signal, { drift: true });
+    expect(calls.count('DescribeListeners')).toBeGreaterThan(0);
+    await provider.delete(lb.ref, signal);
+  });
+});
+
 runConformance(
   'aws (moto)',
   async () => {

@@ -31,6 +31,7 @@ import { candidateNames } from './placement.ts';
 import { planDelete, planSharedCleanup } from './plan-delete.ts';
 import type { ObservedDelete } from './plan-delete.ts';
 import { planEnsure } from './plan-ensure.ts';
+import { loadBalancersByArn } from './reads.ts';
 import type { EnsurePlan, PlanSettings } from './plan-ensure.ts';
 import { targetSteps } from './plan-listeners.ts';
 import { planTargets } from './plan.ts';
@@ -75,6 +76,15 @@ export class AwsProvider implements LoadBalancerProvider {
   private readonly leftovers = new Map<string, Set<string>>();
   /** target groups of a delete in progress, so one interrupted after the NLB went is finished from memory */
   private readonly pendingDelete = new Map<string, Set<string>>();
+  /**
+   * NLBs our last ensure left provisioning, with the spec it built: the controller syncs such a Service again
+   * until AWS says active, and if nothing changed meanwhile one DescribeLoadBalancers tells (a full observe
+   * was 7 reads per 2-port Service, and they came out of the same bucket as other Services' creates).
+   */
+  private readonly provisioning = new Map<
+    string,
+    { spec: string; arn: string; eipAddresses: string[]; warnings: string[] }
+  >();
   /** ensures and deletes running now: the shared groups are checked only when none is */
   private busy = 0;
   /**
@@ -172,9 +182,12 @@ export class AwsProvider implements LoadBalancerProvider {
     options: { drift?: boolean },
   ): Promise<LoadBalancerStatus> {
     const ctx = this.ctx(signal, options.drift);
+    const polled = options.drift ? undefined : await this.pollProvisioning(ctx, lb);
+    if (polled) return polled;
     const opts = awsOptions(lb);
     const progress = newProgress();
     this.settled.delete(lb.ref.uid);
+    this.provisioning.delete(lb.ref.uid);
     this.busy++;
     try {
       for (let replans = 0; ; replans++) {
@@ -197,6 +210,15 @@ export class AwsProvider implements LoadBalancerProvider {
         this.leftovers.delete(lb.ref.uid);
         this.rememberSync(lb, plan, progress);
         const nlb = progress.created ?? plan.current;
+        // only a first build: a pass that replaced or adopted an NLB may leave the next one work to do
+        const firstBuild = progress.created !== undefined && observed.loadBalancers.length === 0;
+        if (firstBuild && nlb?.State?.Code !== 'active' && nlb?.LoadBalancerArn)
+          this.provisioning.set(lb.ref.uid, {
+            spec: JSON.stringify(lb),
+            arn: nlb.LoadBalancerArn,
+            eipAddresses: observed.eipAddresses,
+            warnings: plan.warnings,
+          });
         return loadBalancerStatus(
           nlb?.State?.Code,
           nlb?.DNSName,
@@ -208,6 +230,16 @@ export class AwsProvider implements LoadBalancerProvider {
     } finally {
       this.busy--;
     }
+  }
+
+  /** The status of an NLB still provisioning whose Service asks for what our last ensure built; else undefined. */
+  private async pollProvisioning(ctx: Ctx, lb: DesiredLoadBalancer): Promise<LoadBalancerStatus | undefined> {
+    const pending = this.provisioning.get(lb.ref.uid);
+    if (!pending || !this.settled.has(lb.ref.uid) || pending.spec !== JSON.stringify(lb)) return undefined;
+    const [nlb] = await loadBalancersByArn(ctx, [pending.arn]);
+    if (!nlb) return undefined; // gone meanwhile: the full ensure builds it again
+    if (nlb.State?.Code === 'active') this.provisioning.delete(lb.ref.uid);
+    return loadBalancerStatus(nlb.State?.Code, nlb.DNSName, pending.eipAddresses, pending.warnings, false);
   }
 
   /** After a plan ran: the NLB and its target sets (node churn needs no describe), and the cluster checks done. */
@@ -257,6 +289,8 @@ export class AwsProvider implements LoadBalancerProvider {
       throw err;
     }
     for (const tg of known.targetGroups) tg.registered = new Set(instances);
+    const pending = this.provisioning.get(lb.ref.uid);
+    if (pending) pending.spec = JSON.stringify(lb);
   }
 
   /** What delete(ref) would remove now, changing nothing. */
@@ -286,6 +320,7 @@ export class AwsProvider implements LoadBalancerProvider {
       this.leftovers.delete(ref.uid);
       this.known.delete(ref.uid);
       this.settled.delete(ref.uid);
+      this.provisioning.delete(ref.uid);
       this.scans.get('all')?.delete(ref.uid);
     } finally {
       this.busy--;

@@ -32,6 +32,7 @@ import { planDelete, planSharedCleanup } from './plan-delete.ts';
 import type { ObservedDelete } from './plan-delete.ts';
 import { planEnsure } from './plan-ensure.ts';
 import { loadBalancersByArn } from './reads.ts';
+import { stableStringify } from '../../src/model/stable-json.ts';
 import type { EnsurePlan, PlanSettings } from './plan-ensure.ts';
 import { targetSteps } from './plan-listeners.ts';
 import { planTargets } from './plan.ts';
@@ -53,6 +54,10 @@ interface Owned {
   loadBalancers: string[];
   targetGroups: string[];
 }
+
+/** What a Service asks of its NLB, whatever the key order or the order its nodes were listed in. */
+const specOf = (lb: DesiredLoadBalancer): string =>
+  stableStringify({ ...lb, targets: [...lb.targets].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)) });
 
 /** A re-plan after a create met a resource observe had not seen; more would mean something else is racing us */
 const MAX_REPLANS = 2;
@@ -214,7 +219,7 @@ export class AwsProvider implements LoadBalancerProvider {
         const firstBuild = progress.created !== undefined && observed.loadBalancers.length === 0;
         if (firstBuild && nlb?.State?.Code !== 'active' && nlb?.LoadBalancerArn)
           this.provisioning.set(lb.ref.uid, {
-            spec: JSON.stringify(lb),
+            spec: specOf(lb),
             arn: nlb.LoadBalancerArn,
             eipAddresses: observed.eipAddresses,
             warnings: plan.warnings,
@@ -235,7 +240,7 @@ export class AwsProvider implements LoadBalancerProvider {
   /** The status of an NLB still provisioning whose Service asks for what our last ensure built; else undefined. */
   private async pollProvisioning(ctx: Ctx, lb: DesiredLoadBalancer): Promise<LoadBalancerStatus | undefined> {
     const pending = this.provisioning.get(lb.ref.uid);
-    if (!pending || !this.settled.has(lb.ref.uid) || pending.spec !== JSON.stringify(lb)) return undefined;
+    if (!pending || !this.settled.has(lb.ref.uid) || pending.spec !== specOf(lb)) return undefined;
     const [nlb] = await loadBalancersByArn(ctx, [pending.arn]);
     if (!nlb) return undefined; // gone meanwhile: the full ensure builds it again
     if (nlb.State?.Code === 'active') this.provisioning.delete(lb.ref.uid);
@@ -290,7 +295,7 @@ export class AwsProvider implements LoadBalancerProvider {
     }
     for (const tg of known.targetGroups) tg.registered = new Set(instances);
     const pending = this.provisioning.get(lb.ref.uid);
-    if (pending) pending.spec = JSON.stringify(lb);
+    if (pending) pending.spec = specOf(lb);
   }
 
   /** What delete(ref) would remove now, changing nothing. */

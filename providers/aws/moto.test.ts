@@ -327,7 +327,9 @@ describe('AWS provider against moto: a load balancer still provisioning', () => 
     const created = await provider.ensure(lb, signal);
     expect(created.ready).toBe(false); // moto, like AWS, answers a new NLB as provisioning
     calls.reset();
-    const polled = await provider.ensure(lb, signal);
+    // the controller's recheck builds the same spec afresh: other key order, nodes listed in another order
+    const afresh = { ...Object.fromEntries(Object.entries(lb).reverse()), targets: [...lb.targets].reverse() };
+    const polled = await provider.ensure(afresh as DesiredLoadBalancer, signal);
     expect(calls.calls.map((c) => c.operation)).toEqual(['DescribeLoadBalancers']);
     expect(polled.ingress).toEqual(created.ingress);
     expect(polled.changed).toBe(false);

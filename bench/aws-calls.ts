@@ -9,6 +9,7 @@
  *            + P x (CreateTargetGroup + RegisterTargets + CreateListener) = 3 + 3P (whether the NLB and its
  *            target groups exist is known from one listing per 400 NLBs and one per 400 target groups, and
  *            the cluster's VPC from the nodes' instances: paid in the cluster setup)
+ *   recheck  one DescribeLoadBalancers while a new NLB provisions (the controller syncs it again until active)
  *   node add one RegisterTargets per target group = P (no reads: the target set is known)
  *   resync   0 mutating; reads to see every piece: NLB, listeners, target groups, frontend rules, and the
  *            targets of each group = 4 + P
@@ -80,6 +81,16 @@ try {
   row(`create (${PORTS} ports)`, SERVICES - 1, 3 + 3 * PORTS);
   const createMix = new Map<string, number>();
   for (const c of calls.calls) createMix.set(c.operation, (createMix.get(c.operation) ?? 0) + 1);
+
+  // the controller's recheck of an NLB still provisioning, until AWS (here moto) says active
+  calls.reset();
+  let rechecks = 0;
+  for (let pending = services; pending.length > 0 && rechecks < 5; rechecks++) {
+    const still: typeof services = [];
+    await pool(pending, CONCURRENCY, async (lb) => void (!(await provider.ensure(lb, signal)).ready && still.push(lb)));
+    pending = still;
+  }
+  row(`provisioning recheck (${rechecks} round${rechecks === 1 ? '' : 's'})`, SERVICES, 1);
 
   calls.reset();
   const resyncStarted = Date.now();

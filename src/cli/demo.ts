@@ -28,7 +28,7 @@ export interface DemoOptions {
   pool?: string;
 }
 
-const RBAC = fileURLToPath(new URL('../../deploy/rbac.yaml', import.meta.url));
+const RBAC = fileURLToPath(new URL('../../deploy/controller/rbac.yaml', import.meta.url));
 const NAMESPACE = 'demo';
 const DEMO_INTERFACE = 'lbpdemo0';
 const NODES = [

@@ -52,7 +52,7 @@ export function tryRun(kubeconfig: string): string {
 export async function applyCrds(cp: ControlPlane, log: (line: string) => void): Promise<void> {
   let files: string[];
   try {
-    files = (await readdir(CRD_DIR)).filter((f) => /\.ya?ml$/.test(f)).sort();
+    files = (await readdir(CRD_DIR)).filter((f) => /\.ya?ml$/.test(f) && !/^kustomization\./.test(f)).sort();
   } catch {
     return; // no deploy/crds yet
   }

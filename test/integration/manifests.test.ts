@@ -6,9 +6,15 @@
  * controller running.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import * as k8s from '@kubernetes/client-node';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
 import { startControlPlane, type ControlPlane } from '../harness/controlplane.ts';
+import { uniqueNamespace } from '../harness/fixtures.ts';
 import { DEPLOY } from './support.ts';
+
+const README = readFileSync(fileURLToPath(new URL('../../README.md', import.meta.url)), 'utf8');
 
 interface Manifest {
   apiVersion: string;
@@ -256,6 +262,47 @@ describe('deploy/ on the real apiserver', () => {
       const r = await dryRun(['-f', '-'], ipPool(spec));
       expect(r.code).not.toBe(0);
       expect(r.stderr).toMatch(message);
+    });
+  });
+
+  describe("README's Uninstall commands, on a real apiserver", () => {
+    let core: k8s.CoreV1Api;
+    let ns: string;
+    const FOREIGN = 'example.com/keep-me';
+    beforeAll(async () => {
+      core = cp.kubeConfig().makeApiClient(k8s.CoreV1Api);
+      ns = await uniqueNamespace(cp.kubeConfig(), 'uninstall');
+      for (const [name, finalizers] of [
+        ['classless', ['service.kubernetes.io/load-balancer-cleanup', FOREIGN]],
+        ['ours', [FOREIGN, 'lbprovisioner.io/load-balancer-cleanup']],
+      ] as const)
+        await core.createNamespacedService({
+          namespace: ns,
+          body: {
+            metadata: { name, finalizers: [...finalizers] },
+            spec: { type: 'LoadBalancer', ports: [{ port: 80 }] },
+          },
+        });
+    });
+
+    it('the listing shows every LoadBalancer Service with its finalizers', async () => {
+      const jsonpath = /kubectl get svc -A -o jsonpath='([^']+)'/.exec(README)?.[1];
+      expect(jsonpath).toBeDefined();
+      const r = await cp.kubectl(['get', 'svc', '-A', '-o', `jsonpath=${jsonpath!}`]);
+      expect(r.code).toBe(0);
+      expect(r.stdout).toContain(`${ns}/classless ["service.kubernetes.io/load-balancer-cleanup","${FOREIGN}"]`);
+      expect(r.stdout).toContain(`${ns}/ours ["${FOREIGN}","lbprovisioner.io/load-balancer-cleanup"]`);
+      expect(r.stdout).not.toContain('default/kubernetes');
+    });
+
+    it('the finalizer patch releases ours and keeps every other finalizer', async () => {
+      const patch = /--type=strategic \\\n\s+-p '([^']+)'/.exec(README)?.[1];
+      expect(patch).toBeDefined();
+      for (const name of ['classless', 'ours']) {
+        const r = await cp.kubectl(['-n', ns, 'patch', 'service', name, '--type=strategic', '-p', patch!]);
+        expect(r.stderr).toBe('');
+        expect((await core.readNamespacedService({ name, namespace: ns })).metadata?.finalizers).toEqual([FOREIGN]);
+      }
     });
   });
 });

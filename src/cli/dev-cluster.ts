@@ -44,6 +44,11 @@ export async function runDevCluster(opts: DevClusterOptions): Promise<void> {
   }
 }
 
+/** A kubectl command that works on a fresh machine, which has none: the kubectl built with the control plane. */
+export function tryKubectl(binDir: string, kubeconfig: string): string {
+  return `${join(binDir, 'kubectl')} --kubeconfig ${kubeconfig} get svc -A`;
+}
+
 /** The controller on this cluster, as a new user would start it (the README's command). */
 export function tryRun(kubeconfig: string): string {
   return `npx lb-provisioner run --kubeconfig ${kubeconfig} --provider local --pool 198.51.100.0/28`;

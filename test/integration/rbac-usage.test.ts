@@ -32,8 +32,10 @@ const EVERY_USER = new Set(['create authorization.k8s.io/selfsubjectaccessreview
  * verb this test cannot prove is needed.
  */
 const UNREACHED: Record<string, string> = {
-  // the orphan sweep reads a Service live before deleting a load balancer whose Service the cache lacks:
-  // only a provider holding a load balancer for a Service the informer never saw (a race at start) gets there
+  // the orphan sweep reads a Service live before deleting a load balancer whose Service the cache lacks or
+  // does not give to that provider; a cached Service that recorded one of our running providers is always
+  // cleaned up or ensured by that provider (src/model/ownership.ts decide), so only a race between the
+  // informer and the sweep gets there
   'get /services': 'src/controller/controller.ts readLive (orphan sweep)',
 };
 

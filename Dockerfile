@@ -1,8 +1,13 @@
-# The controller and L2 speaker image. Node 26 runs the TypeScript sources directly (type stripping): no build step.
+# The controller and L2 speaker image. Node 26 runs the TypeScript sources directly (type stripping): no build
+# step. No Docker engine runs in CI: test/integration/image.test.ts copies what the COPY lines below copy
+# (minus what .dockerignore leaves out), installs production dependencies the way the deps stage does, and runs
+# `lb-provisioner --help` and `run` from there, so a file left out, or a shipped import of a dev dependency,
+# fails a test.
 FROM node:26-slim AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
-# the `node` devDependency (the pinned binary for development) is not needed on the node:26 base
+# production dependencies only, exactly the lockfile's; the `node` devDependency (the pinned binary for
+# development) is not needed on the node:26 base, and no install script runs
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund
 
 # the L2 speaker's Node-API addon (providers/local/l2/native): one cc call against the image's Node headers
@@ -13,17 +18,26 @@ COPY providers/local/l2/native ./providers/local/l2/native
 RUN NODE_API_INCLUDE=/usr/local/include/node bash providers/local/l2/native/build.sh
 
 FROM node:26-slim
+ARG VERSION=0.1.0
+LABEL org.opencontainers.image.source="https://github.com/lb-provisioner/lb-provisioner" \
+      org.opencontainers.image.title="lb-provisioner" \
+      org.opencontainers.image.description="A Kubernetes service controller that gives every Service of type LoadBalancer a load balancer (AWS NLB, Azure Load Balancer, or a local MetalLB-like provider); also the L2 speaker." \
+      org.opencontainers.image.licenses="Apache-2.0" \
+      org.opencontainers.image.version="${VERSION}"
 WORKDIR /app
 ENV NODE_ENV=production
 # V8 heap sizing measured by bench/controlplane-burst.ts (src/cli/runtime-flags.ts)
 ENV NODE_OPTIONS="--max-semi-space-size=1 --max-old-space-size=96"
 COPY --from=deps /app/node_modules ./node_modules
-COPY package.json tsconfig.json ./
+COPY package.json ./
 COPY bin ./bin
 COPY src ./src
 COPY providers ./providers
 COPY --from=addon /app/providers/local/l2/native/build ./providers/local/l2/native/build
+# the manifests, for `kubectl kustomize` from the image and the commands that read deploy/crds
 COPY deploy ./deploy
+# bin/lb-provisioner.js has a node shebang; Node resolves the link, so its relative imports hold
+RUN ln -s /app/bin/lb-provisioner.js /usr/local/bin/lb-provisioner
 USER 65532:65532
-ENTRYPOINT ["node", "bin/lb-provisioner.js"]
-CMD ["run", "--help"]
+ENTRYPOINT ["lb-provisioner"]
+CMD ["--help"]

@@ -121,7 +121,12 @@ async function main(): Promise<void> {
       const r = await cp.kubectl(args);
       if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')}: ${r.stderr}`);
     };
-    await kubectl('apply', '--server-side', '-f', fileURLToPath(new URL('../deploy/rbac.yaml', import.meta.url)));
+    await kubectl(
+      'apply',
+      '--server-side',
+      '-f',
+      fileURLToPath(new URL('../deploy/controller/rbac.yaml', import.meta.url)),
+    );
     await kubectl('create', 'namespace', 'bench-system');
     await kubectl('-n', 'bench-system', 'create', 'serviceaccount', 'aws-cloud-controller-manager');
     await kubectl(

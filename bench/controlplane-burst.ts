@@ -55,7 +55,7 @@ async function main(): Promise<void> {
   const cp = await startControlPlane({ log });
   let controller: ReturnType<typeof spawn> | undefined;
   try {
-    for (const file of [`${DEPLOY}crds/ippool.yaml`, `${DEPLOY}rbac.yaml`]) {
+    for (const file of [`${DEPLOY}crds/ippool.yaml`, `${DEPLOY}controller/rbac.yaml`]) {
       const r = await cp.kubectl(['apply', '--server-side', '-f', file]);
       if (r.code !== 0) throw new Error(r.stderr);
     }

@@ -121,7 +121,7 @@ export async function startCluster(o: { nodes: number; pool: string; log: (l: st
     };
     const metallbNamespace = 'metallb-system';
     const api = KubeHttp.fromKubeconfig(cp.adminKubeconfigPath, { userAgent: 'bench', connections: 32 });
-    await kubectl('apply', '--server-side', '-f', `${DEPLOY}crds/ippool.yaml`, '-f', `${DEPLOY}rbac.yaml`);
+    await kubectl('apply', '--server-side', '-f', `${DEPLOY}crds/ippool.yaml`, '-f', `${DEPLOY}controller/rbac.yaml`);
     await kubectl('apply', '--server-side', '-f', await metallbCrdDir());
     await kubectl('wait', '--for=condition=Established', '--timeout=60s', 'crd', '--all');
     await kubectl('create', 'namespace', 'bench-system');

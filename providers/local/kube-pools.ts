@@ -94,7 +94,7 @@ export class IPPoolWatcher {
       if (code === 403)
         return {
           problem: `reading ${IPPOOL_CRD} is forbidden (${describeApiError(err)})`,
-          fix: 'grant get, list, watch on ippools and patch on ippools/status (deploy/rbac.yaml), then restart',
+          fix: 'grant list, watch on ippools and patch on ippools/status (deploy/controller/rbac.yaml), then restart',
         };
       return undefined; // anything else is transient: the informer retries
     }

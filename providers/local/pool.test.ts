@@ -58,6 +58,10 @@ describe('IPPool objects', () => {
     [{ addresses: ['10.0.0.0/24', '10.0.0.0/33'] }, 'spec.addresses[1]: "10.0.0.0/33" is not a CIDR'],
     [{ addresses: ['10.0.0.9-10.0.0.1'] }, 'spec.addresses[0]: "10.0.0.9-10.0.0.1" is not a CIDR'],
     [{ addresses: [] }, 'spec.addresses: at least one CIDR or range is required'],
+    [
+      { addresses: ['10.0.0.0/33', '10.0.1.0/24', '10.0.2.300'] },
+      'spec.addresses: [0] "10.0.0.0/33", [2] "10.0.2.300" are not CIDRs (10.0.0.0/24), ranges',
+    ],
     [{ addresses: ['10.0.0.0/24'], priority: 1.5 }, 'spec.priority:'],
     [
       {

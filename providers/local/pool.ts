@@ -76,9 +76,18 @@ export function poolFromObject(object: unknown): PoolParse {
     return { ok: false, error: new InvalidPoolError(name, field, issue?.message ?? 'invalid') };
   }
   const { spec } = parsed.data;
-  const bad = firstBadAddress(spec.addresses);
-  if (bad)
-    return { ok: false, error: new InvalidPoolError(name, `spec.addresses[${bad.index}]`, notARange(bad.value)) };
+  const bad = badAddresses(spec.addresses);
+  if (bad.length === 1)
+    return {
+      ok: false,
+      error: new InvalidPoolError(name, `spec.addresses[${bad[0]!.index}]`, notARange(bad[0]!.value)),
+    };
+  // every bad entry at once: a user fixing them one condition at a time would need a round trip per entry
+  if (bad.length > 1) {
+    const entries = bad.map((b) => `[${b.index}] "${b.value}"`).join(', ');
+    const detail = `${entries} are not CIDRs (10.0.0.0/24), ranges (10.0.0.10-10.0.0.20) or IP addresses`;
+    return { ok: false, error: new InvalidPoolError(name, 'spec.addresses', detail) };
+  }
   const pool: PoolDefinition = { name, addresses: spec.addresses.map((a) => a.trim()) };
   if (spec.autoAssign !== undefined) pool.autoAssign = spec.autoAssign;
   if (spec.avoidBuggyIPs !== undefined) pool.avoidBuggyIPs = spec.avoidBuggyIPs;
@@ -122,9 +131,11 @@ export function poolFlagErrors(errors: readonly InvalidPoolError[]): string[] {
 }
 
 function firstBadAddress(addresses: string[]): { index: number; value: string } | undefined {
-  const index = addresses.findIndex((a) => parseAddressRange(a) === null);
-  const value = addresses[index];
-  return value === undefined ? undefined : { index, value };
+  return badAddresses(addresses)[0];
+}
+
+function badAddresses(addresses: string[]): { index: number; value: string }[] {
+  return addresses.flatMap((value, index) => (parseAddressRange(value) === null ? [{ index, value }] : []));
 }
 
 function notARange(value: string): string {

@@ -20,7 +20,7 @@ import { withConnectionPool } from '../kube/client.ts';
 import { createLogger } from '../log.ts';
 import { createLocalProvider, type KubeLocalProvider } from '../../providers/local/index.ts';
 import { RunFailure, UserFixableError, controlPlaneFailure } from './exit-errors.ts';
-import { applyCrds, untilStopRequested } from './dev-cluster.ts';
+import { applyCrds, tryKubectl, untilStopRequested } from './dev-cluster.ts';
 import { NodeStandIns } from './demo-nodes.ts';
 
 export interface DemoOptions {
@@ -28,7 +28,7 @@ export interface DemoOptions {
   pool?: string;
 }
 
-const RBAC = fileURLToPath(new URL('../../deploy/rbac.yaml', import.meta.url));
+const RBAC = fileURLToPath(new URL('../../deploy/controller/rbac.yaml', import.meta.url));
 const NAMESPACE = 'demo';
 const DEMO_INTERFACE = 'lbpdemo0';
 const NODES = [
@@ -216,7 +216,7 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
     const kubectl = join(cp.binDir, 'kubectl');
     step(`up. kubeconfig: ${kubeconfig}   kubectl: ${kubectl}`);
     step(
-      `try: ${kubectl} --kubeconfig ${kubeconfig} get svc -A   (add your own type: LoadBalancer Services; the stand-in nodes serve their NodePorts)`,
+      `try: ${tryKubectl(cp.binDir, kubeconfig)}   (add your own type: LoadBalancer Services; the stand-in nodes serve their NodePorts)`,
     );
     step('Ctrl-C stops everything and cleans up');
     await stop.promise;

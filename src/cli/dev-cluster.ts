@@ -44,6 +44,11 @@ export async function runDevCluster(opts: DevClusterOptions): Promise<void> {
   }
 }
 
+/** A kubectl command that works on a fresh machine, which has none: the kubectl built with the control plane. */
+export function tryKubectl(binDir: string, kubeconfig: string): string {
+  return `${join(binDir, 'kubectl')} --kubeconfig ${kubeconfig} get svc -A`;
+}
+
 /** The controller on this cluster, as a new user would start it (the README's command). */
 export function tryRun(kubeconfig: string): string {
   return `npx lb-provisioner run --kubeconfig ${kubeconfig} --provider local --pool 198.51.100.0/28`;
@@ -52,7 +57,7 @@ export function tryRun(kubeconfig: string): string {
 export async function applyCrds(cp: ControlPlane, log: (line: string) => void): Promise<void> {
   let files: string[];
   try {
-    files = (await readdir(CRD_DIR)).filter((f) => /\.ya?ml$/.test(f)).sort();
+    files = (await readdir(CRD_DIR)).filter((f) => /\.ya?ml$/.test(f) && !/^kustomization\./.test(f)).sort();
   } catch {
     return; // no deploy/crds yet
   }

@@ -1,5 +1,5 @@
 /**
- * The V8 flags the controller ships with (Dockerfile ENV NODE_OPTIONS, deploy/deployment.yaml): a small
+ * The V8 flags the controller ships with (Dockerfile ENV NODE_OPTIONS, deploy/controller/deployment.yaml): a small
  * young generation (1 MB semi-spaces) and a bounded old space. Measured with bench/controlplane-burst.ts:
  * without them V8 grows the heap lazily on a roomy machine and peak RSS doubles under a burst; with them
  * 1000 Services need < 64 MB of live heap. Raise --max-old-space-size for clusters with more than a few

@@ -38,6 +38,6 @@ describe('README.md stays true', () => {
 
   it('ships the V8 flags the benchmark measured, in the Dockerfile and the Deployment', () => {
     expect(read('../../Dockerfile')).toContain(`NODE_OPTIONS="${PRODUCTION_NODE_OPTIONS}"`);
-    expect(read('../../deploy/deployment.yaml')).toContain(`value: ${PRODUCTION_NODE_OPTIONS}`);
+    expect(read('../../deploy/controller/deployment.yaml')).toContain(`value: ${PRODUCTION_NODE_OPTIONS}`);
   });
 });

@@ -146,8 +146,10 @@ suite('controller + local provider + proxy data plane (nftables), real packets',
     });
     // the host's leg on the bridge: the apiserver forwarder listens there
     cp = await startControlPlane({ bridgeAddress: `10.213.${SUBNET}.1` });
-    const crds = (await readdir(`${DEPLOY}crds`)).filter((f) => f.endsWith('.yaml')).map((f) => `${DEPLOY}crds/${f}`);
-    for (const file of [...crds, `${DEPLOY}rbac.yaml`]) {
+    const crds = (await readdir(`${DEPLOY}crds`))
+      .filter((f) => f.endsWith('.yaml') && f !== 'kustomization.yaml')
+      .map((f) => `${DEPLOY}crds/${f}`);
+    for (const file of [...crds, `${DEPLOY}controller/rbac.yaml`]) {
       const r = await cp.kubectl(['apply', '--server-side', '-f', file]);
       if (r.code !== 0) throw new Error(`kubectl apply ${file}: ${r.stderr}`);
     }

@@ -87,8 +87,10 @@ export class L2Lab {
 
   async #setUp(): Promise<void> {
     await run('bash', [`${REPO}providers/local/l2/native/build.sh`]);
-    const crds = (await readdir(`${DEPLOY}crds`)).filter((f) => f.endsWith('.yaml')).map((f) => `${DEPLOY}crds/${f}`);
-    for (const file of [...crds, `${DEPLOY}rbac.yaml`, `${DEPLOY}speaker/rbac.yaml`]) {
+    const crds = (await readdir(`${DEPLOY}crds`))
+      .filter((f) => f.endsWith('.yaml') && f !== 'kustomization.yaml')
+      .map((f) => `${DEPLOY}crds/${f}`);
+    for (const file of [...crds, `${DEPLOY}controller/rbac.yaml`, `${DEPLOY}speaker/rbac.yaml`]) {
       const r = await this.cp.kubectl(['apply', '--server-side', '-f', file]);
       if (r.code !== 0) throw new Error(`kubectl apply ${file}: ${r.stderr}`);
     }

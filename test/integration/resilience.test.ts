@@ -48,7 +48,7 @@ describe('resilience and the real process', () => {
     }
   }, 90_000);
 
-  it('`lb-provisioner run` under the ServiceAccount from deploy/rbac.yaml serves Services, metrics and readiness', async () => {
+  it('`lb-provisioner run` under the ServiceAccount from deploy/controller/rbac.yaml serves Services, metrics and readiness', async () => {
     const child: ChildProcess = spawn(
       process.execPath,
       [

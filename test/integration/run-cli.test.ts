@@ -121,10 +121,10 @@ describe('lb-provisioner run on a cluster without deploy/', () => {
     }
   }, 60_000);
 
-  describe('under the ServiceAccount of deploy/rbac.yaml', () => {
+  describe('under the ServiceAccount of deploy/controller/rbac.yaml', () => {
     let kubeconfig: string;
     beforeAll(async () => {
-      const applied = await cp.kubectl(['apply', '--server-side', '-f', `${DEPLOY}rbac.yaml`]);
+      const applied = await cp.kubectl(['apply', '--server-side', '-f', `${DEPLOY}controller/rbac.yaml`]);
       expect(applied.code).toBe(0);
       kubeconfig = await cp.serviceAccountKubeconfig('lb-provisioner', 'lb-provisioner');
     });

@@ -28,8 +28,10 @@ export interface Cluster {
 export async function startCluster(): Promise<Cluster> {
   const cp = await startControlPlane();
   try {
-    const crds = (await readdir(`${DEPLOY}crds`)).filter((f) => f.endsWith('.yaml')).map((f) => `${DEPLOY}crds/${f}`);
-    for (const file of [...crds, `${DEPLOY}rbac.yaml`]) {
+    const crds = (await readdir(`${DEPLOY}crds`))
+      .filter((f) => f.endsWith('.yaml') && f !== 'kustomization.yaml')
+      .map((f) => `${DEPLOY}crds/${f}`);
+    for (const file of [...crds, `${DEPLOY}controller/rbac.yaml`]) {
       const r = await cp.kubectl(['apply', '--server-side', '-f', file]);
       if (r.code !== 0) throw new Error(`kubectl apply ${file}: ${r.stderr}`);
     }

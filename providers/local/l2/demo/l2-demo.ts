@@ -77,7 +77,11 @@ export async function runL2Demo(opts: { kubeconfigOut: string }): Promise<void> 
     await copyFile(cp.adminKubeconfigPath, kubeconfig);
     await chmod(kubeconfig, 0o600);
     await applyCrds(cp, () => {});
-    for (const file of ['deploy/rbac.yaml', 'deploy/speaker/rbac.yaml', 'deploy/speaker/l2advertisement.yaml']) {
+    for (const file of [
+      'deploy/controller/rbac.yaml',
+      'deploy/speaker/rbac.yaml',
+      'deploy/speaker/l2advertisement.yaml',
+    ]) {
       const r = await cp.kubectl(['apply', '--server-side', '-f', `${REPO}${file}`]);
       if (r.code !== 0) throw new Error(`kubectl apply -f ${file}: ${r.stderr}`);
     }

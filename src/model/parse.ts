@@ -26,7 +26,7 @@ export class AnnotationReader {
 
   /** A value the caller checked itself and found wanting: the error names the key and what is accepted. */
   reject(key: string, value: string, accepted: string): never {
-    throw new InvalidAnnotationError(key, `${JSON.stringify(value)} is not accepted; use ${accepted}`);
+    throw new InvalidAnnotationError(key, `${quoteValue(value)} is not accepted; use ${accepted}`);
   }
 
   /** A whole number within [min, max]; `also` names other accepted words for the message. */
@@ -90,6 +90,20 @@ export class AnnotationReader {
       return parsed.text;
     });
   }
+}
+
+/** Longest part of a user's value quoted in a message (Events and conditions must stay readable and valid). */
+export const QUOTED_VALUE_MAX = 120;
+
+/**
+ * A user's value for a message: JSON-quoted, cut to QUOTED_VALUE_MAX characters with its length shown. An
+ * annotation can hold 256 KiB; quoted whole, the False condition broke metav1.Condition's 32 KiB message limit,
+ * so the write failed and the user saw no condition at all.
+ */
+export function quoteValue(value: string): string {
+  const chars = [...value];
+  if (chars.length <= QUOTED_VALUE_MAX) return JSON.stringify(value);
+  return `${JSON.stringify(chars.slice(0, QUOTED_VALUE_MAX).join(''))}… (${chars.length} characters)`;
 }
 
 export function annotationReader(annotations: Readonly<Record<string, string>> | undefined): AnnotationReader {

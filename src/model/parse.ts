@@ -117,14 +117,18 @@ export function splitList(raw: string): string[] {
     .filter((s) => s.length > 0);
 }
 
-/** `address/bits` in canonical form, or undefined when the text is not a CIDR. */
+/**
+ * `address/bits` in canonical form, or undefined when the text is not a CIDR. The address is read as
+ * strictly as parseIp reads one (ipaddr.js alone takes `10/8` for 0.0.0.10/8, `012.0.0.0/8` for octal 10/8
+ * and `0/0` for everyone: a source range that silently means another network), the bits as plain decimal.
+ */
 export function canonicalCidr(text: string): string | undefined {
-  try {
-    const [addr, bits] = ipaddr.parseCIDR(text.trim());
-    return `${addr.toString()}/${bits}`;
-  } catch {
+  const [address, bits, ...rest] = text.trim().split('/');
+  if (address === undefined || bits === undefined || rest.length > 0 || !/^(0|[1-9]\d{0,2})$/.test(bits))
     return undefined;
-  }
+  const ip = parseIp(address);
+  if (!ip || Number(bits) > (ip.family === 'IPv4' ? 32 : 128)) return undefined;
+  return `${ipaddr.parse(ip.text).toString()}/${Number(bits)}`;
 }
 
 /** A strictly written IPv4 (four decimal parts) or IPv6 address, in canonical form (RFC 5952, as in status). */

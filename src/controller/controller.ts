@@ -196,6 +196,11 @@ export class ServiceController {
     await Promise.all([this.services.stop(), this.nodes.stop(), this.namespaces.stop()]);
   }
 
+  /** Keys that will sync again on their own (a backoff, a recheck); a terminal failure is never among them. */
+  scheduled(): string[] {
+    return this.queue?.scheduled() ?? [];
+  }
+
   /** Resolves once nothing is queued or in flight. */
   async idle(): Promise<void> {
     await this.queue?.idle();

@@ -161,10 +161,11 @@ export interface PipelineWorld {
 
 export const NODES: NodeObject[] = [aNode('node-a', { ip: '10.0.0.11' }), aNode('node-b', { ip: '10.0.0.12' })];
 
-export async function pipelineWorld(): Promise<PipelineWorld> {
-  const store = new ServiceStore();
-  const events: RecordedEvent[] = [];
-  const fake = new FakeProvider();
+/**
+ * The local provider with its proxy data plane on a recording back end (no host changes, every node
+ * healthy), allocating from PROPERTY_POOLS.
+ */
+export function recordingLocalProvider(): { local: LocalProvider; backend: RecordingBackend } {
   const backend = new RecordingBackend();
   const dataplane = new ProxyDataplane({
     backend,
@@ -179,6 +180,14 @@ export async function pipelineWorld(): Promise<PipelineWorld> {
     dataPlane: new ProxyDataPlaneAdapter(dataplane),
     capabilities: { needsNodePorts: true, ipMode: 'Proxy' },
   });
+  return { local, backend };
+}
+
+export async function pipelineWorld(): Promise<PipelineWorld> {
+  const store = new ServiceStore();
+  const events: RecordedEvent[] = [];
+  const fake = new FakeProvider();
+  const { local, backend } = recordingLocalProvider();
   const book = new ServiceBook();
   const metrics = new Metrics();
   const targets = new TargetSets(() => NODES);

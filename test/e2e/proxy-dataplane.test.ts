@@ -223,14 +223,17 @@ suite.each(['nftables', 'userspace'] as const)('proxy data plane (%s back end)',
   });
 
   it('enforces loadBalancerSourceRanges for TCP and UDP', async () => {
-    await ensure('default/ranged', [VIP(12)], {
-      name: 'ranged',
-      sourceRanges: ['10.213.0.0/28'],
-      ports: [
-        { port: 80, nodePort: 30080 },
-        { port: 53, nodePort: 30053, protocol: 'UDP' },
-      ],
-    });
+    const ports: LbBuilderInput['ports'] = [
+      { port: 80, nodePort: 30080 },
+      { port: 53, nodePort: 30053, protocol: 'UDP' },
+    ];
+    // the positive control: without ranges the outside client reaches the VIP, over TCP and UDP, so its
+    // refusal below is the ranges' doing and not a route it never had
+    await ensure('default/ranged', [VIP(12)], { name: 'ranged', ports });
+    expect((await get(outside, `http://${VIP(12)}/`, 3)).every((r) => r.ok)).toBe(true);
+    expect((await outside.call<Array<string | null>>('udpAsk', { host: VIP(12), port: 53 }))[0]).toMatch(/^node/);
+
+    await ensure('default/ranged', [VIP(12)], { name: 'ranged', sourceRanges: ['10.213.0.0/28'], ports });
     expect((await get(client, `http://${VIP(12)}/`, 3)).every((r) => r.ok)).toBe(true);
     expect((await client.call<Array<string | null>>('udpAsk', { host: VIP(12), port: 53 }))[0]).toMatch(/^node/);
     expect((await get(outside, `http://${VIP(12)}/`, 3)).some((r) => r.ok)).toBe(false);

@@ -97,8 +97,8 @@ export const QUOTED_VALUE_MAX = 120;
 
 /**
  * A user's value for a message: JSON-quoted, cut to QUOTED_VALUE_MAX characters with its length shown. An
- * annotation can hold 256 KiB; quoted whole, the False condition broke metav1.Condition's 32 KiB message limit,
- * so the write failed and the user saw no condition at all.
+ * annotation can hold 256 KiB; quoted whole, every Warning Event and the False condition carried it all
+ * (stored in etcd, shown by kubectl describe) to say one value is wrong.
  */
 export function quoteValue(value: string): string {
   const chars = [...value];

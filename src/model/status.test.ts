@@ -44,7 +44,7 @@ describe('status', () => {
   });
 
   it('cuts a failure message to the condition limit, and a cut message compares equal to what was written', () => {
-    // a huge annotation value quoted in a message once made the whole status write fail (422)
+    // never more than metav1.Condition documents, whatever a provider or a parser put in the message
     const svc: ServiceObject = aService('web').build();
     const state = { status: 'False' as const, reason: 'InvalidAnnotation', message: 'x'.repeat(100_000) };
     const written = readyCondition(svc, state, new Date());

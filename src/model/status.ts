@@ -55,7 +55,11 @@ export function currentReadyCondition(svc: ServiceObject): ConditionObject | und
   return svc.status?.conditions?.find((c) => c.type === READY_CONDITION);
 }
 
-/** metav1.Condition's limit on message (a longer one makes the apiserver refuse the whole status write). */
+/**
+ * metav1.Condition's documented limit on message. The apiserver's Service validation does not enforce it
+ * (a 40 000-character message was stored; checked against the test control plane), but clients and CRD
+ * copies of the type may: we never write more.
+ */
 export const CONDITION_MESSAGE_MAX = 32_768;
 
 /** The message as written: cut to the limit, so comparing with what was written stays stable. */

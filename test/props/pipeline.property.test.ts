@@ -41,9 +41,12 @@ async function badThenGood(good: GoodService, bad: BadServiceInput): Promise<voi
   const warnings = new Set(mine.filter((e) => e.type === 'Warning').map((e) => `${e.reason}: ${e.message}`));
   expect([...warnings]).toHaveLength(1);
   expect([...warnings][0]).toContain(bad.field);
+  // short enough to read in kubectl describe, however huge the value at fault
+  expect([...warnings][0]!.length).toBeLessThan(1_000);
   const ready = readyOf(key);
   expect(ready?.status).toBe('False');
   expect(ready?.message).toContain(bad.field);
+  expect(ready!.message.length).toBeLessThan(1_000);
   // terminal: nothing queues it again until it changes
   expect(world.queue.moves.filter((m) => m.key === key && m.move !== 'forget')).toEqual([]);
   // the finalizer patch (where the provider refuses only at build time) and the condition; the second look writes nothing

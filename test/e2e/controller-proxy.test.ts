@@ -278,7 +278,9 @@ suite('controller + local provider + proxy data plane (nftables), real packets',
   });
 
   it('with loadBalancerSourceRanges set to the client /32, the outside client gets nothing through (TCP and UDP)', async () => {
+    // the positive control, TCP and UDP: before the ranges the outside client is served
     expect((await get(outside, url(), 2, 1, 1000)).every((r) => r.ok)).toBe(true);
+    expect((await udpAsk(outside, { count: 1, timeoutMs: 1000 }))[0]).toMatch(/^node[13] /);
     await core.patchNamespacedService(
       { name, namespace: ns, body: { spec: { loadBalancerSourceRanges: [`${topo!.addr4('client')}/32`] } } },
       k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),

@@ -223,6 +223,7 @@ describe('fault injection', () => {
     faults = false;
     const total = injected.reduce((n, c) => n + c.throttled + c.serverError + c.timeout, 0);
     expect(total).toBeGreaterThan(50);
+    expect(services.length).toBeGreaterThan(0);
     for (const lb of services) expect((await provider.ensure(lb, signal)).changed).toBe(false);
     const inv = await stock();
     expect(inv.loadBalancers).toHaveLength(services.length);

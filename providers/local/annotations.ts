@@ -7,7 +7,7 @@ import type { AnnotationSpec } from '../../src/model/annotation-spec.ts';
 import type { DesiredLoadBalancer } from '../../src/model/desired.ts';
 import { InvalidAnnotationError, InvalidSpecError } from '../../src/provider.ts';
 import { canonicalAddress } from './ipam/address.ts';
-import { annotationReader, parseIp, splitList } from '../../src/model/parse.ts';
+import { annotationReader, parseIp, quoteValue, splitList } from '../../src/model/parse.ts';
 import type { AllocationRequest } from './ipam/definitions.ts';
 import { serviceKey } from '../../src/model/keys.ts';
 
@@ -171,7 +171,7 @@ function agreeingValue<T>(
     else if (!same(first.value, value)) {
       throw new InvalidAnnotationError(
         first.key,
-        `"${first.raw.trim()}" disagrees with ${key} ("${raw.trim()}"); set only one, or the same value in both`,
+        `${quoteValue(first.raw.trim())} disagrees with ${key} (${quoteValue(raw.trim())}); set only one, or the same value in both`,
       );
     }
   }

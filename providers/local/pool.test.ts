@@ -81,6 +81,11 @@ describe('IPPool objects', () => {
       'pool "empty": spec: Invalid input: expected object, received undefined',
     );
   });
+  it("quotes a huge bad address cut short, so the pool's condition stays within the API limits", () => {
+    const message = rejection(anIPPool('big', { addresses: ['x'.repeat(100_000)] }));
+    expect(message.length).toBeLessThan(400);
+    expect(message).toContain('(100000 characters) is not a CIDR');
+  });
 });
 
 describe('--pool flags', () => {

@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import type { PoolDefinition } from './ipam/definitions.ts';
 import { parseAddressRange } from './ipam/range.ts';
+import { quoteValue } from '../../src/model/parse.ts';
 
 export const IPPOOL_GROUP = 'lbprovisioner.io';
 export const IPPOOL_VERSION = 'v1alpha1';
@@ -139,7 +140,7 @@ function badAddresses(addresses: string[]): { index: number; value: string }[] {
 }
 
 function notARange(value: string): string {
-  return `"${value}" is not a CIDR (10.0.0.0/24), a range (10.0.0.10-10.0.0.20) or an IP address`;
+  return `${quoteValue(value)} is not a CIDR (10.0.0.0/24), a range (10.0.0.10-10.0.0.20) or an IP address`;
 }
 
 /** The error for an address entry that does not parse. */

@@ -196,8 +196,30 @@ export class ServiceController {
     await Promise.all([this.services.stop(), this.nodes.stop(), this.namespaces.stop()]);
   }
 
-  /** Resolves once nothing is queued or in flight. */
+  /** Keys that will sync again on their own (a backoff, a recheck); a terminal failure is never among them. */
+  scheduled(): string[] {
+    return this.queue?.scheduled() ?? [];
+  }
+
+  /**
+   * Whether this controller's cache holds a Service or Node (`namespace/name`, or a Node's name) at
+   * `resourceVersion` or a later one, so its handlers have run for that event: a barrier for tests and
+   * tools ("the controller has seen my change"); after it, idle() covers the work it queued.
+   */
+  hasObserved(kind: 'Service' | 'Node', key: string, resourceVersion: string): boolean {
+    const { namespace, name } = kind === 'Service' ? splitKey(key) : { namespace: undefined, name: key };
+    const cached = kind === 'Service' ? this.services.get(name, namespace) : this.nodes.get(name);
+    const seen = cached?.metadata?.resourceVersion;
+    if (seen === undefined) return false;
+    // resourceVersions are opaque; the apiserver's are etcd revisions, comparable as integers
+    return /^\d+$/.test(seen) && /^\d+$/.test(resourceVersion)
+      ? BigInt(seen) >= BigInt(resourceVersion)
+      : seen === resourceVersion;
+  }
+
+  /** Resolves once nothing is queued or in flight, and no node change is waiting to be coalesced. */
   async idle(): Promise<void> {
+    while (this.nodeTimer) await new Promise((resolve) => setTimeout(resolve, 20));
     await this.queue?.idle();
   }
 

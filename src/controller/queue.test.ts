@@ -4,6 +4,16 @@ import { WorkQueue, runWorkers } from './queue.ts';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('work queue', () => {
+  it('lists the keys that will sync again on their own (backoff, recheck), and not once taken', async () => {
+    const q = new WorkQueue({ baseDelayMs: 60_000 });
+    q.addRateLimited('failed');
+    q.addAfter('recheck', 60_000);
+    q.add('now');
+    expect(q.scheduled().sort()).toEqual(['failed', 'recheck']);
+    q.shutDown();
+    expect(q.scheduled()).toEqual([]);
+  });
+
   it('collapses duplicate adds of a waiting key', async () => {
     const q = new WorkQueue();
     q.add('a');

@@ -122,6 +122,11 @@ export class WorkQueue {
     this.waiters.splice(0).forEach((w) => w(undefined));
   }
 
+  /** Keys waiting on a delayed add (a backoff, a recheck): they sync again without a new event. */
+  scheduled(): string[] {
+    return [...this.timers.keys()];
+  }
+
   /** Resolves once nothing is queued or in flight (delayed adds do not count). */
   idle(): Promise<void> {
     if (this.processing.size === 0 && this.queue.length === 0) return Promise.resolve();

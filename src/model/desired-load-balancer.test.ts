@@ -73,13 +73,35 @@ describe('the desired load balancer of a Service', () => {
       .build();
     const err = errorOf(() => desiredLoadBalancer(svc, nodes, options));
     expect(err.reason).toBe('InvalidSpec');
-    expect(err.message).toMatch(/port 80\/TCP has no nodePort/);
+    expect(err.message).toMatch(/^spec.ports\[0\]: port 80\/TCP has no nodePort/);
     // an announced data plane does not need NodePorts
     expect(desiredLoadBalancer(svc, nodes, { ...options, needsNodePorts: false }).ports[0]).toEqual({
       name: 'tcp-80',
       protocol: 'TCP',
       port: 80,
     });
+  });
+
+  it('refuses ports the apiserver would refuse (unknown protocol, out of range, listed twice), naming spec.ports[i]', () => {
+    // a Service that never passed the apiserver's validation (a stand-in store, a conversion bug) must not
+    // reach a provider with protocol "tcp" or port 0
+    const cases: [(s: ReturnType<ReturnType<typeof aService>['build']>) => void, string][] = [
+      [(s) => (s.spec!.ports![1]!.protocol = 'tcp'), 'spec.ports[1].protocol: "tcp" is not one of TCP, UDP, SCTP'],
+      [(s) => (s.spec!.ports![0]!.port = 0), 'spec.ports[0].port: 0 is not a port number (1-65535)'],
+      [(s) => (s.spec!.ports![1]!.port = 65536), 'spec.ports[1].port: 65536 is not a port number (1-65535)'],
+      [(s) => (s.spec!.ports![0]!.nodePort = 70000), 'spec.ports[0].nodePort: 70000 is not a port number (1-65535)'],
+      [(s) => (s.spec!.ports![1]!.port = 80), 'spec.ports[1]: port 80/TCP is listed twice'],
+      [(s) => (s.spec!.ports = []), 'spec.ports: the Service has no ports'],
+    ];
+    expect(cases.length).toBeGreaterThan(0);
+    for (const [edit, message] of cases) {
+      const svc = aService('web').withPorts(80, 443).withNodePorts().with(edit).build();
+      const err = errorOf(() => desiredLoadBalancer(svc, nodes, options));
+      expect({ reason: err.reason, message: err.message }).toEqual({ reason: 'InvalidSpec', message });
+    }
+    // the same port number with two protocols is fine
+    const both = aService('dns').withPorts([53, 'UDP'], [53, 'TCP']).withNodePorts().build();
+    expect(desiredLoadBalancer(both, nodes, options).ports).toHaveLength(2);
   });
 
   it('reads source ranges from the spec, else from the annotation, and names a bad one', () => {

@@ -22,20 +22,42 @@ export interface ModelOptions {
 /** client-go's default ClientIP affinity timeout (3 hours) */
 const DEFAULT_AFFINITY_TIMEOUT_SECONDS = 10800;
 
+const PROTOCOLS: readonly string[] = ['TCP', 'UDP', 'SCTP'];
+
+/**
+ * The Service's ports, checked as the apiserver validates them (port and nodePort 1-65535, a known
+ * protocol, no port twice): a Service read from anywhere else never reaches a provider half-valid.
+ * Every message names the field (`spec.ports[1]`).
+ */
 export function desiredPorts(svc: ServiceObject, needsNodePorts: boolean): PortSpec[] {
   const ports = svc.spec?.ports ?? [];
-  if (ports.length === 0) throw new InvalidSpecError('the Service has no ports');
-  return ports.map((p) => {
-    const protocol = (p.protocol ?? 'TCP') as Protocol;
+  if (ports.length === 0) throw new InvalidSpecError('spec.ports: the Service has no ports');
+  const seen = new Set<string>();
+  return ports.map((p, i) => {
+    const field = `spec.ports[${i}]`;
+    const protocol = p.protocol ?? 'TCP';
+    if (!PROTOCOLS.includes(protocol))
+      throw new InvalidSpecError(`${field}.protocol: ${JSON.stringify(protocol)} is not one of TCP, UDP, SCTP`);
+    if (!isPortNumber(p.port))
+      throw new InvalidSpecError(`${field}.port: ${JSON.stringify(p.port)} is not a port number (1-65535)`);
+    if (p.nodePort !== undefined && p.nodePort !== 0 && !isPortNumber(p.nodePort))
+      throw new InvalidSpecError(`${field}.nodePort: ${JSON.stringify(p.nodePort)} is not a port number (1-65535)`);
+    const id = `${p.port}/${protocol}`;
+    if (seen.has(id)) throw new InvalidSpecError(`${field}: port ${id} is listed twice`);
+    seen.add(id);
     if (needsNodePorts && !p.nodePort) {
       throw new InvalidSpecError(
-        `port ${p.port}/${protocol} has no nodePort (allocateLoadBalancerNodePorts is false): this provider forwards to NodePorts; set a nodePort on the port or allow allocation`,
+        `${field}: port ${id} has no nodePort (allocateLoadBalancerNodePorts is false): this provider forwards to NodePorts; set a nodePort on the port or allow allocation`,
       );
     }
-    const spec: PortSpec = { name: p.name ?? '', protocol, port: p.port };
+    const spec: PortSpec = { name: p.name ?? '', protocol: protocol as Protocol, port: p.port };
     if (p.nodePort) spec.nodePort = p.nodePort;
     return spec;
   });
+}
+
+function isPortNumber(n: unknown): n is number {
+  return typeof n === 'number' && Number.isInteger(n) && n >= 1 && n <= 65535;
 }
 
 export function sourceRangesOf(svc: ServiceObject): string[] {

@@ -26,7 +26,7 @@ export class AnnotationReader {
 
   /** A value the caller checked itself and found wanting: the error names the key and what is accepted. */
   reject(key: string, value: string, accepted: string): never {
-    throw new InvalidAnnotationError(key, `${JSON.stringify(value)} is not accepted; use ${accepted}`);
+    throw new InvalidAnnotationError(key, `${quoteValue(value)} is not accepted; use ${accepted}`);
   }
 
   /** A whole number within [min, max]; `also` names other accepted words for the message. */
@@ -92,6 +92,20 @@ export class AnnotationReader {
   }
 }
 
+/** Longest part of a user's value quoted in a message (Events and conditions must stay readable and valid). */
+export const QUOTED_VALUE_MAX = 120;
+
+/**
+ * A user's value for a message: JSON-quoted, cut to QUOTED_VALUE_MAX characters with its length shown. An
+ * annotation can hold 256 KiB; quoted whole, every Warning Event and the False condition carried it all
+ * (stored in etcd, shown by kubectl describe) to say one value is wrong.
+ */
+export function quoteValue(value: string): string {
+  const chars = [...value];
+  if (chars.length <= QUOTED_VALUE_MAX) return JSON.stringify(value);
+  return `${JSON.stringify(chars.slice(0, QUOTED_VALUE_MAX).join(''))}… (${chars.length} characters)`;
+}
+
 export function annotationReader(annotations: Readonly<Record<string, string>> | undefined): AnnotationReader {
   return new AnnotationReader(annotations ?? {});
 }
@@ -103,14 +117,18 @@ export function splitList(raw: string): string[] {
     .filter((s) => s.length > 0);
 }
 
-/** `address/bits` in canonical form, or undefined when the text is not a CIDR. */
+/**
+ * `address/bits` in canonical form, or undefined when the text is not a CIDR. The address is read as
+ * strictly as parseIp reads one (ipaddr.js alone takes `10/8` for 0.0.0.10/8, `012.0.0.0/8` for octal 10/8
+ * and `0/0` for everyone: a source range that silently means another network), the bits as plain decimal.
+ */
 export function canonicalCidr(text: string): string | undefined {
-  try {
-    const [addr, bits] = ipaddr.parseCIDR(text.trim());
-    return `${addr.toString()}/${bits}`;
-  } catch {
+  const [address, bits, ...rest] = text.trim().split('/');
+  if (address === undefined || bits === undefined || rest.length > 0 || !/^(0|[1-9]\d{0,2})$/.test(bits))
     return undefined;
-  }
+  const ip = parseIp(address);
+  if (!ip || Number(bits) > (ip.family === 'IPv4' ? 32 : 128)) return undefined;
+  return `${ipaddr.parse(ip.text).toString()}/${Number(bits)}`;
 }
 
 /** A strictly written IPv4 (four decimal parts) or IPv6 address, in canonical form (RFC 5952, as in status). */

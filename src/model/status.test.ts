@@ -1,7 +1,8 @@
 import { describe, expect, it } from '@jest/globals';
 import { aService } from '../../test/builders/service.ts';
-import { ingressEqual, ingressFor, readyCondition, readyConditionDiffers } from './status.ts';
+import { CONDITION_MESSAGE_MAX, ingressEqual, ingressFor, readyCondition, readyConditionDiffers } from './status.ts';
 import { READY_CONDITION } from './names.ts';
+import type { ServiceObject } from './objects.ts';
 
 describe('status', () => {
   it('sets ipMode only on entries with an ip (the API rejects it on hostnames)', () => {
@@ -40,5 +41,15 @@ describe('status', () => {
     });
     svc.metadata!.generation = 2;
     expect(readyConditionDiffers(svc, { status: 'True', reason: 'Provisioned', message: 'ok' })).toBe(true);
+  });
+
+  it('cuts a failure message to the condition limit, and a cut message compares equal to what was written', () => {
+    // never more than metav1.Condition documents, whatever a provider or a parser put in the message
+    const svc: ServiceObject = aService('web').build();
+    const state = { status: 'False' as const, reason: 'InvalidAnnotation', message: 'x'.repeat(100_000) };
+    const written = readyCondition(svc, state, new Date());
+    expect(written.message.length).toBe(CONDITION_MESSAGE_MAX);
+    svc.status = { conditions: [written] };
+    expect(readyConditionDiffers(svc, state)).toBe(false);
   });
 });

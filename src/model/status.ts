@@ -55,6 +55,20 @@ export function currentReadyCondition(svc: ServiceObject): ConditionObject | und
   return svc.status?.conditions?.find((c) => c.type === READY_CONDITION);
 }
 
+/**
+ * metav1.Condition's documented limit on message. The apiserver's Service validation does not enforce it
+ * (a 40 000-character message was stored; checked against the test control plane), but clients and CRD
+ * copies of the type may: we never write more.
+ */
+export const CONDITION_MESSAGE_MAX = 32_768;
+
+/** The message as written: cut to the limit, so comparing with what was written stays stable. */
+export function conditionMessage(message: string): string {
+  if (message.length <= CONDITION_MESSAGE_MAX) return message;
+  const suffix = '… (cut)';
+  return message.slice(0, CONDITION_MESSAGE_MAX - suffix.length) + suffix;
+}
+
 /** Does writing `state` change what the Service shows? (generation counts: observedGeneration must follow) */
 export function readyConditionDiffers(svc: ServiceObject, state: ReadyState): boolean {
   const cur = currentReadyCondition(svc);
@@ -62,7 +76,7 @@ export function readyConditionDiffers(svc: ServiceObject, state: ReadyState): bo
     cur === undefined ||
     cur.status !== state.status ||
     cur.reason !== state.reason ||
-    cur.message !== state.message ||
+    cur.message !== conditionMessage(state.message) ||
     (cur.observedGeneration ?? 0) !== (svc.metadata?.generation ?? 0)
   );
 }
@@ -75,7 +89,7 @@ export function readyCondition(svc: ServiceObject, state: ReadyState, now: Date)
     type: READY_CONDITION,
     status: state.status,
     reason: state.reason,
-    message: state.message,
+    message: conditionMessage(state.message),
     lastTransitionTime: transitioned ? now.toISOString() : new Date(cur.lastTransitionTime).toISOString(),
     observedGeneration: svc.metadata?.generation ?? 0,
   };

@@ -62,6 +62,10 @@ describe('fake ARM', () => {
     );
   });
 
+  it('has example fixtures to check (the loop below would check nothing without them)', () => {
+    expect(fixtures.length).toBeGreaterThan(0);
+  });
+
   for (const f of fixtures) {
     it(`accepts and answers the example: ${f.title}`, async () => {
       const res = await call('PUT', f.path, f.request);

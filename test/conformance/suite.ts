@@ -16,9 +16,25 @@ export interface ConformanceSubject {
   invalid(lb: DesiredLoadBalancer): DesiredLoadBalancer;
   /** the provider applies no configuration (the local provider with data plane none): changes report changed=false */
   configless?: boolean;
+  /**
+   * What the provider really programmed for a load balancer (its data plane's or cloud's state, not its
+   * answer), undefined when it holds nothing: the suite checks every change reached it, so a provider
+   * that ignores changes cannot pass. Subjects without it are only held to `changed`.
+   */
+  observe?(lb: DesiredLoadBalancer): Promise<ObservedLoadBalancer | undefined>;
   /** prepare a load balancer for this provider (e.g. targets that exist in its cloud) */
   adapt?(lb: DesiredLoadBalancer): DesiredLoadBalancer;
   close(): Promise<void>;
+}
+
+/** A load balancer as programmed, in provider-neutral terms. */
+export interface ObservedLoadBalancer {
+  /** `80/TCP`, one per port served */
+  ports: string[];
+  /** names of the nodes traffic goes to */
+  targets: string[];
+  /** the health check as run against the nodes, where the subject can see it */
+  healthCheck?: { protocol: string; port: number; path: string };
 }
 
 export function runConformance(
@@ -31,11 +47,30 @@ export function runConformance(
     const signal = new AbortController().signal;
     const adapt = (lb: DesiredLoadBalancer): DesiredLoadBalancer => (s.adapt ? s.adapt(lb) : lb);
     const timeout = options.timeoutMs ?? 60_000;
+    /** where the subject can observe it: what is programmed is exactly what `lb` asks for */
+    const expectProgrammed = async (lb: DesiredLoadBalancer): Promise<void> => {
+      if (!s.observe) return;
+      const observed = await s.observe(lb);
+      expect(observed).toBeDefined();
+      expect([...observed!.ports].sort()).toEqual(lb.ports.map((p) => `${p.port}/${p.protocol}`).sort());
+      expect([...new Set(observed!.targets)].sort()).toEqual(lb.targets.map((t) => t.name).sort());
+      if (observed!.healthCheck && lb.healthCheck.port !== 'traffic-port')
+        expect(observed!.healthCheck).toEqual({
+          protocol: lb.healthCheck.protocol,
+          port: lb.healthCheck.port,
+          path: lb.healthCheck.path ?? '/healthz',
+        });
+    };
+    const expectNothingProgrammed = async (lb: DesiredLoadBalancer): Promise<void> => {
+      if (s.observe) expect(await s.observe(lb)).toBeUndefined();
+    };
     /** a changed load balancer reports changed once (where the provider applies configuration), then never again */
     const expectConverges = async (lb: DesiredLoadBalancer): Promise<void> => {
       const first = await s.provider.ensure(lb, signal);
       expect(first.changed).toBe(!s.configless);
+      await expectProgrammed(lb);
       expect((await s.provider.ensure(lb, signal)).changed).toBe(false);
+      await expectProgrammed(lb);
     };
 
     beforeAll(async () => {
@@ -53,10 +88,12 @@ export function runConformance(
         expect(first.changed).toBe(true);
         expect(first.ingress.length).toBeGreaterThan(0);
         expect(first.ingress.every((i) => Boolean(i.ip ?? i.hostname))).toBe(true);
+        await expectProgrammed(lb);
         const second = await s.provider.ensure(lb, signal);
         expect(second.changed).toBe(false);
         expect(second.ingress).toEqual(first.ingress);
         await s.provider.delete(lb.ref, signal);
+        await expectNothingProgrammed(lb);
       },
       timeout,
     );
@@ -74,6 +111,7 @@ export function runConformance(
         await expectConverges({ ...lb, ports: [{ ...lb.ports[0]!, port: 8080 }] });
         await expectConverges({ ...lb, ports: [{ ...lb.ports[0]!, port: 8080, protocol: 'UDP' as const }] });
         await s.provider.delete(lb.ref, signal);
+        await expectNothingProgrammed(lb);
       },
       timeout,
     );
@@ -87,12 +125,18 @@ export function runConformance(
           ...lb,
           targets: adapt(aLoadBalancer('x').withTargets('n1', 'n2', 'n3').build()).targets,
         });
+        await expectProgrammed(lb);
         await s.provider.updateTargets(grown, signal);
+        await expectProgrammed(grown);
         expect((await s.provider.ensure(grown, signal)).changed).toBe(false);
+        await expectProgrammed(grown);
         const shrunk = adapt({ ...lb, targets: grown.targets.slice(0, 1) });
         await s.provider.updateTargets(shrunk, signal);
+        await expectProgrammed(shrunk);
         expect((await s.provider.ensure(shrunk, signal)).changed).toBe(false);
+        await expectProgrammed(shrunk);
         await s.provider.delete(lb.ref, signal);
+        await expectNothingProgrammed(lb);
       },
       timeout,
     );
@@ -102,8 +146,12 @@ export function runConformance(
       async () => {
         const lb = adapt(aLoadBalancer('health').withPorts(80).withTargets('n1').build());
         await s.provider.ensure(lb, signal);
+        await expectProgrammed(lb);
         await expectConverges({ ...lb, healthCheck: { ...lb.healthCheck, path: '/ready', healthyThreshold: 3 } });
+        const { path: _path, ...withoutPath } = lb.healthCheck;
+        await expectConverges({ ...lb, healthCheck: { ...withoutPath, protocol: 'TCP', port: 10257 } });
         await s.provider.delete(lb.ref, signal);
+        await expectNothingProgrammed(lb);
       },
       timeout,
     );

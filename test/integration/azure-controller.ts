@@ -87,7 +87,8 @@ export async function startAzureController(
   };
   await waitFor(
     async () => {
-      if (child.exitCode !== null) throw new Error(`the controller exited (${child.exitCode}):\n${proc.tail()}`);
+      if (child.exitCode !== null || child.signalCode !== null)
+        throw new Error(`the controller exited (${child.exitCode ?? child.signalCode}):\n${proc.tail()}`);
       const res = await fetch(`http://127.0.0.1:${metricsPort}/readyz`).catch(() => undefined);
       await res?.arrayBuffer();
       return res?.ok;

@@ -5,7 +5,7 @@ import { FakeProvider } from '../../providers/fake/provider.ts';
 import { aService } from '../builders/service.ts';
 import { uniqueNamespace, waitFor } from '../harness/fixtures.ts';
 import type { ServiceController } from '../../src/controller/controller.ts';
-import { deleteService, sleep, startCluster, startController, waitForService, type Cluster } from './support.ts';
+import { deleteService, observedBy, startCluster, startController, waitForService, type Cluster } from './support.ts';
 
 const lease = {
   namespace: 'lb-provisioner',
@@ -35,8 +35,8 @@ describe('leader election (real Lease, controller RBAC)', () => {
     return { controller, fake };
   }
 
-  async function create(name: string): Promise<void> {
-    await cluster.core.createNamespacedService({ namespace: ns, body: aService(name, ns).withPorts(80).manifest() });
+  async function create(name: string): Promise<k8s.V1Service> {
+    return cluster.core.createNamespacedService({ namespace: ns, body: aService(name, ns).withPorts(80).manifest() });
   }
 
   beforeAll(async () => {
@@ -64,8 +64,9 @@ describe('leader election (real Lease, controller RBAC)', () => {
     await waitFor(() => a.controller.isLeader || undefined, { message: 'replica-a to lead', timeoutMs: 10_000 });
     const b = await replica('replica-b');
     await create('first');
-    await waitForService(cluster, ns, 'first', hasIngress, 'an ingress from the leader');
-    await sleep(1000);
+    const served = await waitForService(cluster, ns, 'first', hasIngress, 'an ingress from the leader');
+    // barrier: the standby has seen the Service as the leader left it (it watches too, and writes nothing)
+    await observedBy(b.controller, 'Service', `${ns}/first`, served.metadata?.resourceVersion);
     expect(b.controller.isLeader).toBe(false);
     expect(b.fake.calls).toEqual([]);
     expect(b.controller.writer.counts).toEqual({ metadata: 0, status: 0 });
@@ -99,7 +100,8 @@ describe('leader election (real Lease, controller RBAC)', () => {
       timeoutMs: 10_000,
     });
     const stopped = d.stop();
-    await sleep(300);
+    // barrier: the stop has begun (no longer leading, the queue shut down) while the call is still in flight
+    await waitFor(() => !d.isLeader || undefined, { message: 'replica-d to begin stopping', timeoutMs: 10_000 });
     const coord = cluster.admin.makeApiClient(k8s.CoordinationV1Api);
     const holder = async () =>
       (await coord.readNamespacedLease({ name: lease.name, namespace: lease.namespace })).spec?.holderIdentity;
@@ -121,22 +123,35 @@ describe('leader election (real Lease, controller RBAC)', () => {
     await waitFor(() => c.controller.isLeader || undefined, { message: 'replica-c to lead', timeoutMs: 15_000 });
     // someone else holds the lease now (a partition healed in the other replica's favour)
     const coord = cluster.admin.makeApiClient(k8s.CoordinationV1Api);
-    const current = await coord.readNamespacedLease({ name: lease.name, namespace: lease.namespace });
-    current.spec = {
-      ...current.spec,
-      holderIdentity: 'intruder',
-      renewTime: new k8s.V1MicroTime(),
-      leaseDurationSeconds: 60,
-    };
-    await coord.replaceNamespacedLease({ name: lease.name, namespace: lease.namespace, body: current });
+    // read-modify-write, again on a conflict: replica-c renews the lease meanwhile
+    await waitFor(
+      async () => {
+        const current = await coord.readNamespacedLease({ name: lease.name, namespace: lease.namespace });
+        current.spec = {
+          ...current.spec,
+          holderIdentity: 'intruder',
+          renewTime: new k8s.V1MicroTime(),
+          leaseDurationSeconds: 60,
+        };
+        try {
+          await coord.replaceNamespacedLease({ name: lease.name, namespace: lease.namespace, body: current });
+          return true;
+        } catch (err) {
+          if ((err as { code?: number }).code === 409) return undefined;
+          throw err;
+        }
+      },
+      { message: 'the intruder to take the lease', timeoutMs: 10_000 },
+    );
     await waitFor(() => (!c.controller.isLeader && lost === 1) || undefined, {
       message: 'replica-c to step down',
       timeoutMs: lease.renewDeadlineMs + 3000,
     });
     const writes = { ...c.controller.writer.counts };
     const calls = c.fake.calls.length;
-    await create('third');
-    await sleep(1500);
+    const third = await create('third');
+    // barrier: the deposed leader has seen the new Service (its informers still run) and queued nothing
+    await observedBy(c.controller, 'Service', `${ns}/third`, third.metadata?.resourceVersion);
     expect(c.controller.writer.counts).toEqual(writes);
     expect(c.fake.calls.length).toBe(calls);
     await c.controller.stop();

@@ -6,7 +6,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/glob
 import type * as k8s from '@kubernetes/client-node';
 import { FakeProvider } from '../../providers/fake/provider.ts';
 import { aService } from '../builders/service.ts';
-import { uniqueNamespace } from '../harness/fixtures.ts';
+import { uniqueNamespace, waitFor } from '../harness/fixtures.ts';
 import { OUR_FINALIZER, PROVIDER_ANNOTATION, UPSTREAM_FINALIZER } from '../../src/model/names.ts';
 import type { ServiceController } from '../../src/controller/controller.ts';
 import {
@@ -14,7 +14,7 @@ import {
   eventsOf,
   readService,
   readyOf,
-  sleep,
+  observedBy,
   startCluster,
   startController,
   waitForEvent,
@@ -70,9 +70,9 @@ describe('Service lifecycle (fake provider, real apiserver)', () => {
     });
   }
 
-  async function create(svc: k8s.V1Service): Promise<void> {
+  async function create(svc: k8s.V1Service): Promise<k8s.V1Service> {
     svc.metadata!.namespace = ns;
-    await cluster.core.createNamespacedService({ namespace: ns, body: svc });
+    return cluster.core.createNamespacedService({ namespace: ns, body: svc });
   }
 
   it('create: the finalizer and provider record come first, then the ingress, the Ready condition and Events', async () => {
@@ -193,7 +193,18 @@ describe('Service lifecycle (fake provider, real apiserver)', () => {
     await controller!.stop();
     const ensuresBefore = fake.callsOf('ensure', `${ns}/stay`).length;
     await start({ defaultProvider: 'other', keepClouds: true });
-    await sleep(1000);
+    // barrier: the new controller has seen the Service as it stands and done what it queued for it (the
+    // sync every Service gets on taking the lease)
+    await observedBy(
+      controller!,
+      'Service',
+      `${ns}/stay`,
+      (await readService(cluster, ns, 'stay'))?.metadata?.resourceVersion,
+    );
+    await waitFor(() => fake.callsOf('ensure', `${ns}/stay`).length > ensuresBefore || undefined, {
+      message: 'the new controller to sync stay once',
+      timeoutMs: 15_000,
+    });
     await controller!.idle();
     // the new default is never asked; the recorded provider keeps the Service, its address, and writes nothing
     expect(other.calls.filter((c) => c.key === `${ns}/stay`)).toEqual([]);
@@ -207,10 +218,13 @@ describe('Service lifecycle (fake provider, real apiserver)', () => {
 
   it('class mismatch: a Service of another controller is never touched', async () => {
     await start();
-    await create(aService('foreign').withPorts(80).withClass('example.com/other-lb').manifest());
-    await create(aService('unknown-ours').withPorts(80).withClass('lbprovisioner.io/aws').manifest());
-    await sleep(1500);
-    await controller!.idle();
+    const created = [
+      await create(aService('foreign').withPorts(80).withClass('example.com/other-lb').manifest()),
+      await create(aService('unknown-ours').withPorts(80).withClass('lbprovisioner.io/aws').manifest()),
+    ];
+    // barrier: the controller has seen both (its handlers ran) and finished whatever they queued
+    for (const c of created)
+      await observedBy(controller!, 'Service', `${ns}/${c.metadata!.name}`, c.metadata!.resourceVersion);
     for (const name of ['foreign', 'unknown-ours']) {
       const svc = await readService(cluster, ns, name);
       expect(svc?.metadata?.finalizers ?? []).toEqual([]);

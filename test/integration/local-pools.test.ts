@@ -12,6 +12,7 @@ import { silentLogger } from '../../src/log.ts';
 import type { ServiceController } from '../../src/controller/controller.ts';
 import {
   deleteService,
+  ensuresRecorded,
   eventsOf,
   readService,
   readyOf,
@@ -338,7 +339,12 @@ describe('local provider pools (real apiserver)', () => {
     await first.stop();
     controller = undefined;
     const second = await startLocal();
-    await new Promise((r) => setTimeout(r, 1000));
+    // barrier: the new controller has synced every Service once (each gets an ensure on taking the lease)
+    // and finished; only then does "it wrote nothing" mean something
+    await waitFor(async () => ((await ensuresRecorded(second)) >= names.length ? true : undefined), {
+      message: `the restarted controller to sync all ${names.length} Services`,
+      timeoutMs: 60_000,
+    });
     await second.idle();
     expect(second.writer.counts).toEqual({ metadata: 0, status: 0 });
     expect(second.events.written).toBe(0);

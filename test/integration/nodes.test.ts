@@ -6,7 +6,7 @@ import { aService } from '../builders/service.ts';
 import { createNode, deleteNode, uniqueNamespace, waitFor } from '../harness/fixtures.ts';
 import { EXCLUDE_FROM_LB_LABEL, TO_BE_DELETED_TAINT } from '../../src/model/names.ts';
 import type { ServiceController } from '../../src/controller/controller.ts';
-import { deleteService, sleep, startCluster, startController, waitForService, type Cluster } from './support.ts';
+import { deleteService, observedBy, startCluster, startController, waitForService, type Cluster } from './support.ts';
 
 describe('node sync (fake provider, real apiserver)', () => {
   let cluster: Cluster;
@@ -66,12 +66,12 @@ describe('node sync (fake provider, real apiserver)', () => {
 
   it('a taint alone triggers no sync (health checks drain, KEP-3458)', async () => {
     const before = fake.calls.length;
-    await cluster.core.patchNode(
+    const tainted = await cluster.core.patchNode(
       { name: 'n3', body: { spec: { taints: [{ key: TO_BE_DELETED_TAINT, effect: 'NoSchedule', value: '1' }] } } },
       k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
     );
-    await sleep(800);
-    await controller.idle();
+    // barrier: the controller has seen the taint, and any node sync it would coalesce and queue is done
+    await observedBy(controller, 'Node', 'n3', tainted.metadata?.resourceVersion);
     expect(fake.calls.length).toBe(before);
     await cluster.core.patchNode(
       { name: 'n3', body: { spec: { taints: null } } },

@@ -147,6 +147,33 @@ export async function waitForEvent(
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** How many ensure syncs the controller has finished (its reconcile duration histogram's count). */
+export async function ensuresRecorded(controller: ServiceController): Promise<number> {
+  const metric = await controller.metrics.reconcileDuration.get();
+  return metric.values
+    .filter((v) => v.metricName?.endsWith('_count') && v.labels.operation === 'ensure')
+    .reduce((n, v) => n + v.value, 0);
+}
+
+/**
+ * The barrier before a "nothing happened" check: wait until the controller's cache holds the object at
+ * `resourceVersion` (its handlers have run for that event), then until it is idle (what they queued is
+ * done). After it, a check that nothing happened cannot pass merely because the controller has not reacted yet.
+ */
+export async function observedBy(
+  controller: ServiceController,
+  kind: 'Service' | 'Node',
+  key: string,
+  resourceVersion: string | undefined,
+): Promise<void> {
+  if (resourceVersion === undefined) throw new Error(`no resourceVersion for ${kind} ${key}`);
+  await waitFor(() => controller.hasObserved(kind, key, resourceVersion) || undefined, {
+    message: `the controller to observe ${kind} ${key} at resourceVersion ${resourceVersion}`,
+    timeoutMs: 15_000,
+  });
+  await controller.idle();
+}
+
 /** Delete a Service and wait until the controller has let it go (finalizer removed). */
 export async function deleteService(cluster: Cluster, namespace: string, name: string): Promise<void> {
   try {

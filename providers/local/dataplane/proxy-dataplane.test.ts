@@ -4,23 +4,8 @@ import type { DataplaneEvent } from './proxy-dataplane.ts';
 import type { ProbeSpec } from './health-checker.ts';
 import { FAIL_MODE } from './service-options.ts';
 import { aLoadBalancer } from '../../../test/builders/proxied-load-balancer.ts';
-import type { ProxyBackend, ProxyService } from './types.ts';
-
-/** A back end that records every apply: the story of what would have been forwarded. */
-class RecordingBackend implements ProxyBackend {
-  readonly name = 'userspace' as const;
-  applies: ProxyService[][] = [];
-  apply(services: ProxyService[]): Promise<void> {
-    this.applies.push(structuredClone(services));
-    return Promise.resolve();
-  }
-  close(): Promise<void> {
-    return Promise.resolve();
-  }
-  get last(): ProxyService[] {
-    return this.applies.at(-1) ?? [];
-  }
-}
+import type { ProxyService } from './types.ts';
+import { RecordingBackend } from '../../../test/builders/recording-backend.ts';
 
 const targets = ['node1', 'node2', 'node3'].map((name, i) => ({ name, addresses: [`10.0.0.${11 + i}`] }));
 const down = new Set<string>();

@@ -83,10 +83,11 @@ async function poolCheck(o: LocalDoctorOptions, ctx: DoctorContext): Promise<Doc
       }>,
   );
   if (list.kind !== 'found') {
+    const why = list.kind === 'missing' ? 'the IPPool API is not served yet (404)' : list.message;
     if (flagPools > 0)
-      return { check, result: 'OK', detail: `${flagPools} --pool pool(s); IPPool objects not checked` };
+      return { check, result: 'OK', detail: `${flagPools} --pool pool(s); IPPool objects not checked (${why})` };
     return list.kind === 'missing'
-      ? { check, result: 'FAIL', detail: 'no address pool', fix: 'create an IPPool, or give --pool <cidr>' }
+      ? { check, result: 'FAIL', detail: `no address pool (${why})`, fix: 'create an IPPool, or give --pool <cidr>' }
       : couldNotCheck(check, list);
   }
   const parsed = (list.value.items ?? []).map(poolFromObject);

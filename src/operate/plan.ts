@@ -80,7 +80,14 @@ async function planService(
     const built = recordedProvider(svc) === decision.provider && (svc.status?.loadBalancer?.ingress?.length ?? 0) > 0;
     if (!built) {
       const steps = provider.plan ? await provider.plan(lb, signal) : createSteps(service, lb);
-      return { service, provider: decision.provider, action: 'create', steps };
+      const failed = currentReadyCondition(svc);
+      return {
+        service,
+        provider: decision.provider,
+        action: 'create',
+        steps,
+        ...(failed?.status === 'False' ? { message: `the last try failed: ${failed.reason}: ${failed.message}` } : {}),
+      };
     }
     const steps = provider.plan ? await provider.plan(lb, signal) : diffRecorded(service, svc, lb);
     return {

@@ -11,6 +11,7 @@ import { RunFailure, UserFixableError } from './exit-errors.ts';
 import { runFlags, toOption } from './options.ts';
 import { registerSpeakerCommand, runL2Demo } from '../../providers/local/index.ts';
 import { OPERATOR_COMMANDS, registerOperatorCommands } from './operate.ts';
+import type { Output } from './output.ts';
 
 export interface Commands {
   run(config: Config): Promise<void>;
@@ -27,10 +28,7 @@ const defaultCommands: Commands = {
   cleanup: async (o) => (await import('./cleanup.ts')).runCleanup(o, (line) => process.stdout.write(`${line}\n`)),
 };
 
-export interface Output {
-  out(text: string): void;
-  err(text: string): void;
-}
+export type { Output } from './output.ts';
 
 const stdio: Output = { out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t) };
 

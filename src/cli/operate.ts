@@ -9,7 +9,7 @@ import { applyBooleanEnv } from '../config/boolean-env.ts';
 import { createLogger } from '../log.ts';
 import { RunFailure } from './exit-errors.ts';
 import { runFlags, toOption } from './options.ts';
-import type { Output } from './main.ts';
+import type { Output } from './output.ts';
 
 export type OutputFormat = 'table' | 'json';
 

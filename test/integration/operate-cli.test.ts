@@ -316,6 +316,26 @@ describe('lb-provisioner doctor, plan and status', () => {
         namespace: ns,
         body: aService('fresh', ns).withPorts(8080).manifest(),
       });
+      // Warning Events: one on `changed` after it became ready (its last error), one on `same` from before
+      // it became ready (resolved since: not shown)
+      const warn = async (name: string, reason: string, at: string) => {
+        const svc = await read(name);
+        await cluster.core.createNamespacedEvent({
+          namespace: ns,
+          body: {
+            metadata: { name: `${name}.${reason.toLowerCase()}`, namespace: ns },
+            involvedObject: { kind: 'Service', apiVersion: 'v1', namespace: ns, name, uid: svc.metadata?.uid ?? '' },
+            type: 'Warning',
+            reason,
+            message: `${reason} happened`,
+            firstTimestamp: new Date(at),
+            lastTimestamp: new Date(at),
+            source: { component: 'lb-provisioner' },
+          },
+        });
+      };
+      await warn('changed', 'SyncLoadBalancerFailed', new Date(Date.now() + 60_000).toISOString());
+      await warn('same', 'OldTrouble', '2000-01-01T00:00:00Z');
     }, 120_000);
 
     interface PlanJson {
@@ -387,6 +407,7 @@ describe('lb-provisioner doctor, plan and status', () => {
       expect(row('same')).toMatchObject({ provider: 'fake', class: '', ready: 'True', targets: 'n/a' });
       expect(row('same')?.addresses).toEqual([(await read('same')).status?.loadBalancer?.ingress?.[0]?.ip]);
       expect(row('same')?.lastError).toBeUndefined();
+      expect(row('changed')?.lastError).toBe('SyncLoadBalancerFailed: SyncLoadBalancerFailed happened');
       expect(row('on-local')).toMatchObject({ provider: 'local', class: 'lbprovisioner.io/local', ready: 'True' });
       expect(row('on-local')?.addresses[0]).toMatch(/^192\.0\.2\.(6[4-9]|7\d)$/);
       expect(row('refused')).toMatchObject({ provider: 'fake', ready: 'False', addresses: [] });

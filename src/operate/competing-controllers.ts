@@ -10,7 +10,7 @@ import { couldNotCheck, readCrd, tryRead, type Read } from './reads.ts';
 const CLASS_HINT =
   'give our Services spec.loadBalancerClass: lbprovisioner.io/<provider> and run with --class-only, or remove the other controller';
 
-interface Workload {
+export interface Workload {
   kind: string;
   namespace: string;
   name: string;
@@ -37,7 +37,7 @@ export async function readWorkloads(kc: k8s.KubeConfig): Promise<Workloads> {
 }
 
 /** A known controller: how to recognise its workloads, and what it does to our Services. */
-interface Competitor {
+export interface Competitor {
   check: string;
   matches(w: Workload): boolean;
   explain: string;
@@ -69,6 +69,11 @@ const COMPETITORS: readonly Competitor[] = [
   },
 ];
 
+/** Each known controller with the workloads of it that are running here (none: not found). */
+export function findCompetitors(seen: readonly Workload[]): { competitor: Competitor; found: Workload[] }[] {
+  return COMPETITORS.map((competitor) => ({ competitor, found: seen.filter((w) => competitor.matches(w)) }));
+}
+
 /** Every workload-based finding, plus MetalLB's CRD, the AWS webhook and cloud providerIDs on nodes. */
 export async function competingControllerChecks(
   kc: k8s.KubeConfig,
@@ -82,8 +87,7 @@ export async function competingControllerChecks(
       r.kind === 'forbidden' || r.kind === 'failed',
   );
   const checks: DoctorCheck[] = [];
-  for (const c of COMPETITORS) {
-    const found = seen.filter((w) => c.matches(w));
+  for (const { competitor: c, found } of findCompetitors(seen)) {
     const check = `other controller: ${c.check}`;
     if (found.length > 0)
       checks.push({

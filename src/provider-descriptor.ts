@@ -8,6 +8,7 @@ import type { z } from 'zod';
 import type { Logger } from 'pino';
 import type { AnnotationSpec } from './model/annotation-spec.ts';
 import type { FlagSpec } from './config/flag-spec.ts';
+import type { KubeConfig } from '@kubernetes/client-node';
 import type { LoadBalancerProvider } from './provider.ts';
 
 /** What every provider gets from the core flags. */
@@ -22,6 +23,24 @@ export interface AnnotationTable {
   /** "Local provider": the README heading adds the class */
   title: string;
   rows: readonly AnnotationSpec[];
+}
+
+/** One line of `lb-provisioner doctor`: what was checked, how it came out, and what to do when it failed. */
+export interface DoctorCheck {
+  check: string;
+  result: 'OK' | 'WARN' | 'FAIL';
+  detail: string;
+  /** what to change, for WARN and FAIL */
+  fix?: string;
+}
+
+/** What a provider's doctor hook may use: the operator's own credentials, read-only. */
+export interface DoctorContext {
+  kubeConfig: KubeConfig;
+  clusterName: string;
+  log: Logger;
+  /** aborts when doctor gives up on the check (a short timeout: doctor must answer in seconds) */
+  signal: AbortSignal;
 }
 
 export interface ProviderDescriptor<Options = unknown> {
@@ -39,4 +58,9 @@ export interface ProviderDescriptor<Options = unknown> {
   /** the annotations this provider reads (the README's tables are made from them) */
   readonly annotations: readonly AnnotationTable[];
   create(options: Options, shared: SharedProviderSettings): Promise<LoadBalancerProvider>;
+  /**
+   * `lb-provisioner doctor`: this provider's own checks (credentials and reachability, pools, the data
+   * plane's needs). It reads, never writes; a read it may not do is a WARN, not a failure of doctor.
+   */
+  doctor?(options: Options, ctx: DoctorContext): Promise<DoctorCheck[]>;
 }

@@ -97,6 +97,17 @@ export interface PlanStep {
   detail?: string;
 }
 
+/** One target as the load balancer's health checks see it, for `lb-provisioner status`. */
+export interface TargetHealth {
+  /** the node (or instance id, address) */
+  target: string;
+  /** the Service port it serves, when health is per port */
+  port?: number;
+  state: 'healthy' | 'unhealthy' | 'unknown';
+  /** the provider's reason, when not healthy */
+  reason?: string;
+}
+
 export interface EnsureOptions {
   /** a resync of the periodic drift pass: a provider may draw on a smaller API budget for it */
   drift?: boolean;
@@ -125,6 +136,8 @@ export interface LoadBalancerProvider {
   /** what delete(ref) would remove now, changing nothing */
   planDelete?(ref: LoadBalancerRef, signal: AbortSignal): Promise<PlanStep[]>;
   delete(ref: LoadBalancerRef, signal: AbortSignal): Promise<void>;
+  /** the health of each target now, read-only (optional: status shows n/a without it) */
+  targetHealth?(lb: DesiredLoadBalancer, signal: AbortSignal): Promise<TargetHealth[]>;
   list(signal: AbortSignal): Promise<LoadBalancerRef[]>;
   /** stop background work (health checkers, timers); optional */
   close?(): Promise<void>;

@@ -49,6 +49,7 @@ export const awsProvider: ProviderDescriptor<z.output<typeof options>> = {
   ],
   options,
   annotations: [{ title: 'AWS provider', rows: AWS_ANNOTATIONS }],
+  doctor: async (o, ctx) => (await import('./doctor.ts')).awsDoctor(o, ctx),
   create: async (o, shared) => {
     const { AwsProvider } = await import('./provider.ts');
     return new AwsProvider({

@@ -13,6 +13,7 @@ import type {
   LoadBalancerStatus,
   PlanStep,
   ProviderCapabilities,
+  TargetHealth,
 } from '../../src/provider.ts';
 import type { HealthCheckRules } from '../../src/model/health-check.ts';
 import { AWS_ANNOTATION } from './annotations.ts';
@@ -38,6 +39,7 @@ import { targetSteps } from './plan-listeners.ts';
 import { planTargets } from './plan.ts';
 import type { AwsProviderOptions } from './provider-options.ts';
 import { loadBalancerStatus } from './status.ts';
+import { targetHealthOf } from './target-health.ts';
 import { describeStep, existing } from './steps.ts';
 import type { Step } from './steps.ts';
 
@@ -296,6 +298,14 @@ export class AwsProvider implements LoadBalancerProvider {
     for (const tg of known.targetGroups) tg.registered = new Set(instances);
     const pending = this.provisioning.get(lb.ref.uid);
     if (pending) pending.spec = specOf(lb);
+  }
+
+  /** Each target's health in its target group (DescribeTargetHealth), for `lb-provisioner status`. */
+  async targetHealth(lb: DesiredLoadBalancer, signal: AbortSignal): Promise<TargetHealth[]> {
+    return targetHealthOf(
+      this.ctx(signal),
+      candidateNames(lb.ref, awsOptions(lb), undefined, this.options.adopt ?? true),
+    );
   }
 
   /** What delete(ref) would remove now, changing nothing. */

@@ -41,6 +41,7 @@ const IO = [
   'aws-api.ts',
   'context.ts',
   'discovery.ts',
+  'doctor.ts',
   'index.ts',
   'lb-index.ts',
   'observe-delete.ts',
@@ -48,6 +49,7 @@ const IO = [
   'provider-options.ts',
   'provider.ts',
   'reads.ts',
+  'target-health.ts',
   'throttle.ts',
 ];
 

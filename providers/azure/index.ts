@@ -18,6 +18,7 @@ export const azureProvider: ProviderDescriptor<AzureFlags> = {
   flags: AZURE_FLAG_SPECS,
   options: azureOptionsSchema,
   annotations: [{ title: 'Azure provider', rows: AZURE_ANNOTATIONS }],
+  doctor: async (o, ctx) => (await import('./doctor-hook.ts')).azureDoctor(o, ctx),
   create: async (options, shared) => {
     const { createAzureProvider } = await import('./create.ts');
     return createAzureProvider(options, shared.clusterName, shared.log);

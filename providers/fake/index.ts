@@ -22,6 +22,10 @@ export const fakeProvider: ProviderDescriptor<z.output<typeof options>> = {
   ],
   options,
   annotations: [],
+  doctor: () =>
+    Promise.resolve([
+      { check: 'fake: provider', result: 'OK', detail: 'in memory; nothing to reach (tests and trials only)' },
+    ]),
   create: async (o) => {
     const { FakeProvider } = await import('./provider.ts');
     return new FakeProvider(o.fakeLatencyMs ? { latencyMs: o.fakeLatencyMs } : {});

@@ -62,6 +62,7 @@ export const localProvider: ProviderDescriptor<z.output<typeof options>> = {
   ],
   options,
   annotations: [{ title: 'Local provider', rows: [...localAnnotations, ...dataplaneAnnotations] }],
+  doctor: async (o, ctx) => (await import('./doctor.ts')).localDoctor(o, ctx),
   create: (o, shared) =>
     createLocalProvider({
       clusterName: shared.clusterName,

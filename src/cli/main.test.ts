@@ -147,4 +147,25 @@ describe('lb-provisioner command line', () => {
       'lb-provisioner: no --kubeconfig (or KUBECONFIG), and not running in a cluster (KUBERNETES_SERVICE_HOST is unset); give --kubeconfig\n',
     );
   });
+
+  it('doctor, plan and status have --help text naming what they do and -o/--output', async () => {
+    for (const [command, says] of [
+      ['doctor', 'exit 1 on any FAIL'],
+      ['plan', 'changing nothing'],
+      ['status', 'last error'],
+    ] as const) {
+      const r = await cli([command, '--help']);
+      expect(r.code).toBe(0);
+      expect(r.stdout).toContain(`Usage: lb-provisioner ${command} [options]`);
+      expect(r.stdout).toContain(says);
+      expect(r.stdout).toMatch(/-o, --output <format>\s+table or json \(choices: "table", "json", default: "table"\)/);
+      expect(r.stdout).toContain('--provider <name>');
+    }
+  });
+
+  it('an unknown output format is refused with exit 2', async () => {
+    const r = await cli(['plan', '--provider', 'fake', '-o', 'yaml']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("option '-o, --output <format>' argument 'yaml' is invalid");
+  });
 });

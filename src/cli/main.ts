@@ -1,5 +1,5 @@
 /**
- * The command line: `lb-provisioner run | cleanup | dev-cluster | demo`. Exit codes: 0 for a clean stop
+ * The command line: `lb-provisioner run | doctor | plan | status | cleanup | dev-cluster | demo`. Exit codes: 0 for a clean stop
  * or --help; 2 when the user must change something (an unknown command or flag, a bad value, a condition
  * the message names the fix for); 1 when the process fails at run time.
  */
@@ -10,6 +10,8 @@ import { ConfigError } from '../config/errors.ts';
 import { RunFailure, UserFixableError } from './exit-errors.ts';
 import { runFlags, toOption } from './options.ts';
 import { registerSpeakerCommand, runL2Demo } from '../../providers/local/index.ts';
+import { OPERATOR_COMMANDS, registerOperatorCommands } from './operate.ts';
+import type { Output } from './output.ts';
 
 export interface Commands {
   run(config: Config): Promise<void>;
@@ -26,10 +28,7 @@ const defaultCommands: Commands = {
   cleanup: async (o) => (await import('./cleanup.ts')).runCleanup(o, (line) => process.stdout.write(`${line}\n`)),
 };
 
-export interface Output {
-  out(text: string): void;
-  err(text: string): void;
-}
+export type { Output } from './output.ts';
 
 const stdio: Output = { out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t) };
 
@@ -56,6 +55,7 @@ export function buildProgram(commands: Partial<Commands> = {}, output: Output = 
   });
 
   registerSpeakerCommand(program, toOption);
+  registerOperatorCommands(program, output);
 
   program
     .command('cleanup')
@@ -117,7 +117,9 @@ export async function runCli(
   }
   try {
     await program.parseAsync(args, { from: 'user' });
-    return undefined;
+    // a one-shot command is done: exit now rather than wait for pooled connections to idle out
+    const first = args.find((a) => !a.startsWith('-'));
+    return (OPERATOR_COMMANDS as readonly string[]).includes(first ?? '') ? 0 : undefined;
   } catch (err) {
     // commander has already printed its message (unknown flag, missing value) and the hint
     if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { BEGIN, END, renderAnnotationTables } from './annotation-table.ts';
 import { FLAGS_BEGIN, FLAGS_END, renderFlagTable } from './flag-table.ts';
+import { OPERATOR_BEGIN, OPERATOR_END, renderOperatorTable } from './operator-table.ts';
 import { buildProgram } from '../cli/main.ts';
 import { PRODUCTION_NODE_OPTIONS } from '../cli/runtime-flags.ts';
 
@@ -22,6 +23,15 @@ describe('README.md stays true', () => {
     const end = readme.indexOf(FLAGS_END);
     expect(start).toBeGreaterThan(0);
     expect(readme.slice(start, end + FLAGS_END.length)).toBe(renderFlagTable());
+  });
+
+  it('has the operator commands table generated from the CLI definition (run npm run docs:readme)', () => {
+    const start = readme.indexOf(OPERATOR_BEGIN);
+    const end = readme.indexOf(OPERATOR_END);
+    expect(start).toBeGreaterThan(0);
+    expect(readme.slice(start, end + OPERATOR_END.length)).toBe(renderOperatorTable());
+    for (const command of ['doctor', 'plan', 'status'])
+      expect(renderOperatorTable()).toContain(`lb-provisioner ${command}`);
   });
 
   it('documents every flag of `lb-provisioner run`', () => {

@@ -1,8 +1,9 @@
-/** `npm run docs:readme`: rewrite the generated blocks of README.md (flags, annotations) from the code. */
+/** `npm run docs:readme`: rewrite the generated blocks of README.md (flags, annotations, operator commands) from the code. */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { BEGIN, END, renderAnnotationTables } from './annotation-table.ts';
 import { FLAGS_BEGIN, FLAGS_END, renderFlagTable } from './flag-table.ts';
+import { OPERATOR_BEGIN, OPERATOR_END, renderOperatorTable } from './operator-table.ts';
 
 const README = fileURLToPath(new URL('../../README.md', import.meta.url));
 
@@ -16,5 +17,6 @@ function replaceBlock(text: string, begin: string, end: string, block: string): 
 let text = readFileSync(README, 'utf8');
 text = replaceBlock(text, FLAGS_BEGIN, FLAGS_END, renderFlagTable());
 text = replaceBlock(text, BEGIN, END, renderAnnotationTables());
+text = replaceBlock(text, OPERATOR_BEGIN, OPERATOR_END, renderOperatorTable());
 writeFileSync(README, text);
 console.log('README.md flag and annotation tables updated');

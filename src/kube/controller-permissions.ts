@@ -30,10 +30,10 @@ const rows = (
 export const CONTROLLER_PERMISSIONS: readonly Permission[] = [
   ...rows('', 'services', ['get', 'list', 'watch', 'patch'], 'watch Services; patch the finalizer and annotations'),
   ...rows('', 'services/status', ['patch'], 'write status.loadBalancer and the Ready condition'),
-  ...rows('', 'nodes', ['get', 'list', 'watch'], 'the load-balancer targets'),
+  ...rows('', 'nodes', ['list', 'watch'], 'the load-balancer targets'),
   ...rows('', 'namespaces', ['get', 'list', 'watch'], 'namespace labels for pool selectors'),
-  ...rows('', 'events', ['create', 'patch'], 'Events on Services'),
-  ...rows('lbprovisioner.io', 'ippools', ['get', 'list', 'watch'], "the local provider's address pools"),
+  ...rows('', 'events', ['create'], 'Events on Services (never patched: repeats are dropped)'),
+  ...rows('lbprovisioner.io', 'ippools', ['list', 'watch'], "the local provider's address pools"),
   ...rows('lbprovisioner.io', 'ippools/status', ['patch'], 'pool usage on IPPool objects'),
   ...rows('coordination.k8s.io', 'leases', ['get', 'update', 'create'], 'leader election', 'lease'),
   ...rows('coordination.k8s.io', 'leases', ['get'], 'see whether a cloud controller manager leads', 'peer'),

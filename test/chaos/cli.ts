@@ -4,6 +4,7 @@
  * CHAOS_SEED=<n> replays a run; CHAOS_VERBOSE=1 prints the operation log as it goes.
  */
 import { parseArgs } from 'node:util';
+import { awsRig } from './aws-rig.ts';
 import { seedFromEnv } from './rng.ts';
 import { ChaosViolation, runSoak, summarize } from './soak.ts';
 import type { ProviderName } from './world.ts';
@@ -11,7 +12,7 @@ import type { ProviderName } from './world.ts';
 const { values } = parseArgs({
   options: {
     minutes: { type: 'string', default: '30' },
-    providers: { type: 'string', default: 'local' },
+    providers: { type: 'string', default: 'local,aws' },
   },
 });
 const minutes = Number(values.minutes);
@@ -29,6 +30,7 @@ try {
     providers,
     durationMs: minutes * 60_000,
     log: (l) => console.log(l),
+    rigs: { aws: awsRig },
   });
   console.log(summarize(report));
 } catch (err) {

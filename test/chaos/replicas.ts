@@ -26,6 +26,7 @@ export interface ReplicaOptions {
   logDir: string;
   onLine: (identity: string, line: string) => void;
   onExit: (exit: ExitRecord) => void;
+  onStart?: (identity: string) => void;
 }
 
 export class Replica {
@@ -50,6 +51,7 @@ export class Replica {
 
   start(): void {
     this.starts++;
+    this.o.onStart?.(this.identity);
     const gen = ++this.generation;
     this.log = createWriteStream(join(this.o.logDir, `${this.identity}.${gen}.log`));
     const log = this.log;

@@ -41,6 +41,8 @@ export interface ProviderRig {
   /** cloud fault injection on/off; returns calls answered with a fault so far, by kind */
   setFaults?(on: boolean): void;
   faultCounts?(): Record<string, number>;
+  /** a controller process started (it holds a full token bucket) */
+  processStarted?(at: number): void;
   /** invariant 5, the cloud side */
   checkBudget?(checks: Checks): void;
   stop(): Promise<void>;
@@ -227,6 +229,9 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
         env,
         logDir,
         onLine,
+        onStart: () => {
+          for (const rig of rigs) rig.processStarted?.(Date.now());
+        },
         onExit: (e) => {
           report.replicaExits.push(e);
           note(`exit ${e.identity} code=${e.code} signal=${e.signal}${e.byFault ? ' (fault)' : ''}`);

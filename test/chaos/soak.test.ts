@@ -4,6 +4,7 @@
  * round. A failure prints the seed (CHAOS_SEED=<n> replays it), the operation log and the state diff.
  */
 import { describe, expect, it } from '@jest/globals';
+import { awsRig } from './aws-rig.ts';
 import { seedFromEnv } from './rng.ts';
 import { runSoak, summarize, type SoakOptions } from './soak.ts';
 
@@ -12,8 +13,9 @@ const FIXED_SEED = 1313;
 function options(seed: number): SoakOptions {
   return {
     seed,
-    providers: ['local'],
-    durationMs: 40_000,
+    providers: ['local', 'aws'],
+    rigs: { aws: awsRig },
+    durationMs: 45_000,
     minRounds: 2,
     opsPerRound: [5, 9],
     faultRate: 0.3,
@@ -26,7 +28,7 @@ describe('chaos soak', () => {
     ['a fixed seed', FIXED_SEED],
     ['a random seed', seedFromEnv()],
   ])(
-    'local provider, %s: every invariant holds after every round',
+    'local and aws (moto behind the fault proxy), %s: every invariant holds after every round',
     async (_what, seed) => {
       const report = await runSoak(options(seed));
       console.log(summarize(report));

@@ -265,7 +265,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
         }
         case 'sigkill-leader-mid-call': {
           const aws = rigs.find((r) => r.callInFlight);
-          const inFlight = (await aws?.callInFlight?.(5000)) ?? false;
+          const inFlight = (await aws?.callInFlight?.(3000)) ?? false;
           const l = (await leader()) ?? rng.pick(replicas);
           note(`FAULT ${kind} ${l.identity}${inFlight ? ' (a provider call in flight)' : ' (no call seen)'}`);
           await l.signal('SIGKILL');

@@ -40,7 +40,8 @@ export interface FaultProxy {
   close(): Promise<void>;
 }
 
-const HANG_MS = 30_000;
+// longer than the soak's convergence bound: a client that never gives up on a hung call fails the soak
+const HANG_MS = 120_000;
 
 /** The error body AWS sends for a fault, per API (query protocols: ELBv2 and EC2 differ). Pure. */
 export function faultAnswer(api: AwsApi, fault: 'throttle' | '5xx'): { status: number; body: string } {

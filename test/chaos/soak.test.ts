@@ -15,9 +15,9 @@ function options(seed: number): SoakOptions {
     seed,
     providers: ['local', 'aws'],
     rigs: { aws: awsRig },
-    durationMs: 45_000,
+    durationMs: 40_000,
     minRounds: 2,
-    opsPerRound: [5, 9],
+    opsPerRound: [6, 10],
     faultRate: 0.3,
     log: (l) => console.log(l),
   };

@@ -253,7 +253,8 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
     };
 
     const fault = async (kind: FaultKind): Promise<void> => {
-      report.faultsByKind[kind] = (report.faultsByKind[kind] ?? 0) + 1;
+      const count = (k: string) => (report.faultsByKind[k] = (report.faultsByKind[k] ?? 0) + 1);
+      if (kind !== 'sigkill-leader-mid-call') count(kind);
       switch (kind) {
         case 'sigkill-leader':
         case 'sigterm-leader': {
@@ -267,6 +268,8 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
           const aws = rigs.find((r) => r.callInFlight);
           const inFlight = (await aws?.callInFlight?.(3000)) ?? false;
           const l = (await leader()) ?? rng.pick(replicas);
+          // counted as aimed only when a mutating AWS call was really in flight
+          count(inFlight ? kind : 'sigkill-leader');
           note(`FAULT ${kind} ${l.identity}${inFlight ? ' (a provider call in flight)' : ' (no call seen)'}`);
           await l.signal('SIGKILL');
           return;
@@ -313,8 +316,13 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
           await sleep(rng.int(20, 400));
         }
       }
-      for (const r of cloud) r.setFaults!(false);
-      if (cloudOn) lastFault = Date.now();
+      if (cloudOn) {
+        // the calls the round's operations cause come after them: keep answering 20% with faults a while
+        await sleep(rng.int(4000, 10_000));
+        for (const r of cloud) r.setFaults!(false);
+        note('cloud faults off');
+        lastFault = Date.now();
+      }
       const lastEvent = Date.now();
 
       // converge: every invariant holds, within the bound after the last fault or operation

@@ -195,10 +195,16 @@ export class World {
         return { kind, target: svc!.spec.name, detail: '' };
       }
       case 'ports': {
+        const before = svc!.spec.ports;
         svc!.spec.ports = this.randomPorts(['TCP', 'UDP']);
+        if (this.ownerOf(svc!.spec) === 'aws') {
+          // moto's ModifyListener takes no UDP (AWS's does): a port that stays keeps its protocol on aws
+          for (const p of svc!.spec.ports) p.protocol = before.find((b) => b.port === p.port)?.protocol ?? p.protocol;
+        }
         return touch(svc!, JSON.stringify(svc!.spec.ports));
       }
       case 'protocol': {
+        if (this.ownerOf(svc!.spec) === 'aws') return touch(svc!, 'skipped: moto cannot change a listener to UDP');
         const p = this.rng.pick(svc!.spec.ports);
         p.protocol = p.protocol === 'TCP' ? 'UDP' : 'TCP';
         return touch(svc!, `${p.port} -> ${p.protocol}`);

@@ -123,11 +123,9 @@ export async function checkState(
       if (rec.spec.fixedIP) {
         c.that(ip === rec.spec.fixedIP, () => `1: ${name} asked for ${rec.spec.fixedIP}, holds ${ip}`);
       } else {
-        const auto = [
-          ...AUTO_POOL.addresses,
-          FLAG_POOL,
-          ...(world.pools.extra === 'none' ? [] : EXTRA_POOL[world.pools.extra]),
-        ];
+        // an address of a pool edited away stays with its Service (Allocator.setPools: allocations in pools
+        // that disappear keep working), so the whole extra range counts
+        const auto = [...AUTO_POOL.addresses, FLAG_POOL, ...EXTRA_POOL.wide];
         c.that(
           auto.some((cidr) => inCidr(ip, cidr)),
           () => `1: ${name} holds ${ip}, in none of the auto-assigned pools ${auto.join(' ')}`,

@@ -41,7 +41,13 @@ export function makeClients(options: AwsApiOptions): AwsClients {
     ...(options.endpoint ? { endpoint: options.endpoint } : {}),
     // our policy retries; the SDK must not retry underneath it
     maxAttempts: 1,
-    requestHandler: { requestTimeout: options.requestTimeoutMs ?? 20_000, connectionTimeout: 5_000 },
+    // without throwOnRequestTimeout the SDK only warns when requestTimeout passes, and a call AWS never
+    // answers holds its worker until the connection dies (the chaos soak's hung calls found it)
+    requestHandler: {
+      requestTimeout: options.requestTimeoutMs ?? 20_000,
+      throwOnRequestTimeout: true,
+      connectionTimeout: 5_000,
+    },
   };
   return {
     elbv2: options.clients?.elbv2 ?? new ElasticLoadBalancingV2Client(common),

@@ -88,6 +88,10 @@ export class Outcomes {
       case 'soon':
         this.enqueue(queue, key, 'force', 200);
         break;
+      case 'targets':
+        queue.forget(key);
+        this.enqueue(queue, key, 'targets');
+        break;
       case 'stop':
         // bad input: nothing retries until the Service changes (its watch event queues it again)
         queue.forget(key);

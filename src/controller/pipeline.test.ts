@@ -5,9 +5,10 @@
  */
 import { describe, expect, it } from '@jest/globals';
 import { FakeProvider } from '../../providers/fake/provider.ts';
-import { aService } from '../../test/builders/service.ts';
+import { aNode, aService } from '../../test/builders/service.ts';
 import { silentLogger } from '../log.ts';
 import { Metrics } from '../metrics.ts';
+import type { DesiredLoadBalancer } from '../model/desired.ts';
 import type { ServiceObject } from '../model/objects.ts';
 import type { MetadataChange, ServiceWrites, StatusChange } from '../kube/service-writer.ts';
 import { ServiceBook } from './book.ts';
@@ -90,5 +91,31 @@ describe('the sync pipeline', () => {
     expect(resync.failure).toBeUndefined();
     expect(api.writes).toEqual({ metadata: 1, status: 1 });
     expect(resync.notices.map((n) => n.reason)).toEqual([]);
+  });
+
+  it('a node that joins while an ensure is in flight reaches the load balancer on the targets sync after it', async () => {
+    const api = new OldApiserver(aService('web').withPorts(80).withNodePorts().build());
+    const provider = new FakeProvider();
+    const nodes = [aNode('n1', { ip: '10.0.0.1' })];
+    const sets = new TargetSets(() => nodes);
+    const d: SyncDeps = { ...depsFor(api, provider), nodes: () => nodes, targets: (p) => sets.for(p) };
+    const ensure = provider.ensure.bind(provider);
+    provider.ensure = async (lb: DesiredLoadBalancer, signal: AbortSignal) => {
+      // the node arrives after the model was computed, before the provider answers (a slow cloud)
+      const n2 = aNode('n2', { ip: '10.0.0.2' });
+      nodes.push(n2);
+      sets.noteNode(n2, false);
+      return ensure(lb, signal);
+    };
+    const signal = new AbortController().signal;
+
+    const first = await syncKey(d, 'default/web', signal);
+    expect(first.failure).toBeUndefined();
+    // a node sync during the call may not have seen the key: the result asks for the targets sync itself
+    expect(first.next).toEqual({ kind: 'targets' });
+    // the node sync saw the node event and queued a targets-only sync
+    d.book.noteIntent('default/web', 'targets');
+    expect((await syncKey(d, 'default/web', signal)).failure).toBeUndefined();
+    expect([...provider.balancers.values()][0]?.targets).toEqual(['n1', 'n2']);
   });
 });

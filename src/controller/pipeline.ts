@@ -48,7 +48,9 @@ export type Next =
   /** raced with another writer: again shortly, nothing shown */
   | { kind: 'soon' }
   /** failed terminally (bad input): wait until the Service changes */
-  | { kind: 'stop' };
+  | { kind: 'stop' }
+  /** done, but the node set moved while the provider worked: a targets-only sync now */
+  | { kind: 'targets' };
 
 export interface Notice {
   type: 'Normal' | 'Warning';
@@ -262,6 +264,8 @@ async function ensure(
   r.operation = 'ensure';
   const provider = providerOf(d, providerName);
   const lb = modelFor(d, provider, svc);
+  // the targets this ensure hands the provider: a node event during the call must still find them stale
+  const targetsApplied = d.targets(provider.capabilities.mapsNodesByProviderID).fingerprint;
   const missing = nodesWithoutProviderID(d, provider, r);
   const allocation = provider.allocate
     ? await call(d, providerName, 'allocate', () => provider.allocate!(lb, signal))
@@ -321,12 +325,15 @@ async function ensure(
   d.book.setApplied(key, {
     provider: providerName,
     lb,
-    targets: d.targets(provider.capabilities.mapsNodesByProviderID).fingerprint,
+    targets: targetsApplied,
     service: relevantService(r.svc ?? current),
     ready: status.ready,
     missing,
   });
   if (!status.ready) r.next = { kind: 'recheck', delayMs: d.provisioningRecheckMs };
+  // a node sync during the call may have skipped this key (nothing applied yet, as on a new leader)
+  else if (d.targets(provider.capabilities.mapsNodesByProviderID).fingerprint !== targetsApplied)
+    r.next = { kind: 'targets' };
 }
 
 /**

@@ -99,6 +99,18 @@ describe('which Services are ours', () => {
     expect(decide(svc, cfg)).toEqual({ action: 'cleanup', provider: 'fake' });
   });
 
+  it('hands a Service whose class was removed (through ClusterIP, unseen) to the default provider: clean up first', () => {
+    // the class was ours (our finalizer only); a sync saw neither the ClusterIP step nor the class going
+    const svc = aService('web')
+      .withPorts(80)
+      .withFinalizers(OUR_FINALIZER)
+      .withAnnotations({ [PROVIDER_ANNOTATION]: 'fake' })
+      .build();
+    expect(decide(svc, cfg)).toEqual({ action: 'cleanup', provider: 'fake', then: 'local' });
+    // with no default provider, nothing of ours should stay
+    expect(decide(svc, { ...cfg, defaultProvider: undefined })).toEqual({ action: 'cleanup', provider: 'fake' });
+  });
+
   it('cleans up a Service being deleted', () => {
     const svc = aService('web')
       .withPorts(80)

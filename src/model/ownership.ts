@@ -67,7 +67,10 @@ export function wantedProvider(svc: ServiceObject, cfg: OwnershipConfig): string
   const cls = svc.spec?.loadBalancerClass;
   if (cls) return providerOfClass(svc, cfg);
   const recorded = recordedProvider(svc);
-  if (recorded) return cfg.providers.includes(recorded) ? recorded : undefined;
+  // A record made for a class-less Service (the upstream finalizer) keeps its provider. One made under our
+  // class (our finalizer only) means the class was removed since: the default provider's turn, the same
+  // end whether or not a sync saw the ClusterIP step in between (the chaos soak found the difference).
+  if (recorded && hasFinalizer(svc, UPSTREAM_FINALIZER)) return cfg.providers.includes(recorded) ? recorded : undefined;
   if (cfg.classOnly || !cfg.defaultProvider || cfg.classlessTakenBy || ownedByAnotherController(svc)) return undefined;
   if (cfg.takesClassless && !cfg.takesClassless(cfg.defaultProvider, svc.metadata?.annotations ?? {})) return undefined;
   return cfg.defaultProvider;

@@ -95,6 +95,17 @@ describe('allocating from a pool', () => {
     expect(ips(ipam.allocate(service('default/c', { requestedIPs: ['10.0.9.7'] })))).toEqual(['10.0.9.7']);
   });
 
+  it('moves a Service that stops naming an address of an autoAssign: false pool to an auto-assigned pool', () => {
+    const ipam = new Allocator([
+      pool('auto', ['10.0.1.0/24']),
+      pool('reserved', ['10.0.9.0/24'], { autoAssign: false }),
+    ]);
+    expect(ips(ipam.allocate(service('default/a', { requestedIPs: ['10.0.9.7'] })))).toEqual(['10.0.9.7']);
+    // the request is removed; the Service still shows the reserved address
+    expect(ips(ipam.allocate(service('default/a', { currentIPs: ['10.0.9.7'] })))).toEqual(['10.0.1.0']);
+    expect(ipam.stats().find((p) => p.name === 'reserved')?.used).toBe(0n);
+  });
+
   it('finds free addresses in an IPv6 /64 without walking it, and counts its size', () => {
     const ipam = new Allocator([pool('v6', ['fd00:1::/64'])]);
     const v6 = { ipFamilies: ['IPv6'] } as const;

@@ -212,7 +212,10 @@ export class Allocator {
       }
       return this.#claimRequested(request, claimant, requested);
     }
-    if (keeps(heldAddress) && (!request.pool || heldAddress.pool === request.pool)) return heldAddress;
+    // an address of an autoAssign: false pool stays only while the Service names that pool (or the address)
+    const mayHold = (h: HeldAddress): boolean =>
+      request.pool ? h.pool === request.pool : h.pool === null || this.#pools.byName.get(h.pool)?.autoAssign !== false;
+    if (keeps(heldAddress) && mayHold(heldAddress)) return heldAddress;
     const named = request.pool === undefined ? undefined : this.#pools.byName.get(request.pool);
     if (request.pool !== undefined && !named) return ipamError.unknownPool(request.pool);
     const refusal = named && whyPoolRefuses(named, request);
@@ -269,7 +272,7 @@ export class Allocator {
         ? poolContains(named, address)
           ? named
           : undefined
-        : this.#pools.ordered.find((p) => poolContains(p, address) && !whyPoolRefuses(p, request));
+        : this.#pools.ordered.find((p) => p.autoAssign && poolContains(p, address) && !whyPoolRefuses(p, request));
       const id = idOf(address);
       if (!pool || this.#conflict(id, claimant)) continue;
       return {

@@ -1,0 +1,160 @@
+/**
+ * The soak's cluster: the test control plane with an audit log of the controller's own requests (writes
+ * per Service, any Secret access), our CRDs and RBAC from deploy/ (found by what the files hold, wherever
+ * deploy/ keeps them), and a kubeconfig of the controller's ServiceAccount.
+ */
+import * as k8s from '@kubernetes/client-node';
+import {
+  closeSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { auditRequests, type AuditRequest } from '../../bench/lib/audit.ts';
+import { startControlPlane, type ControlPlane } from '../harness/controlplane.ts';
+
+const DEPLOY = fileURLToPath(new URL('../../deploy/', import.meta.url));
+export const CONTROLLER_NAMESPACE = 'lb-provisioner';
+export const CONTROLLER_SA = 'lb-provisioner';
+export const CONTROLLER_USER = `system:serviceaccount:${CONTROLLER_NAMESPACE}:${CONTROLLER_SA}`;
+
+function yamlFiles(dir: string): string[] {
+  const out: string[] = [];
+  for (const entry of readdirSync(dir)) {
+    const path = join(dir, entry);
+    if (statSync(path).isDirectory()) out.push(...yamlFiles(path));
+    else if (/\.ya?ml$/.test(entry)) out.push(path);
+  }
+  return out.sort();
+}
+
+/** deploy/**: the CRDs, and the file with the controller's ClusterRole (deploy/rbac.yaml or deploy/controller/rbac.yaml). */
+export function deployManifests(): { crds: string[]; rbac: string } {
+  const files = yamlFiles(DEPLOY);
+  const crds = files.filter((f) => /^kind:\s*CustomResourceDefinition\s*$/m.test(readFileSync(f, 'utf8')));
+  const rbac = files.find(
+    (f) =>
+      /rbac\.ya?ml$/.test(f) &&
+      /^kind:\s*ClusterRole\s*$/m.test(readFileSync(f, 'utf8')) &&
+      new RegExp(`^\\s*name:\\s*${CONTROLLER_SA}\\s*$`, 'm').test(readFileSync(f, 'utf8')),
+  );
+  if (!rbac) throw new Error(`no rbac.yaml with the ClusterRole ${CONTROLLER_SA} under ${DEPLOY}`);
+  if (!crds.some((f) => readFileSync(f, 'utf8').includes('ippools.lbprovisioner.io')))
+    throw new Error(`no IPPool CRD under ${DEPLOY}`);
+  return { crds, rbac };
+}
+
+/** Reads the apiserver's audit log as it grows. */
+export class AuditLog {
+  readonly requests: AuditRequest[] = [];
+  private offset = 0;
+  private pending = '';
+  private readonly seen = new Set<string>();
+  readonly path: string;
+
+  constructor(path: string) {
+    this.path = path;
+  }
+
+  catchUp(): AuditRequest[] {
+    let fd: number;
+    try {
+      fd = openSync(this.path, 'r');
+    } catch {
+      return this.requests;
+    }
+    try {
+      const buf = Buffer.alloc(1 << 20);
+      for (;;) {
+        const n = readSync(fd, buf, 0, buf.length, this.offset);
+        if (n === 0) break;
+        this.offset += n;
+        const lines = (this.pending + buf.toString('utf8', 0, n)).split('\n');
+        this.pending = lines.pop() ?? '';
+        for (const r of auditRequests(lines, this.seen)) this.requests.push(r);
+      }
+    } finally {
+      closeSync(fd);
+    }
+    return this.requests;
+  }
+}
+
+export interface ChaosCluster {
+  cp: ControlPlane;
+  admin: k8s.KubeConfig;
+  core: k8s.CoreV1Api;
+  custom: k8s.CustomObjectsApi;
+  audit: AuditLog;
+  controllerKubeconfig: string;
+  /** the bearer token in the controller's kubeconfig: a credential that must never be logged */
+  controllerToken: string;
+  rbacFile: string;
+  stop(): Promise<void>;
+}
+
+export async function startChaosCluster(log: (line: string) => void): Promise<ChaosCluster> {
+  const dir = mkdtempSync(join(tmpdir(), 'lbp-chaos-audit-'));
+  const policy = join(dir, 'policy.json');
+  // only the controller's requests: the soak's own (admin) would drown them
+  writeFileSync(
+    policy,
+    JSON.stringify({
+      apiVersion: 'audit.k8s.io/v1',
+      kind: 'Policy',
+      omitStages: ['RequestReceived'],
+      rules: [{ level: 'Metadata', users: [CONTROLLER_USER] }, { level: 'None' }],
+    }),
+  );
+  const auditPath = join(dir, 'audit.log');
+  const cp = await startControlPlane({
+    log,
+    extraApiserverArgs: [
+      `--audit-policy-file=${policy}`,
+      `--audit-log-path=${auditPath}`,
+      '--audit-log-maxsize=100000',
+      '--audit-log-maxbackup=0',
+    ],
+  });
+  try {
+    const { crds, rbac } = deployManifests();
+    for (const file of [...crds, rbac]) {
+      const r = await cp.kubectl(['apply', '--server-side', '-f', file]);
+      if (r.code !== 0) throw new Error(`kubectl apply ${file}: ${r.stderr}`);
+    }
+    const waited = await cp.kubectl([
+      'wait',
+      '--for=condition=Established',
+      '--timeout=30s',
+      ...crds.flatMap((f) => ['-f', f]),
+    ]);
+    if (waited.code !== 0) throw new Error(`CRDs not established: ${waited.stderr}`);
+    const controllerKubeconfig = await cp.serviceAccountKubeconfig(CONTROLLER_NAMESPACE, CONTROLLER_SA);
+    const kc = new k8s.KubeConfig();
+    kc.loadFromFile(controllerKubeconfig);
+    const controllerToken = kc.getCurrentUser()?.token ?? '';
+    if (controllerToken.length < 20) throw new Error('the controller kubeconfig carries no token');
+    const admin = cp.kubeConfig();
+    return {
+      cp,
+      admin,
+      core: admin.makeApiClient(k8s.CoreV1Api),
+      custom: admin.makeApiClient(k8s.CustomObjectsApi),
+      audit: new AuditLog(auditPath),
+      controllerKubeconfig,
+      controllerToken,
+      rbacFile: rbac,
+      stop: () => cp.stop(),
+    };
+  } catch (err) {
+    await cp.stop();
+    throw err;
+  }
+}

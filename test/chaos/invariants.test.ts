@@ -1,0 +1,114 @@
+/** The soak's invariants can fail: each is shown a state that breaks it. */
+import { describe, expect, it } from '@jest/globals';
+import type * as k8s from '@kubernetes/client-node';
+import { OUR_FINALIZER, PROVIDER_ANNOTATION, READY_CONDITION, UPSTREAM_FINALIZER } from '../../src/model/names.ts';
+import { checkApiserverBudget, checkState, type PoolObject } from './invariants.ts';
+import { Rng } from './rng.ts';
+import { World, type ServiceSpec } from './world.ts';
+
+function world(...specs: ServiceSpec[]): World {
+  const w = new World(
+    { providers: ['local'], defaultProvider: 'local', maxServices: 10, maxNodes: 3, instances: 3 },
+    new Rng(1),
+  );
+  for (const spec of specs) w.services.set(spec.name, { spec, addressMayChange: false, ops: 1 });
+  return w;
+}
+
+const spec = (name: string, over: Partial<ServiceSpec> = {}): ServiceSpec => ({
+  name,
+  type: 'LoadBalancer',
+  cls: 'none',
+  ports: [{ port: 80, protocol: 'TCP' }],
+  etp: 'Cluster',
+  tag: 0,
+  ...over,
+});
+
+function served(name: string, ip: string | undefined): k8s.V1Service {
+  return {
+    metadata: {
+      name,
+      finalizers: [UPSTREAM_FINALIZER],
+      annotations: { [PROVIDER_ANNOTATION]: 'local', ...(ip ? { 'lbprovisioner.io/allocated-ips': ip } : {}) },
+    },
+    spec: { type: 'LoadBalancer' },
+    status: {
+      loadBalancer: { ingress: ip ? [{ ip }] : [] },
+      conditions: [
+        { type: READY_CONDITION, status: 'True', reason: 'Provisioned', message: '', lastTransitionTime: new Date() },
+      ],
+    },
+  };
+}
+
+const pools = (used: number): PoolObject[] => [
+  { metadata: { name: 'chaos-auto' }, spec: { addresses: ['192.0.2.0/26'] }, status: { used: String(used) } },
+  { metadata: { name: 'chaos-fixed' }, spec: { addresses: ['203.0.113.0/28'] }, status: { used: '0' } },
+];
+
+describe('chaos invariants', () => {
+  it('pass on a served state (the positive control)', async () => {
+    const c = await checkState(
+      world(spec('a'), spec('b')),
+      [served('a', '192.0.2.1'), served('b', '192.0.2.2')],
+      pools(2),
+      [],
+    );
+    expect(c.violations).toEqual([]);
+    expect(c.passed).toBeGreaterThan(10);
+  });
+
+  it('fail on a missing address, a doubled address, a moved address and a pool count that disagrees', async () => {
+    const w = world(spec('a'), spec('b'), spec('c'));
+    w.services.get('c')!.address = '192.0.2.9';
+    const c = await checkState(
+      w,
+      [served('a', undefined), served('b', '192.0.2.2'), { ...served('c', '192.0.2.2') }],
+      pools(1),
+      [],
+    );
+    const text = c.violations.join('\n');
+    expect(text).toContain('a (local) has no address');
+    expect(text).toContain('192.0.2.2 is held by b, c');
+    expect(text).toContain('c address changed 192.0.2.9 -> 192.0.2.2');
+    expect(text).toContain('IPPool chaos-auto says used=1, the Services hold 2');
+  });
+
+  it('fail when a Service not ours keeps our finalizer, annotations or address, or a deleted one stays', async () => {
+    const w = world(spec('x', { type: 'ClusterIP' }));
+    w.deleted.add('gone');
+    const x = served('x', '192.0.2.3');
+    x.metadata!.finalizers = [OUR_FINALIZER];
+    const c = await checkState(
+      w,
+      [x, { ...served('gone', undefined), metadata: { name: 'gone', finalizers: [UPSTREAM_FINALIZER] } }],
+      pools(0),
+      [],
+    );
+    const text = c.violations.join('\n');
+    expect(text).toContain('x (not ours: ClusterIP/none) keeps our finalizer');
+    expect(text).toContain('x (not ours) keeps our annotations');
+    expect(text).toContain('x (not ours) keeps the address 192.0.2.3');
+    expect(text).toContain('deleted Service gone is still there');
+  });
+
+  it('fail on a Secret read, a hot loop, and writes while nothing changes', () => {
+    const base = { auditID: '', user: 'u', userAgent: '', namespace: 'chaos', name: 'a', receivedMs: 0 };
+    const requests = [
+      { ...base, auditID: 's', verb: 'get', resource: 'secrets', name: 'creds' },
+      ...Array.from({ length: 30 }, (_, i) => ({
+        ...base,
+        auditID: `w${i}`,
+        verb: 'patch',
+        resource: 'services/status',
+        receivedMs: 100 + i,
+      })),
+    ];
+    const c = checkApiserverBudget(requests, new Map([['a', 1]]), 0, { from: 120, to: 200 });
+    const text = c.violations.join('\n');
+    expect(text).toContain('the controller touched Secrets: get chaos/creds');
+    expect(text).toContain('30 Service writes to a (bound 8)');
+    expect(text).toContain('10 Service writes after convergence');
+  });
+});

@@ -109,7 +109,7 @@ async function turn(
         c,
         running,
         n,
-        { name: `churn-${ns}`, ip: `10.201.${round}.${(cluster.audit.all.length % 250) + 1}` },
+        { name: `churn-${ns}`, ip: `10.201.${round}.${(cluster.audit.requests.length % 250) + 1}` },
         60_000 + n * c.latencyMs * 3,
       );
       log(

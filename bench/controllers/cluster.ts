@@ -3,13 +3,13 @@
  * an IPAddressPool, one ServiceAccount per anchor, the Nodes, and the benchmark's own lean client.
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, openSync, readSync, closeSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { startControlPlane, type ControlPlane } from '../../test/harness/controlplane.ts';
-import { auditRequests, type AuditRequest } from '../lib/audit.ts';
+import { AuditLog } from '../lib/audit.ts';
 import { KubeHttp, inParallel } from '../lib/kube-http.ts';
 import { parsePromText, type Sample } from '../lib/prom-text.ts';
 import type { Identities } from './contenders.ts';
@@ -19,43 +19,6 @@ const DEPLOY = fileURLToPath(new URL('../../deploy/', import.meta.url));
 const ANCHORS = fileURLToPath(new URL('../anchors/', import.meta.url));
 const ADMIN_USER = 'lb-provisioner-admin';
 export const METALLB_POD = 'metallb-controller';
-
-/** Reads the audit log as it grows; keeps every request seen so far. */
-export class AuditLog {
-  readonly all: AuditRequest[] = [];
-  private offset = 0;
-  private pending = '';
-  private readonly seen = new Set<string>();
-
-  readonly path: string;
-
-  constructor(path: string) {
-    this.path = path;
-  }
-
-  /** Reads what the apiserver appended since the last call. */
-  catchUp(): void {
-    let fd: number;
-    try {
-      fd = openSync(this.path, 'r');
-    } catch {
-      return; // nothing logged yet
-    }
-    try {
-      const buf = Buffer.alloc(4 << 20);
-      for (;;) {
-        const n = readSync(fd, buf, 0, buf.length, this.offset);
-        if (n === 0) break;
-        this.offset += n;
-        const lines = (this.pending + buf.toString('utf8', 0, n)).split('\n');
-        this.pending = lines.pop() ?? '';
-        for (const r of auditRequests(lines, this.seen)) this.all.push(r);
-      }
-    } finally {
-      closeSync(fd);
-    }
-  }
-}
 
 export interface Cluster {
   cp: ControlPlane;

@@ -28,7 +28,7 @@ async function settle(cluster: Cluster, user: string): Promise<void> {
     await sleep(500);
     cluster.audit.catchUp();
     let last = 0;
-    const all = cluster.audit.all;
+    const all = cluster.audit.requests;
     for (let i = all.length - 1; i >= 0 && i >= all.length - 20_000; i--) {
       const r = all[i]!;
       if (r.user === user && isWrite(r.verb) && !r.resource.startsWith('leases')) {
@@ -123,7 +123,7 @@ export async function burst(
       p50Ms: percentile(latencies, 50),
       p99Ms: percentile(latencies, 99),
       addressedAtMs: [...addressed.values()].map((t) => Math.round(t - start)).sort((a, b) => a - b),
-      requests: tally(requestsOf(cluster.audit.all, { user: c.user, fromMs: wallStart, toMs: Date.now() })),
+      requests: tally(requestsOf(cluster.audit.requests, { user: c.user, fromMs: wallStart, toMs: Date.now() })),
       apiserverByVerb: byVerb(metricsBefore, metricsAfter),
       peakRssMB: mem.peak,
       rssAfterMB: mem.now,
@@ -180,7 +180,7 @@ export async function nodeChurn(
     addMs,
     removeMs,
     updates,
-    requests: tally(requestsOf(cluster.audit.all, { user: c.user, fromMs: wallStart, toMs: Date.now() })),
+    requests: tally(requestsOf(cluster.audit.requests, { user: c.user, fromMs: wallStart, toMs: Date.now() })),
     cpuSeconds: cpuSeconds(running.proc.pid) - cpuBefore,
   };
 }
@@ -220,7 +220,7 @@ export async function restart(
     result: {
       readyMs,
       syncs: (await fresh.counts()).syncs,
-      requests: tally(requestsOf(cluster.audit.all, { user: c.user, fromMs: wallStart, toMs: Date.now() })),
+      requests: tally(requestsOf(cluster.audit.requests, { user: c.user, fromMs: wallStart, toMs: Date.now() })),
       peakRssMB: memoryMB(fresh.proc.pid).peak,
     },
   };

@@ -1,8 +1,9 @@
 /**
  * Attribution of apiserver requests to controllers, from the apiserver's audit log (JSON lines, one
- * audit.k8s.io/v1 Event per stage): who (user, user agent) made which request (verb, resource) when. Pure:
- * the benchmark reads the file, these functions read the lines.
+ * audit.k8s.io/v1 Event per stage): who (user, user agent) made which request (verb, resource) when. The
+ * functions read lines and are pure; AuditLog tails the file for the benchmark and the chaos soak.
  */
+import { closeSync, openSync, readSync } from 'node:fs';
 
 export interface AuditRequest {
   auditID: string;
@@ -134,4 +135,41 @@ export function tally(requests: readonly AuditRequest[]): RequestTally {
     otherWrites,
     userAgents: [...agents].sort(),
   };
+}
+
+/** Reads the apiserver's audit log as it grows; keeps every request seen so far. */
+export class AuditLog {
+  readonly requests: AuditRequest[] = [];
+  private offset = 0;
+  private pending = '';
+  private readonly seen = new Set<string>();
+  readonly path: string;
+
+  constructor(path: string) {
+    this.path = path;
+  }
+
+  /** Reads what the apiserver appended since the last call; returns every request so far. */
+  catchUp(): AuditRequest[] {
+    let fd: number;
+    try {
+      fd = openSync(this.path, 'r');
+    } catch {
+      return this.requests;
+    }
+    try {
+      const buf = Buffer.alloc(1 << 20);
+      for (;;) {
+        const n = readSync(fd, buf, 0, buf.length, this.offset);
+        if (n === 0) break;
+        this.offset += n;
+        const lines = (this.pending + buf.toString('utf8', 0, n)).split('\n');
+        this.pending = lines.pop() ?? '';
+        for (const r of auditRequests(lines, this.seen)) this.requests.push(r);
+      }
+    } finally {
+      closeSync(fd);
+    }
+    return this.requests;
+  }
 }

@@ -6,12 +6,10 @@
  */
 import type { DesiredLoadBalancer, LoadBalancerRef, PlanStep } from '../provider.ts';
 import type { ServiceObject } from '../model/objects.ts';
-import { desiredLoadBalancer } from '../model/desired-load-balancer.ts';
 import { decide, hasFinalizer, isLoadBalancer, recordedProvider } from '../model/ownership.ts';
 import { OUR_FINALIZER, UPSTREAM_FINALIZER } from '../model/names.ts';
 import { currentReadyCondition } from '../model/status.ts';
-import { targetsOf } from '../model/nodes.ts';
-import type { Snapshot } from './snapshot.ts';
+import { desiredFor, type Snapshot } from './snapshot.ts';
 
 export type PlanAction = 'create' | 'update' | 'delete' | 'nothing' | 'error';
 
@@ -69,14 +67,7 @@ async function planService(
         message: `${whyCleanup(svc)}${decision.then ? `; then ${decision.then} builds one` : ''}`,
       };
     }
-    const lb = desiredLoadBalancer(svc, s.nodes, {
-      clusterName,
-      requireProviderID: provider.capabilities.mapsNodesByProviderID,
-      needsNodePorts: provider.capabilities.needsNodePorts,
-      healthCheck: provider.healthCheck,
-      namespaceLabels: s.namespaceLabels(svc.metadata?.namespace ?? ''),
-      targets: targetsOf(s.nodes, { requireProviderID: provider.capabilities.mapsNodesByProviderID }),
-    });
+    const lb = desiredFor(s, svc, provider, clusterName);
     const built = recordedProvider(svc) === decision.provider && (svc.status?.loadBalancer?.ingress?.length ?? 0) > 0;
     if (!built) {
       const steps = provider.plan ? await provider.plan(lb, signal) : createSteps(service, lb);

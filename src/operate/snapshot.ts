@@ -9,7 +9,9 @@ import { loadKubeConfig } from '../kube/client.ts';
 import { describeApiError } from '../kube/api-error.ts';
 import type { NodeObject, ServiceObject } from '../model/objects.ts';
 import type { OwnershipConfig } from '../model/ownership.ts';
-import type { LoadBalancerProvider } from '../provider.ts';
+import type { DesiredLoadBalancer, LoadBalancerProvider } from '../provider.ts';
+import { desiredLoadBalancer } from '../model/desired-load-balancer.ts';
+import { targetsOf } from '../model/nodes.ts';
 import { RunFailure, UserFixableError } from '../cli/exit-errors.ts';
 import { tryRead } from './reads.ts';
 
@@ -21,6 +23,24 @@ export interface Snapshot {
   providers: Map<string, LoadBalancerProvider>;
   ownership: OwnershipConfig;
   close(): Promise<void>;
+}
+
+/** The load balancer the controller would ask `provider` for, built from the snapshot as the controller builds it. */
+export function desiredFor(
+  s: Snapshot,
+  svc: ServiceObject,
+  provider: LoadBalancerProvider,
+  clusterName: string,
+): DesiredLoadBalancer {
+  const requireProviderID = provider.capabilities.mapsNodesByProviderID;
+  return desiredLoadBalancer(svc, s.nodes, {
+    clusterName,
+    requireProviderID,
+    needsNodePorts: provider.capabilities.needsNodePorts,
+    healthCheck: provider.healthCheck,
+    namespaceLabels: s.namespaceLabels(svc.metadata?.namespace ?? ''),
+    targets: targetsOf(s.nodes, { requireProviderID }),
+  });
 }
 
 export async function takeSnapshot(config: Config, log: Logger): Promise<Snapshot> {

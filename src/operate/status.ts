@@ -5,12 +5,10 @@
  */
 import * as k8s from '@kubernetes/client-node';
 import type { ServiceObject } from '../model/objects.ts';
-import { desiredLoadBalancer } from '../model/desired-load-balancer.ts';
 import { decide, recordedProvider } from '../model/ownership.ts';
-import { targetsOf } from '../model/nodes.ts';
 import { currentReadyCondition } from '../model/status.ts';
 import type { TargetHealth } from '../provider.ts';
-import type { Snapshot } from './snapshot.ts';
+import { desiredFor, type Snapshot } from './snapshot.ts';
 import { tryRead } from './reads.ts';
 
 export interface ServiceStatusRow {
@@ -41,14 +39,7 @@ export async function statusAll(s: Snapshot, clusterName: string, signal: AbortS
     let targets: ServiceStatusRow['targets'] = 'n/a';
     if (provider?.targetHealth && decision.action === 'ensure') {
       try {
-        const lb = desiredLoadBalancer(svc, s.nodes, {
-          clusterName,
-          requireProviderID: provider.capabilities.mapsNodesByProviderID,
-          needsNodePorts: provider.capabilities.needsNodePorts,
-          healthCheck: provider.healthCheck,
-          namespaceLabels: s.namespaceLabels(svc.metadata?.namespace ?? ''),
-          targets: targetsOf(s.nodes, { requireProviderID: provider.capabilities.mapsNodesByProviderID }),
-        });
+        const lb = desiredFor(s, svc, provider, clusterName);
         targets = await provider.targetHealth(lb, signal);
       } catch {
         targets = 'n/a';

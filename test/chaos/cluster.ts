@@ -4,20 +4,11 @@
  * deploy/ keeps them), and a kubeconfig of the controller's ServiceAccount.
  */
 import * as k8s from '@kubernetes/client-node';
-import {
-  closeSync,
-  mkdtempSync,
-  openSync,
-  readdirSync,
-  readFileSync,
-  readSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { auditRequests, type AuditRequest } from '../../bench/lib/audit.ts';
+import { AuditLog } from '../../bench/lib/audit.ts';
 import { startControlPlane, type ControlPlane } from '../harness/controlplane.ts';
 
 const DEPLOY = fileURLToPath(new URL('../../deploy/', import.meta.url));
@@ -49,42 +40,6 @@ export function deployManifests(): { crds: string[]; rbac: string } {
   if (!crds.some((f) => readFileSync(f, 'utf8').includes('ippools.lbprovisioner.io')))
     throw new Error(`no IPPool CRD under ${DEPLOY}`);
   return { crds, rbac };
-}
-
-/** Reads the apiserver's audit log as it grows. */
-export class AuditLog {
-  readonly requests: AuditRequest[] = [];
-  private offset = 0;
-  private pending = '';
-  private readonly seen = new Set<string>();
-  readonly path: string;
-
-  constructor(path: string) {
-    this.path = path;
-  }
-
-  catchUp(): AuditRequest[] {
-    let fd: number;
-    try {
-      fd = openSync(this.path, 'r');
-    } catch {
-      return this.requests;
-    }
-    try {
-      const buf = Buffer.alloc(1 << 20);
-      for (;;) {
-        const n = readSync(fd, buf, 0, buf.length, this.offset);
-        if (n === 0) break;
-        this.offset += n;
-        const lines = (this.pending + buf.toString('utf8', 0, n)).split('\n');
-        this.pending = lines.pop() ?? '';
-        for (const r of auditRequests(lines, this.seen)) this.requests.push(r);
-      }
-    } finally {
-      closeSync(fd);
-    }
-    return this.requests;
-  }
 }
 
 export interface ChaosCluster {

@@ -3,13 +3,12 @@
  * an IPAddressPool, one ServiceAccount per anchor, the Nodes, and the benchmark's own lean client.
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { startControlPlane, type ControlPlane } from '../../test/harness/controlplane.ts';
-import { AuditLog } from '../lib/audit.ts';
+import { AuditLog, auditLogFor } from '../lib/audit.ts';
 import { KubeHttp, inParallel } from '../lib/kube-http.ts';
 import { parsePromText, type Sample } from '../lib/prom-text.ts';
 import type { Identities } from './contenders.ts';
@@ -34,19 +33,12 @@ export interface Cluster {
   stop(): Promise<void>;
 }
 
-function auditPolicy(): string {
-  // the benchmark's own requests (admin) and the apiserver's are left out; everything else at Metadata
-  return JSON.stringify({
-    apiVersion: 'audit.k8s.io/v1',
-    kind: 'Policy',
-    omitStages: ['RequestReceived'],
-    rules: [
-      { level: 'None', users: [ADMIN_USER, 'system:apiserver'] },
-      { level: 'None', nonResourceURLs: ['/healthz*', '/readyz*', '/livez*', '/metrics'] },
-      { level: 'Metadata' },
-    ],
-  });
-}
+/** the benchmark's own requests (admin) and the apiserver's are left out; everything else at Metadata */
+const AUDIT_RULES = [
+  { level: 'None', users: [ADMIN_USER, 'system:apiserver'] },
+  { level: 'None', nonResourceURLs: ['/healthz*', '/readyz*', '/livez*', '/metrics'] },
+  { level: 'Metadata' },
+];
 
 function anchorVersion(name: string): string {
   const env = readFileSync(join(ANCHORS, 'versions.env'), 'utf8');
@@ -62,20 +54,8 @@ async function metallbCrdDir(): Promise<string> {
 }
 
 export async function startCluster(o: { nodes: number; pool: string; log: (l: string) => void }): Promise<Cluster> {
-  const dir = mkdtempSync(join(tmpdir(), 'lbp-bench-audit-'));
-  const policy = join(dir, 'policy.json');
-  writeFileSync(policy, auditPolicy());
-  const auditPath = join(dir, 'audit.log');
-  const cp = await startControlPlane({
-    log: o.log,
-    extraApiserverArgs: [
-      `--audit-policy-file=${policy}`,
-      `--audit-log-path=${auditPath}`,
-      // no rotation: the reader follows one file
-      '--audit-log-maxsize=100000',
-      '--audit-log-maxbackup=0',
-    ],
-  });
+  const audit = auditLogFor('lbp-bench-audit-', AUDIT_RULES);
+  const cp = await startControlPlane({ log: o.log, extraApiserverArgs: audit.apiserverArgs });
   try {
     const kubectl = async (...args: string[]) => {
       const r = await cp.kubectl(args);
@@ -119,7 +99,7 @@ export async function startCluster(o: { nodes: number; pool: string; log: (l: st
     const cluster: Cluster = {
       cp,
       api,
-      audit: new AuditLog(auditPath),
+      audit: new AuditLog(audit.path),
       kubeconfigs,
       metallbNamespace,
       async apiserverMetrics() {
@@ -177,7 +157,7 @@ export async function startCluster(o: { nodes: number; pool: string; log: (l: st
       async stop() {
         await api.close();
         await cp.stop();
-        rmSync(dir, { recursive: true, force: true });
+        rmSync(audit.dir, { recursive: true, force: true });
       },
     };
     o.log(`creating ${o.nodes} nodes`);
@@ -189,7 +169,7 @@ export async function startCluster(o: { nodes: number; pool: string; log: (l: st
     return cluster;
   } catch (err) {
     await cp.stop();
-    rmSync(dir, { recursive: true, force: true });
+    rmSync(audit.dir, { recursive: true, force: true });
     throw err;
   }
 }

@@ -3,7 +3,9 @@
  * audit.k8s.io/v1 Event per stage): who (user, user agent) made which request (verb, resource) when. The
  * functions read lines and are pure; AuditLog tails the file for the benchmark and the chaos soak.
  */
-import { closeSync, openSync, readSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 export interface AuditRequest {
   auditID: string;
@@ -172,4 +174,26 @@ export class AuditLog {
     }
     return this.requests;
   }
+}
+
+/**
+ * An audit log for the dev apiserver: a policy with these rules (the RequestReceived stage left out) in a
+ * new temporary directory, and the apiserver flags that write the log there, unrotated (AuditLog follows one
+ * file).
+ */
+export function auditLogFor(prefix: string, rules: readonly Record<string, unknown>[]) {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  const policy = join(dir, 'policy.json');
+  writeFileSync(
+    policy,
+    JSON.stringify({ apiVersion: 'audit.k8s.io/v1', kind: 'Policy', omitStages: ['RequestReceived'], rules }),
+  );
+  const path = join(dir, 'audit.log');
+  const apiserverArgs = [
+    `--audit-policy-file=${policy}`,
+    `--audit-log-path=${path}`,
+    '--audit-log-maxsize=100000',
+    '--audit-log-maxbackup=0',
+  ];
+  return { dir, path, apiserverArgs };
 }

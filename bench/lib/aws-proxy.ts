@@ -5,7 +5,7 @@
  * the network-load-balancers limit in DescribeAccountLimits answers (moto says 20): the benchmark's account
  * has raised its quota, as bench/aws-calls.ts assumes.
  */
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { request } from 'undici';
@@ -43,6 +43,26 @@ export function realNlbDnsNames(xml: string): string {
   return xml.replace(/([\w-]+)\.([a-z]{2}-[a-z]+-\d)\.elb\.amazonaws\.com/g, '$1.elb.$2.amazonaws.com');
 }
 
+/**
+ * One request passed on to `upstream` as it came (its own host and connection headers left out), and the
+ * answer read whole, with the headers a proxy must set itself (length, framing, connection) left out.
+ */
+export async function forwardTo(
+  upstream: string,
+  req: IncomingMessage,
+  body: Buffer,
+): Promise<{ status: number; headers: Record<string, string | string[]>; body: Buffer }> {
+  const headers = { ...req.headers };
+  delete headers['host'];
+  delete headers['connection'];
+  const up = await request(`${upstream}${req.url ?? '/'}`, { method: (req.method ?? 'POST') as 'POST', headers, body });
+  const out = Buffer.from(await up.body.arrayBuffer());
+  const outHeaders: Record<string, string | string[]> = {};
+  for (const [k, v] of Object.entries(up.headers))
+    if (v !== undefined && k !== 'content-length' && k !== 'transfer-encoding' && k !== 'connection') outHeaders[k] = v;
+  return { status: up.statusCode, headers: outHeaders, body: out };
+}
+
 export interface AwsProxy {
   endpoint: string;
   readonly calls: AwsCall[];
@@ -69,25 +89,15 @@ export async function startAwsProxy(upstream: string): Promise<AwsProxy> {
       calls.push({ api, action, at: performance.now(), mutating: isMutating(action) });
       void (async () => {
         await wait(api, action);
-        const headers = { ...req.headers };
-        delete headers['host'];
-        delete headers['connection'];
-        const up = await request(`${upstream}${req.url ?? '/'}`, {
-          method: (req.method ?? 'POST') as 'POST',
-          headers,
-          body,
-        });
-        let out = Buffer.from(await up.body.arrayBuffer());
+        const up = await forwardTo(upstream, req, body);
+        let out = up.body;
         if (api === 'elbv2') out = Buffer.from(realNlbDnsNames(out.toString('utf8')));
         if (action === 'DescribeAccountLimits') {
           out = Buffer.from(
             out.toString('utf8').replace(/(<Name>network-load-balancers<\/Name>\s*<Max>)\d+(<\/Max>)/, '$11000$2'),
           );
         }
-        const outHeaders: Record<string, string | string[]> = {};
-        for (const [k, v] of Object.entries(up.headers))
-          if (v !== undefined && k !== 'content-length' && k !== 'transfer-encoding') outHeaders[k] = v;
-        res.writeHead(up.statusCode, { ...outHeaders, 'content-length': String(out.length) });
+        res.writeHead(up.status, { ...up.headers, 'content-length': String(out.length) });
         res.end(out);
       })().catch((err: unknown) => {
         res.writeHead(502);

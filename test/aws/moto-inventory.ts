@@ -35,7 +35,8 @@ export const NOTHING_LEFT: Inventory = {
   nodeRules: 0,
 };
 
-async function tagsOf(
+/** Tags of ELBv2 resources by ARN, 20 per call. */
+export async function tagsOf(
   elbv2: ElasticLoadBalancingV2Client,
   arns: string[],
 ): Promise<Map<string, Record<string, string>>> {

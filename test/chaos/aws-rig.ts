@@ -6,16 +6,15 @@
 import {
   DescribeListenersCommand,
   DescribeLoadBalancersCommand,
-  DescribeTagsCommand,
   DescribeTargetGroupsCommand,
   DescribeTargetHealthCommand,
-  type ElasticLoadBalancingV2Client,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { DescribeSecurityGroupsCommand } from '@aws-sdk/client-ec2';
 import type * as k8s from '@kubernetes/client-node';
 import { randomBytes } from 'node:crypto';
 import { apiClass, DEFAULT_RATES, type ApiClass } from '../../providers/aws/throttle.ts';
 import { clusterFixture, MOTO_REGION, motoClients, startMoto } from '../harness/moto.ts';
+import { tagsOf } from '../aws/moto-inventory.ts';
 import { startFaultProxy, type ProxiedCall } from './fault-proxy.ts';
 import type { Checks, ProviderProbe } from './invariants.ts';
 import { Rng } from './rng.ts';
@@ -29,19 +28,6 @@ const RESOURCE_TAG = 'lbprovisioner.io/resource';
 const INSTANCES = 6;
 /** the share of calls answered with a fault while cloud faults are on (issue 13: 20%) */
 export const CLOUD_FAULT_RATE = 0.2;
-
-async function tagsOf(
-  elbv2: ElasticLoadBalancingV2Client,
-  arns: string[],
-): Promise<Map<string, Record<string, string>>> {
-  const out = new Map<string, Record<string, string>>();
-  for (let i = 0; i < arns.length; i += 20) {
-    const res = await elbv2.send(new DescribeTagsCommand({ ResourceArns: arns.slice(i, i + 20) }));
-    for (const d of res.TagDescriptions ?? [])
-      out.set(d.ResourceArn!, Object.fromEntries((d.Tags ?? []).map((t) => [t.Key!, t.Value ?? ''])));
-  }
-  return out;
-}
 
 /**
  * Invariant 5, cloud side: in any window of w seconds, no more calls of a class than one bucket allows

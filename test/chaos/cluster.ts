@@ -4,11 +4,10 @@
  * deploy/ keeps them), and a kubeconfig of the controller's ServiceAccount.
  */
 import * as k8s from '@kubernetes/client-node';
-import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { AuditLog } from '../../bench/lib/audit.ts';
+import { AuditLog, auditLogFor } from '../../bench/lib/audit.ts';
 import { startControlPlane, type ControlPlane } from '../harness/controlplane.ts';
 
 const DEPLOY = fileURLToPath(new URL('../../deploy/', import.meta.url));
@@ -56,28 +55,9 @@ export interface ChaosCluster {
 }
 
 export async function startChaosCluster(log: (line: string) => void): Promise<ChaosCluster> {
-  const dir = mkdtempSync(join(tmpdir(), 'lbp-chaos-audit-'));
-  const policy = join(dir, 'policy.json');
   // only the controller's requests: the soak's own (admin) would drown them
-  writeFileSync(
-    policy,
-    JSON.stringify({
-      apiVersion: 'audit.k8s.io/v1',
-      kind: 'Policy',
-      omitStages: ['RequestReceived'],
-      rules: [{ level: 'Metadata', users: [CONTROLLER_USER] }, { level: 'None' }],
-    }),
-  );
-  const auditPath = join(dir, 'audit.log');
-  const cp = await startControlPlane({
-    log,
-    extraApiserverArgs: [
-      `--audit-policy-file=${policy}`,
-      `--audit-log-path=${auditPath}`,
-      '--audit-log-maxsize=100000',
-      '--audit-log-maxbackup=0',
-    ],
-  });
+  const audit = auditLogFor('lbp-chaos-audit-', [{ level: 'Metadata', users: [CONTROLLER_USER] }, { level: 'None' }]);
+  const cp = await startControlPlane({ log, extraApiserverArgs: audit.apiserverArgs });
   try {
     const { crds, rbac } = deployManifests();
     for (const file of [...crds, rbac]) {
@@ -102,7 +82,7 @@ export async function startChaosCluster(log: (line: string) => void): Promise<Ch
       admin,
       core: admin.makeApiClient(k8s.CoreV1Api),
       custom: admin.makeApiClient(k8s.CustomObjectsApi),
-      audit: new AuditLog(auditPath),
+      audit: new AuditLog(audit.path),
       controllerKubeconfig,
       controllerToken,
       rbacFile: rbac,

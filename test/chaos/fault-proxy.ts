@@ -8,11 +8,10 @@
  * soak can kill the controller while that call is in flight.
  */
 import { randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { request } from 'undici';
-import { classifyAwsCall, isMutating, type AwsApi } from '../../bench/lib/aws-proxy.ts';
+import { classifyAwsCall, forwardTo, isMutating, type AwsApi } from '../../bench/lib/aws-proxy.ts';
 import type { Rng } from './rng.ts';
 
 export type CloudFault = 'throttle' | '5xx' | 'hang';
@@ -73,23 +72,6 @@ export async function startFaultProxy(upstream: string, rng: Rng): Promise<Fault
   let armed: { resolve: (v: boolean) => void; holdMs: number } | undefined;
   const hung = new Set<ServerResponse>();
 
-  const forward = async (req: IncomingMessage, body: Buffer) => {
-    const headers = { ...req.headers };
-    delete headers['host'];
-    delete headers['connection'];
-    const up = await request(`${upstream}${req.url ?? '/'}`, {
-      method: (req.method ?? 'POST') as 'POST',
-      headers,
-      body,
-    });
-    const out = Buffer.from(await up.body.arrayBuffer());
-    const outHeaders: Record<string, string | string[]> = {};
-    for (const [k, v] of Object.entries(up.headers))
-      if (v !== undefined && k !== 'content-length' && k !== 'transfer-encoding' && k !== 'connection')
-        outHeaders[k] = v;
-    return { status: up.statusCode, headers: outHeaders, body: out };
-  };
-
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -119,7 +101,7 @@ export async function startFaultProxy(upstream: string, rng: Rng): Promise<Fault
       const hold = aws && armed && isMutating(action) ? armed : undefined;
       if (hold) armed = undefined;
       void (async () => {
-        const up = await forward(req, body);
+        const up = await forwardTo(upstream, req, body);
         if (hold) {
           hold.resolve(true);
           await sleep(hold.holdMs);

@@ -8,19 +8,14 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import * as k8s from '@kubernetes/client-node';
-import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readFileSync, rmSync } from 'node:fs';
 import { parseAllDocuments } from 'yaml';
-import { auditRequests, type AuditRequest } from '../../bench/lib/audit.ts';
+import { auditLogFor, auditRequests, type AuditRequest } from '../../bench/lib/audit.ts';
 import { aService } from '../builders/service.ts';
 import { startControlPlane, type ControlPlane } from '../harness/controlplane.ts';
 import { createNode, deleteNode, uniqueNamespace, waitFor } from '../harness/fixtures.ts';
-import { DEPLOY } from './support.ts';
+import { DEPLOY, startRun } from './support.ts';
 
-const BIN = fileURLToPath(new URL('../../bin/lb-provisioner.js', import.meta.url));
 const NAMESPACE = 'lb-provisioner';
 const userOf = (sa: string) => `system:serviceaccount:${NAMESPACE}:${sa}`;
 
@@ -138,24 +133,8 @@ describe('the controller uses exactly the roles of deploy/ (audit log of a real 
   const requestsOf = (user: string) =>
     auditRequests(readFileSync(auditPath, 'utf8').split('\n')).filter((r) => r.user === user);
 
-  function run(kubeconfig: string, args: string[]) {
-    const child = spawn(
-      process.execPath,
-      [BIN, 'run', '--kubeconfig', kubeconfig, '--metrics-bind-address', '0', ...args],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    let output = '';
-    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-    return {
-      output: () => output,
-      stop: async () => {
-        if (child.exitCode === null) child.kill('SIGTERM');
-        return exited;
-      },
-    };
-  }
+  const run = (kubeconfig: string, args: string[]) =>
+    startRun('--kubeconfig', kubeconfig, '--metrics-bind-address', '0', ...args);
 
   const ipsOf = (s: k8s.V1Service | undefined) =>
     (s?.status?.loadBalancer?.ingress ?? []).map((i) => i.ip ?? i.hostname ?? '');
@@ -213,26 +192,13 @@ describe('the controller uses exactly the roles of deploy/ (audit log of a real 
   }
 
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'lbp-rbac-audit-'));
-    const policy = join(dir, 'policy.json');
-    auditPath = join(dir, 'audit.log');
-    writeFileSync(
-      policy,
-      JSON.stringify({
-        apiVersion: 'audit.k8s.io/v1',
-        kind: 'Policy',
-        omitStages: ['RequestReceived'],
-        rules: [{ level: 'Metadata', userGroups: [`system:serviceaccounts:${NAMESPACE}`] }, { level: 'None' }],
-      }),
-    );
-    cp = await startControlPlane({
-      extraApiserverArgs: [
-        `--audit-policy-file=${policy}`,
-        `--audit-log-path=${auditPath}`,
-        '--audit-log-maxsize=100000',
-        '--audit-log-maxbackup=0',
-      ],
-    });
+    const audit = auditLogFor('lbp-rbac-audit-', [
+      { level: 'Metadata', userGroups: [`system:serviceaccounts:${NAMESPACE}`] },
+      { level: 'None' },
+    ]);
+    dir = audit.dir;
+    auditPath = audit.path;
+    cp = await startControlPlane({ extraApiserverArgs: audit.apiserverArgs });
     core = cp.kubeConfig().makeApiClient(k8s.CoreV1Api);
     custom = cp.kubeConfig().makeApiClient(k8s.CustomObjectsApi);
     // deploy/ for real: the namespace, CRDs, ServiceAccount, roles (and a Deployment nothing runs here)

@@ -5,38 +5,12 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import * as k8s from '@kubernetes/client-node';
-import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
-import { fileURLToPath } from 'node:url';
 import { startControlPlane, type ControlPlane } from '../harness/controlplane.ts';
 import { freePort } from '../harness/ports.ts';
 import { waitFor } from '../harness/fixtures.ts';
 import { aService } from '../builders/service.ts';
-import { DEPLOY } from './support.ts';
-
-const BIN = fileURLToPath(new URL('../../bin/lb-provisioner.js', import.meta.url));
-
-interface RunProcess {
-  output(): string;
-  exited: Promise<number | null>;
-  stop(): Promise<number | null>;
-}
-
-function run(...args: string[]): RunProcess {
-  const child = spawn(process.execPath, [BIN, 'run', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  child.stdout.on('data', (d: Buffer) => (output += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (output += d.toString()));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return {
-    output: () => output,
-    exited,
-    stop: async () => {
-      if (child.exitCode === null) child.kill('SIGTERM');
-      return exited;
-    },
-  };
-}
+import { DEPLOY, startRun as run, type RunProcess } from './support.ts';
 
 /** Resolves with the exit code, or fails when the process is still running after timeoutMs. */
 async function exitWithin(p: RunProcess, timeoutMs: number): Promise<number | null> {

@@ -4,6 +4,7 @@
  * to read what a user would see (status, conditions, Events).
  */
 import * as k8s from '@kubernetes/client-node';
+import { spawn } from 'node:child_process';
 import { readdir } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { startControlPlane, type ControlPlane } from '../harness/controlplane.ts';
@@ -14,6 +15,30 @@ import type { LoadBalancerProvider } from '../../src/provider.ts';
 import { READY_CONDITION } from '../../src/model/names.ts';
 
 export const DEPLOY = fileURLToPath(new URL('../../deploy/', import.meta.url));
+const BIN = fileURLToPath(new URL('../../bin/lb-provisioner.js', import.meta.url));
+
+/** `lb-provisioner run` as its own process: its output so far, its exit, and a SIGTERM that waits for it. */
+export interface RunProcess {
+  output(): string;
+  exited: Promise<number | null>;
+  stop(): Promise<number | null>;
+}
+
+export function startRun(...args: string[]): RunProcess {
+  const child = spawn(process.execPath, [BIN, 'run', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return {
+    output: () => output,
+    exited,
+    stop: async () => {
+      if (child.exitCode === null) child.kill('SIGTERM');
+      return exited;
+    },
+  };
+}
 
 export interface Cluster {
   cp: ControlPlane;

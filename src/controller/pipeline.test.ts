@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from '@jest/globals';
 import { FakeProvider } from '../../providers/fake/provider.ts';
+import { LocalProvider } from '../../providers/local/provider.ts';
 import { aNode, aService } from '../../test/builders/service.ts';
 import { silentLogger } from '../log.ts';
 import { Metrics } from '../metrics.ts';
@@ -52,7 +53,7 @@ class OldApiserver implements ServiceWrites {
   }
 }
 
-function depsFor(api: OldApiserver, provider: FakeProvider): SyncDeps {
+function depsFor(api: OldApiserver, provider: FakeProvider | LocalProvider): SyncDeps {
   const targets = new TargetSets(() => []);
   return {
     clusterName: 'unit',
@@ -117,5 +118,59 @@ describe('the sync pipeline', () => {
     d.book.noteIntent('default/web', 'targets');
     expect((await syncKey(d, 'default/web', signal)).failure).toBeUndefined();
     expect([...provider.balancers.values()][0]?.targets).toEqual(['n1', 'n2']);
+  });
+
+  describe('a change made after the version a sync read (a cache behind a restarting watch)', () => {
+    // a new leader whose Service watch is restarting (a 403 from a freshly restarted apiserver) still
+    // caches a Service asking for an address of an autoAssign: false pool; the user has removed the request
+    const reserved = '192.0.2.10';
+    function arrange(): { api: OldApiserver; provider: LocalProvider; d: SyncDeps; cache: { svc: ServiceObject } } {
+      const asked = aService('web').withPorts(80).withAnnotations({ 'lbprovisioner.io/ips': reserved }).build();
+      const api = new OldApiserver(asked);
+      delete api.svc.metadata!.annotations!['lbprovisioner.io/ips'];
+      const provider = new LocalProvider({
+        clusterName: 'unit',
+        pools: [
+          { name: 'fixed', addresses: ['192.0.2.0/28'], autoAssign: false },
+          { name: 'auto', addresses: ['198.51.100.0/28'] },
+        ],
+      });
+      const cache = { svc: structuredClone(asked) };
+      const d: SyncDeps = { ...depsFor(api, provider), service: () => structuredClone(cache.svc) };
+      d.book.noteSeen(cache.svc);
+      return { api, provider, d, cache };
+    }
+    const shown = (api: OldApiserver) => ({
+      ingress: api.svc.status?.loadBalancer?.ingress?.map((i) => i.ip),
+      allocated: api.svc.metadata?.annotations?.['lbprovisioner.io/allocated-ips'],
+    });
+    const signal = new AbortController().signal;
+
+    it('is synced when its watch event comes, not mistaken for our own write: the reserved address goes', async () => {
+      const { api, provider, d, cache } = arrange();
+      expect((await syncKey(d, 'default/web', signal)).failure).toBeUndefined();
+      expect(shown(api)).toEqual({ ingress: [reserved], allocated: reserved });
+
+      cache.svc = structuredClone(api.svc); // the watch is back and lists the Service as it is
+      if (d.book.noteSeen(cache.svc)) d.book.noteIntent('default/web', 'changed');
+      expect((await syncKey(d, 'default/web', signal)).failure).toBeUndefined();
+
+      expect(shown(api)).toEqual({ ingress: ['198.51.100.0'], allocated: '198.51.100.0' });
+      expect(provider.poolStats().map((p) => [p.name, p.used])).toEqual([
+        ['auto', 1n],
+        ['fixed', 0n],
+      ]);
+    });
+
+    it('is synced again at once from the newer object, while the watch is still down', async () => {
+      const { api, d } = arrange();
+      const first = await syncKey(d, 'default/web', signal);
+      expect(first.next).toEqual({ kind: 'again' });
+
+      d.book.noteIntent('default/web', 'force'); // what the outcome of 'again' queues
+      expect((await syncKey(d, 'default/web', signal)).failure).toBeUndefined();
+
+      expect(shown(api)).toEqual({ ingress: ['198.51.100.0'], allocated: '198.51.100.0' });
+    });
   });
 });

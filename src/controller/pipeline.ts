@@ -28,7 +28,7 @@ import { PROVIDER_ANNOTATION, READY_CONDITION } from '../model/names.ts';
 import { ingressEqual, ingressFor, readyCondition, readyConditionDiffers, type ReadyState } from '../model/status.ts';
 import type { Applied, Intent, ServiceBook } from './book.ts';
 import { classify, type Classified } from './errors.ts';
-import { relevantService } from './fingerprints.ts';
+import { relevantService, relevantToOthers } from './fingerprints.ts';
 import type { TargetSet } from './target-sets.ts';
 
 export type Operation = 'ensure' | 'cleanup' | 'targets' | 'orphan' | 'none';
@@ -322,15 +322,26 @@ async function ensure(
       message: `Load balancer ${isNew ? 'ensured' : 'updated'}${where ? `: ${where}` : ''}`,
     });
   }
+  // Our writes answer with the newest object. Where someone else changed the Service after the version this
+  // sync read (a cache behind a watch that is restarting, as on a new leader after an apiserver restart),
+  // that change was not acted on: it must not count as applied (its watch event would then look like our
+  // own write and be skipped), and the key syncs again at once from the newer object.
+  const written = r.svc ?? current;
+  const own = {
+    finalizers: [finalizer],
+    annotations: [PROVIDER_ANNOTATION, ...(provider.allocationAnnotations ?? [])],
+  };
+  const missed = written !== svc && relevantToOthers(written, own) !== relevantToOthers(svc, own);
   d.book.setApplied(key, {
     provider: providerName,
     lb,
     targets: targetsApplied,
-    service: relevantService(r.svc ?? current),
+    service: relevantService(missed ? svc : written),
     ready: status.ready,
     missing,
   });
-  if (!status.ready) r.next = { kind: 'recheck', delayMs: d.provisioningRecheckMs };
+  if (missed) r.next = { kind: 'again' };
+  else if (!status.ready) r.next = { kind: 'recheck', delayMs: d.provisioningRecheckMs };
   // a node sync during the call may have skipped this key (nothing applied yet, as on a new leader)
   else if (d.targets(provider.capabilities.mapsNodesByProviderID).fingerprint !== targetsApplied)
     r.next = { kind: 'targets' };

@@ -9,7 +9,7 @@ import {
   DescribeTargetGroupsCommand,
   DescribeTargetHealthCommand,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
-import { DescribeSecurityGroupsCommand } from '@aws-sdk/client-ec2';
+import { DescribeSecurityGroupsCommand, type SecurityGroup } from '@aws-sdk/client-ec2';
 import type * as k8s from '@kubernetes/client-node';
 import { randomBytes } from 'node:crypto';
 import { apiClass, DEFAULT_RATES, type ApiClass } from '../../providers/aws/throttle.ts';
@@ -26,6 +26,9 @@ const UID_TAG = 'lbprovisioner.io/service-uid';
 const CLUSTER_TAG = 'lbprovisioner.io/cluster';
 const RESOURCE_TAG = 'lbprovisioner.io/resource';
 const INSTANCES = 6;
+/** kube-proxy's health port: the node rule every NLB's Cluster health check needs (plan-security.ts) */
+const KUBE_PROXY_HEALTH_PORT = 10256;
+const HEALTH_PORT_ANNOTATION = 'service.beta.kubernetes.io/aws-load-balancer-healthcheck-port';
 /** the share of calls answered with a fault while cloud faults are on (issue 13: 20%) */
 export const CLOUD_FAULT_RATE = 0.2;
 
@@ -59,6 +62,62 @@ export function checkCallBudget(calls: readonly ProxiedCall[], processStarts: re
         () =>
           `5: ${worst.n} ${k} calls within ${w} s (bucket ${rate.qps}/s burst ${rate.burst}: at most ${worst.bound}) ending ${new Date(worst.at).toISOString()}`,
       );
+    }
+  }
+}
+
+const tagsOfGroup = (g: SecurityGroup): Record<string, string> =>
+  Object.fromEntries((g.Tags ?? []).map((x) => [x.Key!, x.Value ?? '']));
+
+/**
+ * Invariant 2 for security-group rules: a rule our provider added (one that admits a group of ours: an
+ * NLB's frontend group, or the cluster's backend group on the nodes' NodePorts and health ports) lives
+ * only while an owned AWS Service needs it; the backend group itself goes with the last NLB.
+ */
+export function checkSecurityGroupRules(
+  groups: readonly SecurityGroup[],
+  nodeGroup: string,
+  owned: readonly k8s.V1Service[],
+  c: Checks,
+): void {
+  const ownedUids = new Set(owned.map((s) => s.metadata!.uid!));
+  const byId = new Map(groups.map((g) => [g.GroupId!, g]));
+  const ours = (g: SecurityGroup | undefined, resource: string) => {
+    const t = g ? tagsOfGroup(g) : {};
+    return t[CLUSTER_TAG] === CLUSTER_NAME && t[RESOURCE_TAG] === resource;
+  };
+  const backend = groups.find((g) => ours(g, 'backend-security-group'));
+  c.that(
+    !backend || owned.length > 0,
+    () => `2: backend security group ${backend!.GroupName} outlives every NLB (no owned AWS Service)`,
+  );
+  // single-port rules on the backend group: kube-proxy's health port, or a health port an owned Service names
+  const healthPorts = new Set([
+    KUBE_PROXY_HEALTH_PORT,
+    ...owned.map((s) => Number(s.metadata?.annotations?.[HEALTH_PORT_ANNOTATION])).filter(Number.isInteger),
+  ]);
+  for (const g of groups) {
+    for (const p of g.IpPermissions ?? []) {
+      const rule = () => `${p.IpProtocol} ${p.FromPort}-${p.ToPort} on ${g.GroupName} (${g.GroupId})`;
+      for (const pair of p.UserIdGroupPairs ?? []) {
+        const admitted = byId.get(pair.GroupId ?? '');
+        if (!admitted) {
+          c.that(g.GroupId !== nodeGroup, () => `2: rule ${rule()} admits ${pair.GroupId}, a group that is gone`);
+        } else if (ours(admitted, 'frontend-security-group')) {
+          const t = tagsOfGroup(admitted);
+          c.that(
+            ownedUids.has(t[UID_TAG]!),
+            () =>
+              `2: rule ${rule()} admits the frontend group of ${t['kubernetes.io/service-name']}, which has no owned AWS Service`,
+          );
+        } else if (admitted === backend) {
+          c.that(owned.length > 0, () => `2: rule ${rule()} admits the backend group, but no NLB is left`);
+          c.that(
+            p.FromPort !== p.ToPort || healthPorts.has(p.FromPort!),
+            () => `2: rule ${rule()} admits the backend group on a port no owned Service uses`,
+          );
+        }
+      }
     }
   }
 }
@@ -110,13 +169,14 @@ class AwsProbe implements ProviderProbe {
     }
     const groups = (await ec2.send(new DescribeSecurityGroupsCommand({}))).SecurityGroups ?? [];
     for (const g of groups) {
-      const t = Object.fromEntries((g.Tags ?? []).map((x) => [x.Key!, x.Value ?? '']));
+      const t = tagsOfGroup(g);
       if (g.GroupId === this.nodeGroup || !ours(t) || t[RESOURCE_TAG] !== 'frontend-security-group') continue;
       c.that(
         byUid.has(t[UID_TAG]!),
         () => `2: security group ${g.GroupName} of ${t['kubernetes.io/service-name']} has no owned AWS Service`,
       );
     }
+    checkSecurityGroupRules(groups, this.nodeGroup, owned, c);
 
     // 1: each owned Service has exactly its NLB, listeners, target groups and targets
     const eligible = world

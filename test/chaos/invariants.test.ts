@@ -2,7 +2,9 @@
 import { describe, expect, it } from '@jest/globals';
 import type * as k8s from '@kubernetes/client-node';
 import { OUR_FINALIZER, PROVIDER_ANNOTATION, READY_CONDITION, UPSTREAM_FINALIZER } from '../../src/model/names.ts';
-import { checkApiserverBudget, checkState, type PoolObject } from './invariants.ts';
+import type { SecurityGroup } from '@aws-sdk/client-ec2';
+import { checkSecurityGroupRules, CLUSTER_NAME } from './aws-rig.ts';
+import { checkApiserverBudget, checkState, Checks, type PoolObject } from './invariants.ts';
 import { Rng } from './rng.ts';
 import { World, type ServiceSpec } from './world.ts';
 
@@ -110,5 +112,75 @@ describe('chaos invariants', () => {
     expect(text).toContain('the controller touched Secrets: get chaos/creds');
     expect(text).toContain('30 Service writes to a (bound 8)');
     expect(text).toContain('10 Service writes after convergence');
+  });
+
+  describe('security-group rules (AWS)', () => {
+    const tags = (resource: string, extra: Record<string, string> = {}) =>
+      Object.entries({ 'lbprovisioner.io/cluster': CLUSTER_NAME, 'lbprovisioner.io/resource': resource, ...extra }).map(
+        ([Key, Value]) => ({ Key, Value }),
+      );
+    const backend: SecurityGroup = {
+      GroupId: 'sg-backend',
+      GroupName: 'lbp-chaos-backend',
+      Tags: tags('backend-security-group'),
+    };
+    const frontend = (uid: string): SecurityGroup => ({
+      GroupId: `sg-front-${uid}`,
+      GroupName: `front-${uid}`,
+      Tags: tags('frontend-security-group', {
+        'lbprovisioner.io/service-uid': uid,
+        'kubernetes.io/service-name': `chaos/${uid}`,
+      }),
+    });
+    const admits = (group: string, protocol: string, from: number, to = from) => ({
+      IpProtocol: protocol,
+      FromPort: from,
+      ToPort: to,
+      UserIdGroupPairs: [{ GroupId: group }],
+    });
+    const nodes = (...IpPermissions: ReturnType<typeof admits>[]): SecurityGroup => ({
+      GroupId: 'sg-nodes',
+      GroupName: 'nodes',
+      IpPermissions,
+    });
+    const nodeRules = [
+      admits('sg-backend', 'tcp', 20000, 59999),
+      admits('sg-backend', 'udp', 20000, 59999),
+      admits('sg-backend', 'tcp', 10256),
+    ];
+    const ownedService = (uid: string): k8s.V1Service => ({ metadata: { name: uid, uid } });
+    const check = (groups: SecurityGroup[], owned: k8s.V1Service[]): Checks => {
+      const c = new Checks();
+      checkSecurityGroupRules(groups, 'sg-nodes', owned, c);
+      return c;
+    };
+
+    it('pass while an owned Service needs the node rules (the positive control)', () => {
+      const c = check([nodes(...nodeRules), backend, frontend('u1')], [ownedService('u1')]);
+      expect(c.violations).toEqual([]);
+      expect(c.passed).toBeGreaterThanOrEqual(7);
+    });
+
+    it('fail on node rules and a backend group left after the last NLB', () => {
+      const text = check([nodes(...nodeRules), backend], []).violations.join('\n');
+      expect(text).toContain('backend security group lbp-chaos-backend outlives every NLB');
+      expect(text).toContain('rule tcp 20000-59999 on nodes (sg-nodes) admits the backend group, but no NLB is left');
+      expect(text).toContain('rule tcp 10256-10256 on nodes (sg-nodes) admits the backend group, but no NLB is left');
+    });
+
+    it("fail on a rule for a deleted Service's frontend group, a NodePort rule no Service uses, and a rule admitting a group that is gone", () => {
+      const leaked = nodes(
+        ...nodeRules,
+        admits('sg-front-u2', 'tcp', 31234),
+        admits('sg-backend', 'tcp', 31234),
+        admits('sg-gone', 'tcp', 80),
+      );
+      const text = check([leaked, backend, frontend('u1'), frontend('u2')], [ownedService('u1')]).violations.join('\n');
+      expect(text).toContain('admits the frontend group of chaos/u2, which has no owned AWS Service');
+      expect(text).toContain(
+        'rule tcp 31234-31234 on nodes (sg-nodes) admits the backend group on a port no owned Service uses',
+      );
+      expect(text).toContain('admits sg-gone, a group that is gone');
+    });
   });
 });

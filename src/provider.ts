@@ -20,6 +20,7 @@
 import type { DesiredLoadBalancer, IngressPoint, IpMode, LoadBalancerRef } from './model/desired.ts';
 import type { HealthCheckRules } from './model/health-check.ts';
 import type { KubeConfig } from '@kubernetes/client-node';
+import type { InvolvedObject } from './kube/events.ts';
 import type { Logger } from 'pino';
 
 export type { DesiredLoadBalancer, IngressPoint, IpMode, LoadBalancerRef, PortStatus } from './model/desired.ts';
@@ -79,6 +80,8 @@ export interface ProviderContext {
   requeueAll(): void;
   /** record an Event on a Service (`namespace/name`), deduplicated like the controller's own */
   event(key: string, type: 'Normal' | 'Warning', reason: string, message: string): void;
+  /** record an Event on an object of the provider's own (an IPPool), deduplicated the same way */
+  objectEvent(involved: InvolvedObject, type: 'Normal' | 'Warning', reason: string, message: string): void;
   signal: AbortSignal;
 }
 

@@ -1,6 +1,7 @@
 /**
  * The thin Kubernetes adapter of the local provider's pools: IPPool objects (plus --pool flags) into
- * setPools(), and pool status (size/used/free, a Valid condition) back onto the IPPool objects. The
+ * setPools(), and pool status (size/used/free, a Valid condition) back onto the IPPool objects, with one
+ * Warning Event on an IPPool each time it becomes invalid (or its problem changes). The
  * provider coalesces status to at most one report per pool per second; a write happens only on change.
  */
 import * as k8s from '@kubernetes/client-node';
@@ -9,7 +10,15 @@ import { ConfigError } from '../../src/config/errors.ts';
 import { apiStatusCode, describeApiError } from '../../src/kube/api-error.ts';
 import { ResilientInformer } from '../../src/kube/informer.ts';
 import type { PoolDefinition } from './ipam/definitions.ts';
-import { IPPOOL_GROUP, IPPOOL_PLURAL, IPPOOL_VERSION, poolFromObject, type InvalidPoolError } from './pool.ts';
+import {
+  IPPOOL_GROUP,
+  IPPOOL_KIND,
+  IPPOOL_PLURAL,
+  IPPOOL_VERSION,
+  poolFromObject,
+  type InvalidPoolError,
+} from './pool.ts';
+import type { ProviderContext } from '../../src/provider.ts';
 import type { LocalProvider, PoolStatus } from './provider.ts';
 
 interface IPPoolObject extends k8s.KubernetesObject {
@@ -24,16 +33,24 @@ export class IPPoolWatcher {
   private readonly provider: LocalProvider;
   private readonly flagPools: PoolDefinition[];
   private readonly log: Logger;
+  private readonly event: ProviderContext['objectEvent'];
   private readonly api: k8s.CustomObjectsApi;
   private readonly informer: ResilientInformer<IPPoolObject>;
   private readonly invalid = new Map<string, string>();
   private readonly written = new Map<string, string>();
   private unsubscribe: (() => void) | undefined;
 
-  constructor(kc: k8s.KubeConfig, provider: LocalProvider, flagPools: PoolDefinition[], log: Logger) {
+  constructor(
+    kc: k8s.KubeConfig,
+    provider: LocalProvider,
+    flagPools: PoolDefinition[],
+    log: Logger,
+    event: ProviderContext['objectEvent'],
+  ) {
     this.provider = provider;
     this.flagPools = flagPools;
     this.log = log;
+    this.event = event;
     this.api = kc.makeApiClient(k8s.CustomObjectsApi);
     const list = async () =>
       (await this.api.listClusterCustomObject({
@@ -117,7 +134,16 @@ export class IPPoolWatcher {
     const rejected: InvalidPoolError[] = this.provider.setPools(defs);
     for (const err of rejected) invalid.set(err.pool, err.message);
     for (const [name, message] of invalid) {
-      if (this.invalid.get(name) !== message) this.log.warn({ pool: name }, message);
+      if (this.invalid.get(name) === message) continue;
+      this.log.warn({ pool: name }, message);
+      const obj = this.informer.get(name);
+      if (obj?.metadata?.uid)
+        this.event(
+          { apiVersion: `${IPPOOL_GROUP}/${IPPOOL_VERSION}`, kind: IPPOOL_KIND, name, uid: obj.metadata.uid },
+          'Warning',
+          'InvalidSpec',
+          message,
+        );
     }
     const names = new Set([
       ...this.invalid.keys(),

@@ -64,7 +64,7 @@ export class KubeLocalProvider extends LocalProvider {
     await super.start(ctx);
     this.proxy?.watch(ctx.event, (keys) => ctx.requeue(keys));
     await this.watcher?.stop();
-    this.watcher = new IPPoolWatcher(ctx.kubeConfig, this, this.flagPools, ctx.log);
+    this.watcher = new IPPoolWatcher(ctx.kubeConfig, this, this.flagPools, ctx.log, ctx.objectEvent);
     await this.watcher.start();
   }
 

@@ -45,6 +45,7 @@ function recordingContext(): ProviderContext & { requeued: string[][] } {
     requeue: (keys) => requeued.push([...keys]),
     requeueAll: () => undefined,
     event: () => undefined,
+    objectEvent: () => undefined,
     signal,
   };
 }

@@ -249,6 +249,7 @@ export class ServiceController {
           const svc = this.cached(key);
           if (svc) this.events.record(svc, type, reason, message);
         },
+        objectEvent: (involved, type, reason, message) => this.events.recordOn(involved, type, reason, message),
       });
     }
     this.restoreAllocations();

@@ -1,5 +1,5 @@
 /**
- * Events on Services, deduplicated: the same (object, type, reason, message) is recorded at most once per
+ * Events on Services (and the objects providers own, such as IPPools), deduplicated: the same (object, type, reason, message) is recorded at most once per
  * window, so a failing Service retried with backoff doesn't flood the API. Recording never blocks or
  * fails a sync: Events go through a queue with a few in flight and a bounded backlog; beyond it they are
  * dropped, counted and logged (client-go's broadcaster drops too, at 1000), so a storm costs bounded memory
@@ -12,6 +12,15 @@ import type { ServiceObject } from '../model/objects.ts';
 import { describeApiError } from './api-error.ts';
 
 export type EventType = 'Normal' | 'Warning';
+
+/** The object an Event is about. A cluster-scoped one has no namespace: its Events go to `default`. */
+export interface InvolvedObject {
+  apiVersion: string;
+  kind: string;
+  name: string;
+  namespace?: string;
+  uid: string;
+}
 
 export interface EventSink {
   record(svc: ServiceObject, type: EventType, reason: string, message: string): void;
@@ -69,13 +78,28 @@ export class EventRecorder implements EventSink {
   }
 
   record(svc: ServiceObject, type: EventType, reason: string, message: string): void {
+    const meta = svc.metadata ?? {};
+    this.recordOn(
+      {
+        apiVersion: 'v1',
+        kind: 'Service',
+        name: meta.name ?? '',
+        namespace: meta.namespace ?? '',
+        uid: meta.uid ?? '',
+      },
+      type,
+      reason,
+      message,
+    );
+  }
+
+  recordOn(involved: InvolvedObject, type: EventType, reason: string, message: string): void {
     if (!this.enabled) return;
     if (this.sending.size >= this.maxBacklog) {
       this.drop(reason);
       return;
     }
-    const meta = svc.metadata ?? {};
-    const key = `${meta.uid ?? ''}\u0000${type}\u0000${reason}\u0000${message}`;
+    const key = `${involved.uid}\u0000${type}\u0000${reason}\u0000${message}`;
     const now = Date.now();
     const last = this.seen.get(key);
     if (last !== undefined && now - last < this.windowMs) return;
@@ -83,14 +107,12 @@ export class EventRecorder implements EventSink {
     if (this.seen.size > this.maxKeys) this.evict(now);
     const ts = new Date(now);
     const event: k8s.CoreV1Event = {
-      metadata: { generateName: `${meta.name ?? 'service'}.`, namespace: meta.namespace ?? 'default' },
-      involvedObject: {
-        apiVersion: 'v1',
-        kind: 'Service',
-        name: meta.name ?? '',
-        namespace: meta.namespace ?? '',
-        uid: meta.uid ?? '',
+      // client-go's recorder puts a cluster-scoped object's Events in the default namespace too
+      metadata: {
+        generateName: `${involved.name || involved.kind.toLowerCase()}.`,
+        namespace: involved.namespace || 'default',
       },
+      involvedObject: { ...involved },
       type,
       reason,
       message,

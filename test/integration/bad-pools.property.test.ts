@@ -1,7 +1,7 @@
 /**
  * Generated bad IPPools against the real apiserver (issue 13): every bad pool the apiserver stores (its
- * CRD schema refuses the rest) gets a Valid=False condition naming the field, and the same pool made good
- * turns Valid=True. Names run up to the 253 characters of a cluster-scoped object.
+ * CRD schema refuses the rest) gets a Valid=False condition and exactly one Warning Event naming the field,
+ * and the same pool made good turns Valid=True. Names run up to the 253 characters of a cluster-scoped object.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
@@ -11,11 +11,11 @@ import type { ServiceController } from '../../src/controller/controller.ts';
 import { silentLogger } from '../../src/log.ts';
 import { waitFor } from '../harness/fixtures.ts';
 import { badPoolInput, type BadPoolInput } from '../props/bad-input.ts';
-import { startCluster, startController, type Cluster } from './support.ts';
+import { eventsOf, startCluster, startController, type Cluster } from './support.ts';
 
 const group = { group: 'lbprovisioner.io', version: 'v1alpha1', plural: 'ippools' };
 type PoolObject = {
-  metadata?: { name?: string; resourceVersion?: string };
+  metadata?: { name?: string; uid?: string; resourceVersion?: string };
   status?: { conditions?: { type: string; status: string; message: string }[] };
 };
 
@@ -46,10 +46,22 @@ describe('generated bad IPPools (real apiserver)', () => {
       (c) => c.type === 'Valid',
     );
 
+  // an IPPool is cluster-scoped: its Events are in the default namespace, as client-go's recorder puts them
+  const warningsOn = async (name: string, uid: string) =>
+    (await eventsOf(cluster, 'default', name)).filter(
+      (e) =>
+        e.type === 'Warning' &&
+        e.involvedObject.uid === uid &&
+        e.involvedObject.kind === 'IPPool' &&
+        e.involvedObject.apiVersion === 'lbprovisioner.io/v1alpha1',
+    );
+
   async function badThenGood(bad: BadPoolInput): Promise<void> {
     const name = (bad.object as PoolObject).metadata!.name!;
+    let uid: string;
     try {
-      await custom.createClusterCustomObject({ ...group, body: bad.object as object });
+      uid = ((await custom.createClusterCustomObject({ ...group, body: bad.object as object })) as PoolObject).metadata!
+        .uid!;
     } catch (err) {
       // the CRD's schema refused it: nothing reaches the controller
       if ((err as { code?: number }).code === 422) return;
@@ -66,6 +78,11 @@ describe('generated bad IPPools (real apiserver)', () => {
       );
       expect(condition.message).toContain(bad.field);
       expect(condition.message.length).toBeLessThan(1_000);
+      const warning = await waitFor(async () => (await warningsOn(name, uid))[0], {
+        message: `a Warning Event on IPPool ${name} (${bad.category})`,
+        timeoutMs: 15_000,
+      });
+      expect([warning.reason, warning.message]).toEqual(['InvalidSpec', condition.message]);
 
       const current = (await custom.getClusterCustomObject({ ...group, name })) as PoolObject & object;
       await custom.replaceClusterCustomObject({
@@ -77,12 +94,14 @@ describe('generated bad IPPools (real apiserver)', () => {
         message: `IPPool ${name} to be Valid=True once made good`,
         timeoutMs: 15_000,
       });
+      // barrier: the controller has read the good pool, so the bad one's status writes echoed long before
+      expect((await warningsOn(name, uid)).map((e) => [e.reason, e.count])).toEqual([['InvalidSpec', 1]]);
     } finally {
       await custom.deleteClusterCustomObject({ ...group, name });
     }
   }
 
-  it('gives every stored bad pool Valid=False naming the field; made good it turns Valid=True', async () => {
+  it('gives every stored bad pool Valid=False and one Warning Event naming the field; made good it turns Valid=True', async () => {
     await fc.assert(
       fc.asyncProperty(badPoolInput, async (bad) => {
         await badThenGood(bad);

@@ -126,7 +126,12 @@ export class IPPoolWatcher {
     if (!this.informer.hasSynced) return;
     const defs = [...this.flagPools];
     const invalid = new Map<string, string>();
-    for (const obj of this.informer.list()) {
+    // oldest first (flag pools before all): of two overlapping pools, the newer is refused
+    const made = (o: IPPoolObject) => new Date(o.metadata?.creationTimestamp ?? 0).getTime() || 0;
+    const objects = [...this.informer.list()].sort(
+      (a, b) => made(a) - made(b) || (a.metadata?.name ?? '').localeCompare(b.metadata?.name ?? ''),
+    );
+    for (const obj of objects) {
       const parsed = poolFromObject(obj);
       if (parsed.ok) defs.push(parsed.pool);
       else invalid.set(obj.metadata?.name ?? '', parsed.error.message);

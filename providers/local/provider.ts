@@ -122,7 +122,13 @@ export class LocalProvider implements LoadBalancerProvider {
     return errors.map((error) =>
       error.kind === 'InvalidPoolAddress'
         ? invalidPoolAddress(error.pool, 'spec.addresses', error.value)
-        : new InvalidPoolError('', 'spec', error.message),
+        : error.kind === 'PoolOverlap'
+          ? new InvalidPoolError(
+              error.pool,
+              'spec.addresses',
+              `"${error.value}" overlaps "${error.otherValue}" of pool "${error.other}"`,
+            )
+          : new InvalidPoolError('', 'spec', error.message),
     );
   }
 
@@ -341,6 +347,7 @@ export function toProviderError(error: IpamError, local: Pick<LocalRequest, 'ips
     case 'PoolNotServing':
       return blame(local.poolFrom ?? local.ipsFrom);
     case 'InvalidPoolAddress':
+    case 'PoolOverlap':
     case 'RestoreConflict':
       return new InvalidSpecError(error.message);
   }

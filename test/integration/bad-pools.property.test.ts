@@ -112,4 +112,54 @@ describe('generated bad IPPools (real apiserver)', () => {
     expect(stored).toBeGreaterThan(0);
     if (process.env.PROPS_VERBOSE) console.log(`bad pools stored by the apiserver: ${stored} of 16`);
   }, 300_000);
+
+  it('refuses the newer of two overlapping IPPools with Valid=False and one Warning Event naming both entries', async () => {
+    const make = async (name: string, addresses: string[]) =>
+      (
+        (await custom.createClusterCustomObject({
+          ...group,
+          body: { apiVersion: 'lbprovisioner.io/v1alpha1', kind: 'IPPool', metadata: { name }, spec: { addresses } },
+        })) as PoolObject
+      ).metadata!.uid!;
+    const condition = (name: string, status: string) =>
+      waitFor(async () => ((await valid(name))?.status === status ? await valid(name) : undefined), {
+        message: `IPPool ${name} to be Valid=${status}`,
+        timeoutMs: 15_000,
+      });
+    try {
+      const olderUid = await make('overlap-older', ['198.18.16.0/28']);
+      await condition('overlap-older', 'True');
+      // creationTimestamp has whole seconds: the newer pool must be made in a later one
+      const second = Math.floor(Date.now() / 1000);
+      await waitFor(async () => (Math.floor(Date.now() / 1000) > second ? true : undefined), {
+        message: 'the next second',
+      });
+      const newerUid = await make('overlap-newer', ['198.18.16.8-198.18.16.20']);
+      const refused = await condition('overlap-newer', 'False');
+      const expected =
+        'pool "overlap-newer": spec.addresses: "198.18.16.8-198.18.16.20" overlaps "198.18.16.0/28" of pool "overlap-older"';
+      expect(refused?.message).toBe(expected);
+      await waitFor(async () => (await warningsOn('overlap-newer', newerUid))[0], {
+        message: 'a Warning Event on overlap-newer',
+        timeoutMs: 15_000,
+      });
+
+      // the newer pool made good: it serves, and the older one was never touched
+      const current = (await custom.getClusterCustomObject({ ...group, name: 'overlap-newer' })) as PoolObject & object;
+      await custom.replaceClusterCustomObject({
+        ...group,
+        name: 'overlap-newer',
+        body: { ...current, spec: { addresses: ['198.18.16.16/28'] } },
+      });
+      await condition('overlap-newer', 'True');
+      expect((await warningsOn('overlap-newer', newerUid)).map((e) => [e.reason, e.message, e.count])).toEqual([
+        ['InvalidSpec', expected, 1],
+      ]);
+      expect((await valid('overlap-older'))?.status).toBe('True');
+      expect(await warningsOn('overlap-older', olderUid)).toEqual([]);
+    } finally {
+      for (const name of ['overlap-newer', 'overlap-older'])
+        await custom.deleteClusterCustomObject({ ...group, name }).catch(() => undefined);
+    }
+  }, 60_000);
 });

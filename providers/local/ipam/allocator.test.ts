@@ -452,6 +452,19 @@ describe('replacing the pool set', () => {
     },
   );
 
+  it('refuses a pool that overlaps an earlier one, naming both entries; the earlier one serves on', () => {
+    const ipam = new Allocator();
+    const { errors } = ipam.setPools([
+      pool('old', ['10.0.0.0/24', 'fd00::/120']),
+      pool('new', ['10.1.0.0/24', '10.0.0.200-10.0.1.5']),
+      pool('apart', ['10.0.1.0/24', 'fd00::100/120']),
+    ]);
+    expect(errors.map((e) => e.message)).toEqual([
+      'pool "new": "10.0.0.200-10.0.1.5" overlaps "10.0.0.0/24" of pool "old"',
+    ]);
+    expect(ipam.stats().map((s) => s.name)).toEqual(['apart', 'old']);
+  });
+
   it('asks to retry every waiting Service when pools change', () => {
     const ipam = new Allocator([]);
     ipam.allocate(service('default/a'));

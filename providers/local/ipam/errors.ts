@@ -32,6 +32,7 @@ export type IpamError =
     }
   | { kind: 'NoPoolAvailable'; family: IpFamily; message: string }
   | { kind: 'InvalidPoolAddress'; pool: string; value: string; message: string }
+  | { kind: 'PoolOverlap'; pool: string; value: string; other: string; otherValue: string; message: string }
   | {
       kind: 'RestoreConflict';
       key: string;
@@ -116,6 +117,15 @@ export const ipamError = {
     pool,
     value,
     message: `pool "${pool}": "${value}" is not a CIDR, an address range (first-last) or an IP address`,
+  }),
+  /** MetalLB refuses overlapping pools too: an address in two pools would be counted, and served, twice */
+  poolOverlap: (pool: string, value: string, other: string, otherValue: string): IpamError => ({
+    kind: 'PoolOverlap',
+    pool,
+    value,
+    other,
+    otherValue,
+    message: `pool "${pool}": "${value}" overlaps "${otherValue}" of pool "${other}"`,
   }),
   restoreConflict: (key: string, address: string, holder: string, why: string): IpamError => ({
     kind: 'RestoreConflict',

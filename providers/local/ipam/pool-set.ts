@@ -26,16 +26,27 @@ export interface CompiledPools {
   errors: IpamError[];
 }
 
+/** Definitions in the order they were made: a pool that overlaps an earlier one is the one refused. */
 export function compilePools(definitions: PoolDefinition[]): CompiledPools {
   const errors: IpamError[] = [];
   const byName = new Map<string, Pool>();
   for (const definition of definitions) {
     const pool = compilePool(definition);
-    if ('kind' in pool) errors.push(pool);
-    else byName.set(pool.name, pool);
+    const refused = 'kind' in pool ? pool : overlapWith(pool, [...byName.values()]);
+    if (refused) errors.push(refused);
+    else if (!('kind' in pool)) byName.set(pool.name, pool);
   }
   const ordered = [...byName.values()].sort(byPriorityThenName);
   return { byName, ordered, errors };
+}
+
+function overlapWith(pool: Pool, accepted: Pool[]): IpamError | null {
+  for (const range of pool.ranges)
+    for (const other of accepted)
+      for (const taken of other.ranges)
+        if (range.family === taken.family && range.first <= taken.last && taken.first <= range.last)
+          return ipamError.poolOverlap(pool.name, range.text, other.name, taken.text);
+  return null;
 }
 
 /** A pool with one bad entry is rejected whole: half a pool would hand out addresses the user didn't mean. */

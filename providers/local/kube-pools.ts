@@ -142,7 +142,9 @@ export class IPPoolWatcher {
       if (this.invalid.get(name) === message) continue;
       this.log.warn({ pool: name }, message);
       const obj = this.informer.get(name);
-      if (obj?.metadata?.uid)
+      // already shown on the pool (a restart, a new leader): said once, not again
+      const shown = obj?.status?.conditions?.find((c) => c.type === 'Valid');
+      if (obj?.metadata?.uid && !(shown?.status === 'False' && shown.message === message))
         this.event(
           { apiVersion: `${IPPOOL_GROUP}/${IPPOOL_VERSION}`, kind: IPPOOL_KIND, name, uid: obj.metadata.uid },
           'Warning',

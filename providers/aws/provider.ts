@@ -36,7 +36,7 @@ import { loadBalancersByArn } from './reads.ts';
 import { stableStringify } from '../../src/model/stable-json.ts';
 import type { EnsurePlan, PlanSettings } from './plan-ensure.ts';
 import { targetSteps } from './plan-listeners.ts';
-import { planTargets } from './plan.ts';
+import { opensToEveryone, planTargets } from './plan.ts';
 import type { AwsProviderOptions } from './provider-options.ts';
 import { loadBalancerStatus } from './status.ts';
 import { targetHealthOf } from './target-health.ts';
@@ -99,8 +99,12 @@ export class AwsProvider implements LoadBalancerProvider {
    * the backend security group and the node rules) is known to no worker: eight workers starting at once
    * would each read it all and each create the backend group (seven answered "duplicate", re-planned and
    * read again). So the first ensures take turns until one succeeds; after that they run side by side.
+   * The same holds for the shared open frontend group: Services open to everyone take turns until one
+   * of them has made (or found) it.
    */
   private warm = false;
+  /** an ensure has made or found the cluster's shared open group (cleared when the shared groups go) */
+  private openShared = false;
   private coldTurn: Promise<void> = Promise.resolve();
   /** the last tag scan by Service UID (list(), or a delete this process cannot vouch for), for a few seconds */
   private readonly scans = new TtlCache<Map<string, Owned>>(30_000);
@@ -168,14 +172,16 @@ export class AwsProvider implements LoadBalancerProvider {
     signal: AbortSignal,
     options: { drift?: boolean } = {},
   ): Promise<LoadBalancerStatus> {
-    if (this.warm) return this.ensureNow(lb, signal, options);
+    const opts = awsOptions(lb);
+    const setUp = () => this.warm && (this.openShared || !opensToEveryone(opts));
+    if (setUp()) return this.ensureNow(lb, opts, signal, options);
     const turn = this.coldTurn;
     let done!: () => void;
     this.coldTurn = new Promise<void>((resolve) => (done = resolve));
     try {
       await turn;
-      if (this.warm) done(); // the one before us set the cluster up: no need to wait for us
-      const status = await this.ensureNow(lb, signal, options);
+      if (setUp()) done(); // the one before us set up what we need: no need to wait for us
+      const status = await this.ensureNow(lb, opts, signal, options);
       this.warm = true;
       return status;
     } finally {
@@ -185,13 +191,13 @@ export class AwsProvider implements LoadBalancerProvider {
 
   private async ensureNow(
     lb: DesiredLoadBalancer,
+    opts: AwsOptions,
     signal: AbortSignal,
     options: { drift?: boolean },
   ): Promise<LoadBalancerStatus> {
     const ctx = this.ctx(signal, options.drift);
     const polled = options.drift ? undefined : await this.pollProvisioning(ctx, lb);
     if (polled) return polled;
-    const opts = awsOptions(lb);
     const progress = newProgress();
     this.settled.delete(lb.ref.uid);
     this.provisioning.delete(lb.ref.uid);
@@ -261,11 +267,15 @@ export class AwsProvider implements LoadBalancerProvider {
       })),
     });
     this.settled.add(lb.ref.uid);
-    if (plan.cluster) {
-      const backend = resolve(progress, plan.cluster.backend);
-      this.caches.backendGroup.set(plan.cluster.vpcId, backend);
-      if (plan.cluster.nodeRulesKey)
-        this.caches.nodeRules.set(`${plan.cluster.vpcId}|${plan.cluster.nodeRulesKey}`, backend);
+    const { vpcId, backend, nodeRulesKey, open } = plan.cluster ?? {};
+    if (vpcId && backend) {
+      const id = resolve(progress, backend);
+      this.caches.backendGroup.set(vpcId, id);
+      if (nodeRulesKey) this.caches.nodeRules.set(`${vpcId}|${nodeRulesKey}`, id);
+    }
+    if (vpcId && open) {
+      this.caches.openGroup.set(vpcId, resolve(progress, open));
+      this.openShared = true;
     }
   }
 
@@ -347,6 +357,8 @@ export class AwsProvider implements LoadBalancerProvider {
       if (progress.changed) {
         this.caches.backendGroup.clear();
         this.caches.nodeRules.clear();
+        this.caches.openGroup.clear();
+        this.openShared = false;
       }
     }
   }

@@ -168,14 +168,24 @@ export async function extraCertificatesOf(ctx: Ctx, listener: Listener): Promise
 
 /** A security group by name in a VPC. */
 export async function securityGroupNamed(ctx: Ctx, vpcId: string, name: string): Promise<SecurityGroup | undefined> {
+  return (await securityGroupsNamed(ctx, vpcId, [name])).get(name);
+}
+
+/** Security groups of the VPC by name, in one call. */
+export async function securityGroupsNamed(
+  ctx: Ctx,
+  vpcId: string,
+  names: string[],
+): Promise<Map<string, SecurityGroup>> {
+  if (names.length === 0) return new Map();
   const res = await ctx.api.ec2(
     new DescribeSecurityGroupsCommand({
       Filters: [
         { Name: 'vpc-id', Values: [vpcId] },
-        { Name: 'group-name', Values: [name] },
+        { Name: 'group-name', Values: names },
       ],
     }),
     ctx.signal,
   );
-  return res.SecurityGroups?.[0];
+  return new Map((res.SecurityGroups ?? []).map((g) => [g.GroupName ?? '', g]));
 }

@@ -5,7 +5,7 @@
  */
 import { expect } from '@jest/globals';
 import { DescribeSecurityGroupsCommand } from '@aws-sdk/client-ec2';
-import type { IpPermission } from '@aws-sdk/client-ec2';
+import type { IpPermission, SecurityGroup } from '@aws-sdk/client-ec2';
 import { DescribeListenersCommand, DescribeTargetHealthCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
 import type { DesiredLoadBalancer } from '../../src/model/desired.ts';
 import { clusterFixture, motoClients, startMoto } from '../harness/moto.ts';
@@ -127,14 +127,25 @@ export class MotoWorld {
     return (res.TargetHealthDescriptions ?? []).map((d) => d.Target!.Id!).sort();
   }
 
-  /** The inbound rules of the Service's frontend security group. */
-  async frontendRules(lb: DesiredLoadBalancer): Promise<IpPermission[]> {
-    const res = await this.raw.ec2.send(
-      new DescribeSecurityGroupsCommand({
-        Filters: [{ Name: 'tag:lbprovisioner.io/service-uid', Values: [lb.ref.uid] }],
-      }),
+  /** The frontend security groups the Service's NLB carries: its own, or the cluster's shared open one. */
+  async frontendGroups(lb: DesiredLoadBalancer): Promise<SecurityGroup[]> {
+    const nlb = (await this.ofService(lb)).lbs[0];
+    if (!nlb?.SecurityGroups?.length) return [];
+    const res = await this.raw.ec2.send(new DescribeSecurityGroupsCommand({ GroupIds: nlb.SecurityGroups }));
+    return (res.SecurityGroups ?? []).filter((g) =>
+      (g.Tags ?? []).some(
+        (t) =>
+          t.Key === 'lbprovisioner.io/resource' &&
+          (t.Value === 'frontend-security-group' || t.Value === 'open-security-group'),
+      ),
     );
-    return res.SecurityGroups![0]!.IpPermissions ?? [];
+  }
+
+  /** The inbound rules of the frontend group the Service's NLB carries. */
+  async frontendRules(lb: DesiredLoadBalancer): Promise<IpPermission[]> {
+    const groups = await this.frontendGroups(lb);
+    expect(groups).toHaveLength(1);
+    return groups[0]!.IpPermissions ?? [];
   }
 
   /** ensure twice: the second must make no mutating call and say changed: false */

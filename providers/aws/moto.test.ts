@@ -362,6 +362,27 @@ describe('AWS provider against moto: a load balancer still provisioning', () => 
   });
 });
 
+describe('AWS provider against moto: load balancers still provisioning, rechecked together', () => {
+  it('shares one DescribeLoadBalancers among rechecks that come together, and each gets its own NLB', async () => {
+    const lbs = ['batch-a', 'batch-b', 'batch-c', 'batch-d', 'batch-e'].map((name) => service(name, 80));
+    const created = [];
+    for (const lb of lbs) created.push(await provider.ensure(lb, signal));
+    expect(created.every((s) => !s.ready)).toBe(true);
+    calls.reset();
+    const polled = await Promise.all(lbs.map((lb) => provider.ensure(lb, signal)));
+    expect(calls.calls.map((c) => c.operation)).toEqual(['DescribeLoadBalancers']);
+    expect((calls.calls[0]!.input as { LoadBalancerArns: string[] }).LoadBalancerArns).toHaveLength(5);
+    expect(polled.map((s) => s.ingress)).toEqual(created.map((s) => s.ingress));
+    // one recheck alone also asks after the others still provisioning
+    const more = ['batch-f', 'batch-g'].map((name) => service(name, 80));
+    for (const lb of more) await provider.ensure(lb, signal);
+    calls.reset();
+    await provider.ensure(more[0]!, signal);
+    expect((calls.calls[0]!.input as { LoadBalancerArns: string[] }).LoadBalancerArns).toHaveLength(2);
+    for (const lb of [...lbs, ...more]) await provider.delete(lb.ref, signal);
+  });
+});
+
 runConformance(
   'aws (moto)',
   async () => {

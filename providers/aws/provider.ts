@@ -32,7 +32,7 @@ import { candidateNames } from './placement.ts';
 import { planDelete, planSharedCleanup } from './plan-delete.ts';
 import type { ObservedDelete } from './plan-delete.ts';
 import { planEnsure } from './plan-ensure.ts';
-import { loadBalancersByArn } from './reads.ts';
+import { ProvisioningPoll } from './provisioning-poll.ts';
 import { stableStringify } from '../../src/model/stable-json.ts';
 import type { EnsurePlan, PlanSettings } from './plan-ensure.ts';
 import { targetSteps } from './plan-listeners.ts';
@@ -92,6 +92,8 @@ export class AwsProvider implements LoadBalancerProvider {
     string,
     { spec: string; arn: string; eipAddresses: string[]; warnings: string[] }
   >();
+  /** rechecks of those NLBs, batched */
+  private readonly poll = new ProvisioningPoll();
   /** ensures and deletes running now: the shared groups are checked only when none is */
   private busy = 0;
   /**
@@ -249,7 +251,8 @@ export class AwsProvider implements LoadBalancerProvider {
   private async pollProvisioning(ctx: Ctx, lb: DesiredLoadBalancer): Promise<LoadBalancerStatus | undefined> {
     const pending = this.provisioning.get(lb.ref.uid);
     if (!pending || !this.settled.has(lb.ref.uid) || pending.spec !== specOf(lb)) return undefined;
-    const [nlb] = await loadBalancersByArn(ctx, [pending.arn]);
+    const others = [...this.provisioning.values()].map((p) => p.arn);
+    const nlb = await this.poll.state(ctx, pending.arn, others);
     if (!nlb) return undefined; // gone meanwhile: the full ensure builds it again
     if (nlb.State?.Code === 'active') this.provisioning.delete(lb.ref.uid);
     return loadBalancerStatus(nlb.State?.Code, nlb.DNSName, pending.eipAddresses, pending.warnings, false);
@@ -341,6 +344,7 @@ export class AwsProvider implements LoadBalancerProvider {
       // remembered before the NLB goes: an interruption after it finishes from memory
       this.pendingDelete.set(ref.uid, new Set(observed.targetGroups.map((t) => t.arn)));
       await apply(ctx, planDelete(observed), newProgress());
+      for (const l of observed.loadBalancers) this.poll.forget(l.arn);
       this.pendingDelete.delete(ref.uid);
       this.leftovers.delete(ref.uid);
       this.known.delete(ref.uid);

@@ -53,14 +53,25 @@ export async function loadBalancerNamed(ctx: Ctx, name: string): Promise<LoadBal
   }
 }
 
+/** The NLBs with these ARNs that exist, 20 per call (one gone makes AWS refuse its batch: then one by one). */
 export async function loadBalancersByArn(ctx: Ctx, arns: string[]): Promise<LoadBalancer[]> {
   const out: LoadBalancer[] = [];
-  for (const arn of arns) {
+  const describe = async (batch: string[]) =>
+    (await ctx.api.elbv2(new DescribeLoadBalancersCommand({ LoadBalancerArns: batch }), ctx.signal)).LoadBalancers ??
+    [];
+  for (const batch of chunks([...new Set(arns)], 20)) {
     try {
-      const res = await ctx.api.elbv2(new DescribeLoadBalancersCommand({ LoadBalancerArns: [arn] }), ctx.signal);
-      out.push(...(res.LoadBalancers ?? []));
+      out.push(...(await describe(batch)));
     } catch (err) {
       if (errorCode(err) !== 'LoadBalancerNotFound') throw err;
+      if (batch.length === 1) continue;
+      for (const arn of batch) {
+        try {
+          out.push(...(await describe([arn])));
+        } catch (e) {
+          if (errorCode(e) !== 'LoadBalancerNotFound') throw e;
+        }
+      }
     }
   }
   return out;

@@ -4,31 +4,30 @@
  * moving between the two swaps its NLB's groups with SetSecurityGroups and leaves nothing behind; the
  * shared groups go with the last NLB; and Services ensured at once create the shared group once.
  */
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import { DescribeSecurityGroupsCommand } from '@aws-sdk/client-ec2';
 import type { DesiredLoadBalancer } from '../../src/model/desired.ts';
 import { NOTHING_LEFT } from '../../test/aws/moto-inventory.ts';
-import { MotoWorld } from '../../test/aws/moto-world.ts';
+import { motoWorldFor } from '../../test/aws/moto-world.ts';
 import { AWS_ANNOTATION as A } from './annotations.ts';
 
 const CLUSTER = 'sg-it';
 const signal = new AbortController().signal;
 const OPEN_GROUP = `lbp-${CLUSTER}-open`;
-let w: MotoWorld;
+const world = motoWorldFor(CLUSTER);
 
-beforeAll(async () => {
-  w = await MotoWorld.start(CLUSTER);
-}, 120_000);
+/** the mutating operations since the last reset, sorted */
+const mutations = () =>
+  world()
+    .calls.mutating()
+    .map((x) => x.operation)
+    .sort();
 
-afterAll(async () => {
-  await w?.stop();
-});
-
-const groupNames = async (lb: DesiredLoadBalancer) => (await w.frontendGroups(lb)).map((g) => g.GroupName).sort();
+const groupNames = async (lb: DesiredLoadBalancer) => (await world().frontendGroups(lb)).map((g) => g.GroupName).sort();
 
 /** The cluster's shared open groups in moto (by name: a second one would be a race lost). */
 async function openGroups(): Promise<string[]> {
-  const res = await w.raw.ec2.send(
+  const res = await world().raw.ec2.send(
     new DescribeSecurityGroupsCommand({ Filters: [{ Name: 'group-name', Values: [OPEN_GROUP] }] }),
   );
   return (res.SecurityGroups ?? []).map((g) => g.GroupId!);
@@ -36,16 +35,11 @@ async function openGroups(): Promise<string[]> {
 
 describe('frontend security groups', () => {
   it('Services open to everyone share one group (7 mutating calls each after the first); one with source ranges gets its own', async () => {
-    const [a, b, c] = ['open-a', 'open-b', 'open-c'].map((name) => w.service(name, 80, 443));
-    await w.provider.ensure(a!, signal);
-    w.calls.reset();
-    await w.provider.ensure(b!, signal);
-    expect(
-      w.calls
-        .mutating()
-        .map((x) => x.operation)
-        .sort(),
-    ).toEqual([
+    const [a, b, c] = ['open-a', 'open-b', 'open-c'].map((name) => world().service(name, 80, 443));
+    await world().provider.ensure(a!, signal);
+    world().calls.reset();
+    await world().provider.ensure(b!, signal);
+    expect(mutations()).toEqual([
       'CreateListener',
       'CreateListener',
       'CreateLoadBalancer',
@@ -55,98 +49,89 @@ describe('frontend security groups', () => {
       'RegisterTargets',
     ]);
     // a restarted controller finds the shared group instead of making a second one
-    const restarted = w.newProvider();
+    const restarted = world().newProvider();
     await restarted.provider.ensure(c!, signal);
     expect(restarted.calls.count('CreateSecurityGroup')).toBe(0);
     for (const lb of [a!, b!, c!]) expect(await groupNames(lb)).toEqual([OPEN_GROUP]);
     expect(await openGroups()).toHaveLength(1);
-    const rules = (await w.frontendRules(a!)).map((p) => `${p.IpProtocol}/${p.FromPort}-${p.ToPort}`).sort();
+    const rules = (await world().frontendRules(a!)).map((p) => `${p.IpProtocol}/${p.FromPort}-${p.ToPort}`).sort();
     expect(rules).toEqual(['tcp/0-65535', 'udp/0-65535']);
 
-    const ranged = { ...w.service('ranged', 80), annotations: { [A.sourceRanges]: '10.0.0.0/8' } };
-    await w.converge(ranged);
+    const ranged = { ...world().service('ranged', 80), annotations: { [A.sourceRanges]: '10.0.0.0/8' } };
+    await world().converge(ranged);
     expect(await groupNames(ranged)).toEqual([expect.stringMatching(/-frontend$/)]);
     // the shared group belongs to no Service: list() reports the four Services and nothing else
-    const listed = await w.newProvider().provider.list(signal);
+    const listed = await world().newProvider().provider.list(signal);
     expect(listed.map((r) => r.uid).sort()).toEqual([a!, b!, c!, ranged].map((lb) => lb.ref.uid).sort());
 
-    for (const lb of [a!, b!, c!, ranged]) await w.provider.delete(lb.ref, signal);
-    expect(await w.stock()).toEqual(NOTHING_LEFT);
+    for (const lb of [a!, b!, c!, ranged]) await world().provider.delete(lb.ref, signal);
+    expect(await world().stock()).toEqual(NOTHING_LEFT);
   });
 
   it('switching source ranges on and off swaps the groups with SetSecurityGroups and leaves nothing behind', async () => {
-    const open = w.service('switch', 80);
-    await w.converge(open);
+    const open = world().service('switch', 80);
+    await world().converge(open);
     const ranged = { ...open, sourceRanges: ['192.168.0.0/16'] };
-    w.calls.reset();
-    await w.provider.ensure(ranged, signal);
-    expect(
-      w.calls
-        .mutating()
-        .map((x) => x.operation)
-        .sort(),
-    ).toEqual(['AuthorizeSecurityGroupIngress', 'CreateSecurityGroup', 'SetSecurityGroups']);
-    await w.converge(ranged);
+    world().calls.reset();
+    await world().provider.ensure(ranged, signal);
+    expect(mutations()).toEqual(['AuthorizeSecurityGroupIngress', 'CreateSecurityGroup', 'SetSecurityGroups']);
+    await world().converge(ranged);
     const own = await groupNames(ranged);
     expect(own).toEqual([expect.stringMatching(/-frontend$/)]);
 
-    w.calls.reset();
-    await w.provider.ensure(open, signal);
-    expect(
-      w.calls
-        .mutating()
-        .map((x) => x.operation)
-        .sort(),
-    ).toEqual(['DeleteSecurityGroup', 'SetSecurityGroups']);
-    await w.converge(open);
+    world().calls.reset();
+    await world().provider.ensure(open, signal);
+    expect(mutations()).toEqual(['DeleteSecurityGroup', 'SetSecurityGroups']);
+    await world().converge(open);
     expect(await groupNames(open)).toEqual([OPEN_GROUP]);
-    expect((await w.stock()).securityGroups).not.toContain(own[0]);
+    expect((await world().stock()).securityGroups).not.toContain(own[0]);
 
     // explicit groups: the NLB carries them (and the backend group), no managed frontend group
-    const user = (await w.raw.ec2.send(new DescribeSecurityGroupsCommand({ GroupIds: [w.fx.clusterSecurityGroup] })))
-      .SecurityGroups![0]!;
+    const user = (
+      await world().raw.ec2.send(new DescribeSecurityGroupsCommand({ GroupIds: [world().fx.clusterSecurityGroup] }))
+    ).SecurityGroups![0]!;
     const explicit = { ...open, annotations: { [A.securityGroups]: user.GroupId! } };
-    await w.converge(explicit);
-    expect((await w.ofService(open)).lbs[0]!.SecurityGroups).toContain(user.GroupId);
-    expect(await w.frontendGroups(open)).toEqual([]);
+    await world().converge(explicit);
+    expect((await world().ofService(open)).lbs[0]!.SecurityGroups).toContain(user.GroupId);
+    expect(await world().frontendGroups(open)).toEqual([]);
 
-    await w.provider.delete(open.ref, signal);
-    expect(await w.stock()).toEqual(NOTHING_LEFT);
+    await world().provider.delete(open.ref, signal);
+    expect(await world().stock()).toEqual(NOTHING_LEFT);
   });
 
   it('the shared groups stay while an NLB carries them and go with the last one, also after a restart', async () => {
-    const a = w.service('last-a', 80);
-    const b = w.service('last-b', 80);
-    await w.provider.ensure(a, signal);
-    await w.provider.ensure(b, signal);
+    const a = world().service('last-a', 80);
+    const b = world().service('last-b', 80);
+    await world().provider.ensure(a, signal);
+    await world().provider.ensure(b, signal);
     // a restarted controller deletes one: the other still uses both shared groups
-    await w.newProvider().provider.delete(a.ref, signal);
-    const left = await w.stock();
+    await world().newProvider().provider.delete(a.ref, signal);
+    const left = await world().stock();
     expect(left.securityGroups.sort()).toEqual([`lbp-${CLUSTER}-backend`, OPEN_GROUP]);
     expect(left.nodeRules).toBeGreaterThanOrEqual(3);
-    const last = w.newProvider().provider;
+    const last = world().newProvider().provider;
     await last.delete(b.ref, signal);
-    expect(await w.stock()).toEqual(NOTHING_LEFT);
+    expect(await world().stock()).toEqual(NOTHING_LEFT);
     // and the next open Service makes them again (the provider forgot the groups it removed)
-    const again = w.service('again', 80);
+    const again = world().service('again', 80);
     await last.ensure(again, signal);
     expect(await groupNames(again)).toEqual([OPEN_GROUP]);
     await last.delete(again.ref, signal);
-    expect(await w.stock()).toEqual(NOTHING_LEFT);
+    expect(await world().stock()).toEqual(NOTHING_LEFT);
   });
 
   it('Services open to everyone ensured at once create exactly one shared group, also once the cluster is set up', async () => {
-    const fresh = w.newProvider();
+    const fresh = world().newProvider();
     // the cluster is set up by a Service with source ranges: the open group does not exist yet
-    const ranged = { ...w.service('first-ranged', 80), sourceRanges: ['10.0.0.0/8'] };
+    const ranged = { ...world().service('first-ranged', 80), sourceRanges: ['10.0.0.0/8'] };
     await fresh.provider.ensure(ranged, signal);
     fresh.calls.reset();
-    const open = Array.from({ length: 8 }, (_, i) => w.service(`burst-${i}`, 80, 443));
+    const open = Array.from({ length: 8 }, (_, i) => world().service(`burst-${i}`, 80, 443));
     await Promise.all(open.map((lb) => fresh.provider.ensure(lb, signal)));
     expect(fresh.calls.count('CreateSecurityGroup')).toBe(1);
     expect(await openGroups()).toHaveLength(1);
     for (const lb of open) expect(await groupNames(lb)).toEqual([OPEN_GROUP]);
     await Promise.all([ranged, ...open].map((lb) => fresh.provider.delete(lb.ref, signal)));
-    expect(await w.stock()).toEqual(NOTHING_LEFT);
+    expect(await world().stock()).toEqual(NOTHING_LEFT);
   });
 });

@@ -3,7 +3,7 @@
  * wired with the call recorder and the middleware that gives moto AWS's answers, and readers of what
  * exists (raw clients, not provider code).
  */
-import { expect } from '@jest/globals';
+import { afterAll, beforeAll, expect } from '@jest/globals';
 import { DescribeSecurityGroupsCommand } from '@aws-sdk/client-ec2';
 import type { IpPermission, SecurityGroup } from '@aws-sdk/client-ec2';
 import { DescribeListenersCommand, DescribeTargetHealthCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
@@ -162,4 +162,16 @@ export class MotoWorld {
     await this.provider?.close();
     await this.moto.stop();
   }
+}
+
+/** A test file's world: moto started before its tests and stopped after them. */
+export function motoWorldFor(clusterName: string): () => MotoWorld {
+  let world: MotoWorld | undefined;
+  beforeAll(async () => {
+    world = await MotoWorld.start(clusterName);
+  }, 120_000);
+  afterAll(async () => {
+    await world?.stop();
+  });
+  return () => world!;
 }

@@ -85,9 +85,7 @@ try {
   const createMix = new Map<string, number>();
   for (const c of calls.calls) createMix.set(c.operation, (createMix.get(c.operation) ?? 0) + 1);
 
-  // the controller's recheck of an NLB still provisioning, until AWS (here moto) says active; it comes 15 s
-  // after a create, and a sync in the first 3 s after one is answered from the create without asking
-  await new Promise((resolve) => setTimeout(resolve, 3_100));
+  // the controller's recheck of an NLB still provisioning, until AWS (here moto) says active
   calls.reset();
   let rechecks = 0;
   for (let pending = services; pending.length > 0 && rechecks < 5; rechecks++) {

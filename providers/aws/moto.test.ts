@@ -4,7 +4,6 @@
  * test/aws/moto-world.ts) gives AWS's answer and says so.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { AllocateAddressCommand } from '@aws-sdk/client-ec2';
 import {
   DescribeLoadBalancerAttributesCommand,
@@ -23,11 +22,6 @@ import type { AwsProvider } from './provider.ts';
 import type { CallRecorder } from '../../test/aws/sdk-middleware.ts';
 
 const CLUSTER = 'moto-it';
-/** how long the provider takes a new NLB to be still provisioning without asking (its default) */
-const RECHECK_AFTER_CREATE_MS = 3_000;
-const JUST_CREATED_MS = RECHECK_AFTER_CREATE_MS + 100;
-/** a provider that waits after a create before asking AWS, as the shipped one does (MotoWorld's asks at once) */
-const withRecheckWait = () => w.newProvider(CLUSTER, { recheckAfterCreateMs: RECHECK_AFTER_CREATE_MS });
 const signal = new AbortController().signal;
 let w: MotoWorld;
 let provider: AwsProvider;
@@ -336,20 +330,14 @@ describe('AWS provider against moto: a cold start', () => {
 
 describe('AWS provider against moto: a load balancer still provisioning', () => {
   it('is polled with one DescribeLoadBalancers while the Service asks for what was built, and ensured in full otherwise', async () => {
-    const { provider: p, calls: c } = withRecheckWait();
     const lb = service('poll', 80);
-    const created = await p.ensure(lb, signal);
+    const created = await provider.ensure(lb, signal);
     expect(created.ready).toBe(false); // moto, like AWS, answers a new NLB as provisioning
-    // a sync moments after the create (the controller's own writes bring the Service back) asks nothing
-    c.reset();
-    expect(await p.ensure(lb, signal)).toEqual({ ...created, changed: false });
-    expect(c.calls).toEqual([]);
-    await sleep(JUST_CREATED_MS);
-    c.reset();
+    calls.reset();
     // the controller's recheck builds the same spec afresh: other key order, nodes listed in another order
     const afresh = { ...Object.fromEntries(Object.entries(lb).reverse()), targets: [...lb.targets].reverse() };
-    const polled = await p.ensure(afresh as DesiredLoadBalancer, signal);
-    expect(c.calls.map((x) => x.operation)).toEqual(['DescribeLoadBalancers']);
+    const polled = await provider.ensure(afresh as DesiredLoadBalancer, signal);
+    expect(calls.calls.map((c) => c.operation)).toEqual(['DescribeLoadBalancers']);
     expect(polled.ingress).toEqual(created.ingress);
     expect(polled.changed).toBe(false);
 
@@ -358,43 +346,40 @@ describe('AWS provider against moto: a load balancer still provisioning', () => 
       ...lb,
       ports: [...lb.ports, { ...lb.ports[0]!, name: 'alt', port: 8080, nodePort: 32100 }],
     };
-    c.reset();
-    await p.ensure(wider, signal);
+    calls.reset();
+    await provider.ensure(wider, signal);
     expect(
-      c
+      calls
         .mutating()
-        .map((x) => x.operation)
+        .map((c) => c.operation)
         .sort(),
     ).toEqual(['CreateListener', 'CreateTargetGroup', 'RegisterTargets']);
     // a drift pass always reads everything
-    c.reset();
-    await p.ensure(wider, signal, { drift: true });
-    expect(c.count('DescribeListeners')).toBeGreaterThan(0);
-    await p.delete(lb.ref, signal);
+    calls.reset();
+    await provider.ensure(wider, signal, { drift: true });
+    expect(calls.count('DescribeListeners')).toBeGreaterThan(0);
+    await provider.delete(lb.ref, signal);
   });
 });
 
 describe('AWS provider against moto: load balancers still provisioning, rechecked together', () => {
   it('shares one DescribeLoadBalancers among rechecks that come together, and each gets its own NLB', async () => {
-    const { provider: p, calls: c } = withRecheckWait();
     const lbs = ['batch-a', 'batch-b', 'batch-c', 'batch-d', 'batch-e'].map((name) => service(name, 80));
     const created = [];
-    for (const lb of lbs) created.push(await p.ensure(lb, signal));
+    for (const lb of lbs) created.push(await provider.ensure(lb, signal));
     expect(created.every((s) => !s.ready)).toBe(true);
-    await sleep(JUST_CREATED_MS);
-    c.reset();
-    const polled = await Promise.all(lbs.map((lb) => p.ensure(lb, signal)));
-    expect(c.calls.map((x) => x.operation)).toEqual(['DescribeLoadBalancers']);
-    expect((c.calls[0]!.input as { LoadBalancerArns: string[] }).LoadBalancerArns).toHaveLength(5);
+    calls.reset();
+    const polled = await Promise.all(lbs.map((lb) => provider.ensure(lb, signal)));
+    expect(calls.calls.map((c) => c.operation)).toEqual(['DescribeLoadBalancers']);
+    expect((calls.calls[0]!.input as { LoadBalancerArns: string[] }).LoadBalancerArns).toHaveLength(5);
     expect(polled.map((s) => s.ingress)).toEqual(created.map((s) => s.ingress));
     // one recheck alone also asks after the others still provisioning
     const more = ['batch-f', 'batch-g'].map((name) => service(name, 80));
-    for (const lb of more) await p.ensure(lb, signal);
-    await sleep(JUST_CREATED_MS);
-    c.reset();
-    await p.ensure(more[0]!, signal);
-    expect((c.calls[0]!.input as { LoadBalancerArns: string[] }).LoadBalancerArns).toHaveLength(2);
-    for (const lb of [...lbs, ...more]) await p.delete(lb.ref, signal);
+    for (const lb of more) await provider.ensure(lb, signal);
+    calls.reset();
+    await provider.ensure(more[0]!, signal);
+    expect((calls.calls[0]!.input as { LoadBalancerArns: string[] }).LoadBalancerArns).toHaveLength(2);
+    for (const lb of [...lbs, ...more]) await provider.delete(lb.ref, signal);
   });
 });
 

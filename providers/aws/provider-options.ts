@@ -24,11 +24,6 @@ export interface AwsProviderOptions {
   retry?: Partial<RetryPolicy>;
   requestTimeoutMs?: number;
   nodePortRange?: NodePortRange;
-  /**
-   * A sync of a new NLB sooner than this after its create is answered from the create, without asking AWS
-   * (default 3000: provisioning takes minutes; the controller's own writes bring a new Service back at once)
-   */
-  recheckAfterCreateMs?: number;
   /** the nodes' security groups; discovered by the cluster tag when absent */
   nodeSecurityGroups?: string[];
   log?: Logger;

@@ -4,7 +4,6 @@
  * the plan (apply.ts); `plan` stops before running it. A resync of an unchanged Service plans nothing, so
  * it makes no mutating call. Deletes, node churn and the cluster's shared groups go the same way.
  */
-import type { LoadBalancer } from '@aws-sdk/client-elastic-load-balancing-v2';
 import type { Logger } from 'pino';
 import { pino } from 'pino';
 import type {
@@ -62,9 +61,6 @@ interface Owned {
 const specOf = (lb: DesiredLoadBalancer): string =>
   stableStringify({ ...lb, targets: [...lb.targets].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)) });
 
-/** how long after its create an NLB is taken to be still provisioning without asking (AWS takes minutes) */
-const RECHECK_AFTER_CREATE_MS = 3_000;
-
 /** A re-plan after a create met a resource observe had not seen; more would mean something else is racing us */
 const MAX_REPLANS = 2;
 
@@ -94,7 +90,7 @@ export class AwsProvider implements LoadBalancerProvider {
    */
   private readonly provisioning = new Map<
     string,
-    { spec: string; arn: string; eipAddresses: string[]; warnings: string[]; created: LoadBalancer; at: number }
+    { spec: string; arn: string; eipAddresses: string[]; warnings: string[] }
   >();
   /** rechecks of those NLBs, batched */
   private readonly poll = new ProvisioningPoll();
@@ -237,8 +233,6 @@ export class AwsProvider implements LoadBalancerProvider {
             arn: nlb.LoadBalancerArn,
             eipAddresses: observed.eipAddresses,
             warnings: plan.warnings,
-            created: nlb,
-            at: Date.now(),
           });
         return loadBalancerStatus(
           nlb?.State?.Code,
@@ -257,13 +251,6 @@ export class AwsProvider implements LoadBalancerProvider {
   private async pollProvisioning(ctx: Ctx, lb: DesiredLoadBalancer): Promise<LoadBalancerStatus | undefined> {
     const pending = this.provisioning.get(lb.ref.uid);
     if (!pending || !this.settled.has(lb.ref.uid) || pending.spec !== specOf(lb)) return undefined;
-    // AWS takes minutes to provision an NLB: a sync moments after the create (the controller's own writes
-    // bring the Service back at once) would learn nothing, so the create's answer stands; the controller's
-    // recheck comes later, and rechecks that come together share a call
-    if (Date.now() - pending.at < (this.options.recheckAfterCreateMs ?? RECHECK_AFTER_CREATE_MS)) {
-      const { State, DNSName } = pending.created;
-      return loadBalancerStatus(State?.Code, DNSName, pending.eipAddresses, pending.warnings, false);
-    }
     const others = [...this.provisioning.values()].map((p) => p.arn);
     const nlb = await this.poll.state(ctx, pending.arn, others);
     if (!nlb) return undefined; // gone meanwhile: the full ensure builds it again

@@ -91,14 +91,7 @@ export class MotoWorld {
     // moto leaves proxy_protocol_v2.enabled out of DescribeTargetGroupAttributes until set; AWS lists it
     targetGroupAttributesAsAws(clients.elbv2);
     return {
-      // a new NLB's state is asked at once (the tests that study the wait after a create set it)
-      provider: new AwsProvider({
-        recheckAfterCreateMs: 0,
-        ...options,
-        clusterName,
-        clients,
-        rates: { ...FAST_RATES, ...rates },
-      }),
+      provider: new AwsProvider({ ...options, clusterName, clients, rates: { ...FAST_RATES, ...rates } }),
       clients,
       calls,
     };

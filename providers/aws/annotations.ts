@@ -303,6 +303,6 @@ export const AWS_ANNOTATIONS: AnnotationSpec[] = [
     default: '0.0.0.0/0 (and ::/0 for dualstack)',
     defaultSource: 'Kubernetes',
     description:
-      'Allowed client ranges when spec.loadBalancerSourceRanges is empty; rules of the frontend security group.',
+      "Allowed client ranges when spec.loadBalancerSourceRanges is empty; rules of the NLB's own frontend security group (without ranges the NLB uses the cluster's shared open group).",
   },
 ];

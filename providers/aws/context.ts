@@ -27,6 +27,8 @@ export class ProviderCaches {
   readonly instanceVpcs = new Map<string, string>();
   /** shared backend security group id per VPC */
   readonly backendGroup = new TtlCache<string>(DISCOVERY_TTL_MS);
+  /** the shared open frontend security group id per VPC */
+  readonly openGroup = new TtlCache<string>(DISCOVERY_TTL_MS);
   /** node-rule checks found complete: key (node groups and rules) -> the backend group they admit */
   readonly nodeRules = new TtlCache<string>(DISCOVERY_TTL_MS);
   readonly limits = new TtlCache<Record<string, number>>(INDEX_TTL_MS);

@@ -192,7 +192,11 @@ describe('fault injection', () => {
       faultInjector(clients.ec2, 'ec2', { rate: 0.2, random, enabled: () => faults, lostAnswerSafe }),
     ];
 
-    let services = Array.from({ length: 50 }, (_, i) => service(`svc-${i}`, i % 2 ? [80, 443] : [80]));
+    // every third Service has source ranges (a frontend group of its own), the others share the open group
+    let services = Array.from({ length: 50 }, (_, i) => ({
+      ...service(`svc-${i}`, i % 2 ? [80, 443] : [80]),
+      sourceRanges: i % 3 === 0 ? ['10.0.0.0/8'] : [],
+    }));
     await pool(services, 8, async (lb) => void (await untilDone(() => provider.ensure(lb, signal))));
 
     // churn: ports added, a protocol changed, health checks changed, nodes removed, Services deleted
@@ -228,7 +232,8 @@ describe('fault injection', () => {
     const inv = await stock();
     expect(inv.loadBalancers).toHaveLength(services.length);
     expect(inv.targetGroups).toHaveLength(services.reduce((n, lb) => n + new Set(lb.ports.map((p) => p.port)).size, 0));
-    expect(inv.securityGroups).toHaveLength(services.length + 1); // one frontend each + the shared backend
+    // one frontend group per Service with source ranges, the shared open group and the shared backend group
+    expect(inv.securityGroups).toHaveLength(services.filter((lb) => lb.sourceRanges.length > 0).length + 2);
     expect((await provider.list(signal)).map((r) => r.uid).sort()).toEqual(services.map((lb) => lb.ref.uid).sort());
 
     // every window of 1 s and 5 s holds at most burst + qps x window calls per class (retries included)

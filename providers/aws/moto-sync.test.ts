@@ -69,7 +69,8 @@ async function resources(lb: DesiredLoadBalancer) {
 
 describe('AWS provider against moto: tags, attribute drift, certificates', () => {
   it('removes tags dropped from aws-load-balancer-additional-resource-tags and keeps tags it does not own', async () => {
-    const base = w.service('tagged', 80);
+    // source ranges: a frontend group of its own, which takes the annotation's tags (the shared open group does not)
+    const base = { ...w.service('tagged', 80), sourceRanges: ['10.0.0.0/8'] };
     const lb = withAnnotations(base, { [A.additionalTags]: 'team=shop,env=prod' });
     await w.converge(lb);
     const { lbArn, tgArns } = await resources(lb);

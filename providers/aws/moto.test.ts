@@ -249,26 +249,30 @@ describe('AWS provider against moto: create and update', () => {
     await provider.delete(lb.ref, signal);
   });
 
-  it('switches the address type in place, and opens ::/0 only for dualstack', async () => {
+  it('switches the address type in place; the shared open group admits ::/0 for dualstack', async () => {
     const lb = { ...service('dual', 80), annotations: { [A.ipAddressType]: 'dualstack' } };
     await converge(lb);
     const ranges = async () =>
       (await w.frontendRules(lb))
-        .flatMap((p) => [...(p.IpRanges ?? []).map((r) => r.CidrIp), ...(p.Ipv6Ranges ?? []).map((r) => r.CidrIpv6)])
+        .flatMap((p) => [
+          ...(p.IpRanges ?? []).map((r) => `${p.IpProtocol}/${p.FromPort}-${p.ToPort}/${r.CidrIp}`),
+          ...(p.Ipv6Ranges ?? []).map((r) => `${p.IpProtocol}/${p.FromPort}-${p.ToPort}/${r.CidrIpv6}`),
+        ])
         .sort();
+    const open = ['tcp/0-65535/0.0.0.0/0', 'tcp/0-65535/::/0', 'udp/0-65535/0.0.0.0/0', 'udp/0-65535/::/0'];
     expect((await ofService(lb)).lbs[0]!.IpAddressType).toBe('dualstack');
-    expect(await ranges()).toEqual(['0.0.0.0/0', '::/0']);
+    expect(await ranges()).toEqual(open);
     const v4 = { ...lb, annotations: {} };
     calls.reset();
     await provider.ensure(v4, signal);
-    expect(
-      calls
-        .mutating()
-        .map((c) => c.operation)
-        .sort(),
-    ).toEqual(['RevokeSecurityGroupIngress', 'SetIpAddressType']);
+    // an IPv4 NLB has no IPv6 address, so the shared group's ::/0 rules admit nothing more: no group change
+    expect(calls.mutating().map((c) => c.operation)).toEqual(['SetIpAddressType']);
     await converge(v4);
-    expect(await ranges()).toEqual(['0.0.0.0/0']);
+    expect(await ranges()).toEqual(open);
+    // with source ranges, a group of its own: a rule per port and range
+    const ranged = { ...lb, sourceRanges: ['10.0.0.0/8', 'fd00::/8'] };
+    await converge(ranged);
+    expect(await ranges()).toEqual(['tcp/80-80/10.0.0.0/8', 'tcp/80-80/fd00::/8']);
     await provider.delete(lb.ref, signal);
   });
 
@@ -312,8 +316,8 @@ describe('AWS provider against moto: a cold start', () => {
     });
     const statuses = await Promise.all(lbs.map((lb) => fresh.provider.ensure(lb, signal)));
     expect(statuses.every((s) => s.ingress.length === 1)).toBe(true);
-    // eight frontend groups and one backend group; the setup's reads once, not once per worker
-    expect(fresh.calls.count('CreateSecurityGroup')).toBe(9);
+    // the shared open frontend group and the backend group, each once; the setup's reads once, not once per worker
+    expect(fresh.calls.count('CreateSecurityGroup')).toBe(2);
     expect(fresh.calls.count('DescribeAccountLimits')).toBe(1);
     expect(fresh.calls.count('DescribeInstances')).toBe(1);
     // nothing was re-planned: a new Service's target groups are never described
@@ -349,12 +353,33 @@ describe('AWS provider against moto: a load balancer still provisioning', () => 
         .mutating()
         .map((c) => c.operation)
         .sort(),
-    ).toEqual(['AuthorizeSecurityGroupIngress', 'CreateListener', 'CreateTargetGroup', 'RegisterTargets']);
+    ).toEqual(['CreateListener', 'CreateTargetGroup', 'RegisterTargets']);
     // a drift pass always reads everything
     calls.reset();
     await provider.ensure(wider, signal, { drift: true });
     expect(calls.count('DescribeListeners')).toBeGreaterThan(0);
     await provider.delete(lb.ref, signal);
+  });
+});
+
+describe('AWS provider against moto: load balancers still provisioning, rechecked together', () => {
+  it('shares one DescribeLoadBalancers among rechecks that come together, and each gets its own NLB', async () => {
+    const lbs = ['batch-a', 'batch-b', 'batch-c', 'batch-d', 'batch-e'].map((name) => service(name, 80));
+    const created = [];
+    for (const lb of lbs) created.push(await provider.ensure(lb, signal));
+    expect(created.every((s) => !s.ready)).toBe(true);
+    calls.reset();
+    const polled = await Promise.all(lbs.map((lb) => provider.ensure(lb, signal)));
+    expect(calls.calls.map((c) => c.operation)).toEqual(['DescribeLoadBalancers']);
+    expect((calls.calls[0]!.input as { LoadBalancerArns: string[] }).LoadBalancerArns).toHaveLength(5);
+    expect(polled.map((s) => s.ingress)).toEqual(created.map((s) => s.ingress));
+    // one recheck alone also asks after the others still provisioning
+    const more = ['batch-f', 'batch-g'].map((name) => service(name, 80));
+    for (const lb of more) await provider.ensure(lb, signal);
+    calls.reset();
+    await provider.ensure(more[0]!, signal);
+    expect((calls.calls[0]!.input as { LoadBalancerArns: string[] }).LoadBalancerArns).toHaveLength(2);
+    for (const lb of [...lbs, ...more]) await provider.delete(lb.ref, signal);
   });
 });
 

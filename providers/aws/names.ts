@@ -67,6 +67,14 @@ export function frontendSecurityGroupName(ref: Pick<LoadBalancerRef, 'clusterNam
   return `${loadBalancerName(ref)}-frontend`;
 }
 
+/**
+ * The one frontend security group shared by a cluster's NLBs that admit everyone (no source ranges): all
+ * TCP and UDP ports from anywhere, since an NLB only accepts traffic on its listeners' ports anyway.
+ */
+export function openSecurityGroupName(clusterName: string): string {
+  return `lbp-${clusterName}-open`;
+}
+
 /** The one backend security group all of a cluster's NLBs share. */
 export function backendSecurityGroupName(clusterName: string): string {
   return `lbp-${clusterName}-backend`;

@@ -16,7 +16,7 @@ import {
   targetGroupsNamed,
 } from './lb-index.ts';
 import { frontendSecurityGroupName, legacyLoadBalancerName, loadBalancerName, targetGroupPrefix } from './names.ts';
-import type { ObservedDelete, ObservedShared } from './plan-delete.ts';
+import type { ObservedDelete, ObservedShared, SharedGroup } from './plan-delete.ts';
 import { forwardTarget } from './plan-listeners.ts';
 import { listenersOf, loadBalancersByArn, loadBalancersNamed, registeredTargets, tagsOf } from './reads.ts';
 import { ownership, refFromTags, TAG, tagMap } from './tags.ts';
@@ -129,7 +129,8 @@ function nameOf(arn: string): string {
 }
 
 /**
- * The cluster's shared groups and what still uses them. `except`: what the delete being planned removes
+ * The cluster's shared groups (the open frontend group, the backend group) and what still uses them.
+ * `except`: what the delete being planned removes
  * (an NLB and its frontend group), for `planDelete`, which looks before anything is gone.
  */
 export async function observeShared(
@@ -146,18 +147,30 @@ export async function observeShared(
     (g) => role(g) === 'frontend-security-group' && g.GroupId !== except.frontendGroup,
   ).length;
   const backends = groups.filter((g) => role(g) === 'backend-security-group' && g.GroupId);
-  const observed: ObservedShared = { frontendGroups, backendGroups: [] };
-  if (frontendGroups > 0 || backends.length === 0) return observed;
-  // an NLB made with aws-load-balancer-security-groups has no frontend group of ours: ask the NLBs
+  const opens = groups.filter((g) => role(g) === 'open-security-group' && g.GroupId);
+  const observed: ObservedShared = { frontendGroups, backendGroups: [], openGroups: [] };
+  // while a Service's own frontend group is left, the backend group stays: only an open group needs a look
+  if (opens.length === 0 && (frontendGroups > 0 || backends.length === 0)) return observed;
+  // an NLB made with aws-load-balancer-security-groups, or open to everyone, has no frontend group of ours
   const lbs = await listLoadBalancers(ctx);
   rememberLoadBalancers(ctx, lbs);
-  for (const b of backends) {
-    const id = b.GroupId!;
-    const usedBy = lbs
+  const usedBy = (id: string) =>
+    lbs
       .filter((l) => !except.loadBalancers.includes(l.LoadBalancerArn ?? '') && (l.SecurityGroups ?? []).includes(id))
       .map((l) => l.LoadBalancerName ?? '');
-    const referencedBy: ObservedShared['backendGroups'][number]['referencedBy'] = [];
-    if (usedBy.length === 0) {
+  for (const o of opens)
+    observed.openGroups.push({
+      id: o.GroupId!,
+      name: o.GroupName ?? o.GroupId!,
+      usedBy: usedBy(o.GroupId!),
+      referencedBy: [],
+    });
+  if (frontendGroups > 0) return observed;
+  for (const b of backends) {
+    const id = b.GroupId!;
+    const referencedBy: SharedGroup['referencedBy'] = [];
+    const users = usedBy(id);
+    if (users.length === 0) {
       const referencing = await ctx.api.ec2(
         new DescribeSecurityGroupsCommand({ Filters: [{ Name: 'ip-permission.group-id', Values: [id] }] }),
         ctx.signal,
@@ -169,7 +182,7 @@ export async function observeShared(
         if (g.GroupId && permissions.length > 0) referencedBy.push({ groupId: g.GroupId, permissions });
       }
     }
-    observed.backendGroups.push({ id, name: b.GroupName ?? id, usedBy, referencedBy });
+    observed.backendGroups.push({ id, name: b.GroupName ?? id, usedBy: users, referencedBy });
   }
   return observed;
 }

@@ -13,7 +13,12 @@ import { certificateDigest } from './certificates.ts';
 import type { Ctx } from './context.ts';
 import { clusterVpc, eipAddresses, nodeSecurityGroups, resolveSubnets } from './discovery.ts';
 import { networkLoadBalancerCount, targetGroupsNamed } from './lb-index.ts';
-import { backendSecurityGroupName, frontendSecurityGroupName, targetGroupPrefix } from './names.ts';
+import {
+  backendSecurityGroupName,
+  frontendSecurityGroupName,
+  openSecurityGroupName,
+  targetGroupPrefix,
+} from './names.ts';
 import type { NodePortRange, Observed, ObservedCluster, ObservedLoadBalancer } from './observed.ts';
 import type { AwsOptions } from './options.ts';
 import { candidateNames, plannedScheme } from './placement.ts';
@@ -21,7 +26,7 @@ import { placementOf } from './plan-ensure.ts';
 import type { PlanSettings } from './plan-ensure.ts';
 import { forwardTarget } from './plan-listeners.ts';
 import { nodeRulesKey } from './plan-security.ts';
-import { healthPorts, planPorts, planTargets } from './plan.ts';
+import { healthPorts, opensToEveryone, planPorts, planTargets } from './plan.ts';
 import { DEFAULT_LIMITS } from './quotas.ts';
 import {
   attributesOf,
@@ -30,6 +35,7 @@ import {
   loadBalancersNamed,
   registeredTargets,
   securityGroupNamed,
+  securityGroupsNamed,
   tagsOf,
   targetGroupsByArn,
 } from './reads.ts';
@@ -106,12 +112,22 @@ export async function observe(ctx: Ctx, input: ObserveInput): Promise<Observed> 
           current.certificates.set(l.ListenerArn!, await extraCertificatesOf(ctx, l));
     }
   }
-  // a new NLB's frontend group is created without a look (a leftover answers "duplicate")
-  if (!opts.securityGroups && (loadBalancers.length > 0 || input.thorough)) {
-    const g = await securityGroupNamed(ctx, vpcId, frontendSecurityGroupName(ref));
-    if (g?.GroupId)
-      observed.frontendGroup = { id: g.GroupId, tags: tagMap(g.Tags), permissions: g.IpPermissions ?? [] };
-  }
+  // a new NLB's frontend group is created without a look (a leftover answers "duplicate"); the shared open
+  // group is looked for in the same call when the cache does not know it
+  const own = frontendSecurityGroupName(ref);
+  const open = openSecurityGroupName(ctx.clusterName);
+  const openId = opensToEveryone(opts) ? ctx.caches.openGroup.get(vpcId) : undefined;
+  const lookFor = [
+    ...(!opts.securityGroups && (loadBalancers.length > 0 || input.thorough) ? [own] : []),
+    ...(opensToEveryone(opts) && (!openId || input.thorough) ? [open] : []),
+  ];
+  const groupsNamed = await securityGroupsNamed(ctx, vpcId, lookFor);
+  const g = groupsNamed.get(own);
+  if (g?.GroupId) observed.frontendGroup = { id: g.GroupId, tags: tagMap(g.Tags), permissions: g.IpPermissions ?? [] };
+  const o = groupsNamed.get(open);
+  if (o?.GroupId) {
+    observed.openGroup = { id: ctx.caches.openGroup.set(vpcId, o.GroupId), permissions: o.IpPermissions ?? [] };
+  } else if (openId && !lookFor.includes(open)) observed.openGroup = { id: openId };
   if (opts.manageBackendSecurityGroupRules) {
     observed.cluster = await observeCluster(ctx, vpcId, healthPorts(ports), settings.nodePortRange, input);
   }

@@ -65,8 +65,16 @@ export interface Observed {
    */
   targetGroups: ObservedTargetGroup[];
   subnets: SubnetInfo[];
-  /** the NLB's frontend group; absent when none exists or none was looked for (a new NLB: it is created) */
+  /**
+   * The NLB's own frontend group; absent when none exists or none was looked for (a new NLB: it is
+   * created). An open Service's own group is a leftover of its ranged past: the plan deletes it.
+   */
   frontendGroup?: ObservedSecurityGroup;
+  /**
+   * The cluster's shared open group, for a Service open to everyone, when it exists; its rules only when
+   * read (absent when known from the provider's cache: our own create or an earlier read).
+   */
+  openGroup?: { id: string; permissions?: IpPermission[] };
   cluster?: ObservedCluster;
   /** only when the plan may create an NLB or listeners and the pre-check is on */
   quota?: QuotaState;

@@ -1,7 +1,7 @@
 /**
  * The plans of a delete: one Service's NLBs (they take their listeners), its target groups and its
- * frontend security group; and, when the cluster has no NLB left that uses it, the shared backend group
- * with the node rules that admit it. Pure.
+ * frontend security group; and, when the cluster has no NLB left that uses them, the shared groups: the
+ * open frontend group, and the backend group with the node rules that admit it. Pure.
  */
 import type { IpPermission } from '@aws-sdk/client-ec2';
 import { existing } from './steps.ts';
@@ -31,27 +31,36 @@ export function planDelete(observed: ObservedDelete): Step[] {
   return steps;
 }
 
+export interface SharedGroup {
+  id: string;
+  name: string;
+  /** NLBs in the region that carry it */
+  usedBy: string[];
+  /** the rules of other groups (the nodes') that admit it: the backend group's */
+  referencedBy: { groupId: string; permissions: IpPermission[] }[];
+}
+
 export interface ObservedShared {
-  /** frontend groups of the cluster's NLBs that still exist */
+  /** Services' own frontend groups that still exist */
   frontendGroups: number;
-  backendGroups: {
-    id: string;
-    name: string;
-    /** NLBs in the region that carry it (with or without a managed frontend group) */
-    usedBy: string[];
-    /** the rules of other groups (the nodes') that admit it */
-    referencedBy: { groupId: string; permissions: IpPermission[] }[];
-  }[];
+  backendGroups: SharedGroup[];
+  openGroups: SharedGroup[];
 }
 
 /**
- * The shared backend group and the node rules go only when nothing uses them: no managed frontend group
- * is left and no NLB in the region carries the backend group (an NLB with aws-load-balancer-security-groups
- * has no frontend group of ours but still uses the backend group and the node rules).
+ * The shared groups go only when nothing uses them. The open group: no NLB in the region carries it. The
+ * backend group and the node rules: no Service's own frontend group is left either (an NLB with
+ * aws-load-balancer-security-groups has no frontend group of ours but still uses the backend group and
+ * the node rules; one open to everyone has none either).
  */
 export function planSharedCleanup(observed: ObservedShared): Step[] {
-  if (observed.frontendGroups > 0) return [];
   const steps: Step[] = [];
+  for (const open of observed.openGroups) {
+    // an NLB this listing missed (made a moment ago elsewhere) still holds it: AWS refuses, and it stays
+    if (open.usedBy.length === 0)
+      steps.push({ op: 'DeleteSecurityGroup', group: existing('sg:open', open.name, open.id), keepIfInUse: true });
+  }
+  if (observed.frontendGroups > 0) return steps;
   for (const backend of observed.backendGroups) {
     if (backend.usedBy.length > 0) continue;
     const ref = existing('sg:backend', backend.name, backend.id);
@@ -65,7 +74,6 @@ export function planSharedCleanup(observed: ObservedShared): Step[] {
       if (permissions.length > 0)
         steps.push({ op: 'RevokeIngress', group: existing(`sg:${g.groupId}`, g.groupId, g.groupId), permissions });
     }
-    // an NLB this listing missed (made a moment ago elsewhere) still holds it: AWS refuses, and it stays
     steps.push({ op: 'DeleteSecurityGroup', group: ref, keepIfInUse: true });
   }
   return steps;

@@ -42,8 +42,8 @@ export interface EnsurePlan {
   current?: LoadBalancer;
   targetGroups: { port: number; tg: Ref }[];
   instances: string[];
-  /** the shared backend group and the node-rule check this plan completes (the provider caches both) */
-  cluster?: { vpcId: string; backend: Ref; nodeRulesKey?: string };
+  /** the shared groups and the node-rule check this plan completes (the provider caches them) */
+  cluster?: { vpcId: string; backend?: Ref; nodeRulesKey?: string; open?: Ref };
 }
 
 export function mappings(subnets: SubnetInfo[], opts: AwsOptions): SubnetMappingInput[] {
@@ -103,6 +103,7 @@ export function planEnsure(
     vpcId,
     rules: planFrontendRules(ports, opts),
     ...(observed.frontendGroup ? { frontend: observed.frontendGroup } : {}),
+    ...(observed.openGroup ? { open: observed.openGroup } : {}),
     ...(observed.cluster ? { cluster: observed.cluster } : {}),
     nodePortRange: settings.nodePortRange,
     healthPorts: healthPorts(ports),
@@ -153,18 +154,20 @@ export function planEnsure(
       ...listeners.cleanup,
       ...planTags(tagged),
       ...placement.retire.flatMap((r) => retireSteps(ref, r, observed)),
+      ...security.retire,
     ],
     warnings: [...placement.warnings, ...security.warnings, ...nlb.warnings],
     lb: lbRef,
     ...(current ? { current: current.lb } : {}),
     targetGroups: listeners.targetGroups.map(({ port, tg }) => ({ port, tg })),
     instances: targets.instances,
-    ...(security.backend && observed.cluster
+    ...(security.backend || security.open
       ? {
           cluster: {
             vpcId,
-            backend: security.backend,
-            ...(observed.cluster.nodeGroups.length > 0
+            ...(security.open ? { open: security.open } : {}),
+            ...(security.backend ? { backend: security.backend } : {}),
+            ...(security.backend && observed.cluster && observed.cluster.nodeGroups.length > 0
               ? { nodeRulesKey: nodeRulesKey(observed.cluster.nodeGroups, settings.nodePortRange, healthPorts(ports)) }
               : {}),
           },

@@ -1,35 +1,44 @@
 /**
  * Security groups as aws-load-balancer-controller arranges them, since an NLB only takes security groups
- * at creation: each NLB gets a frontend group of its own admitting the Service ports from the source
- * ranges, plus one backend group shared by the cluster's NLBs. The nodes' cluster security group holds a
- * fixed handful of rules admitting that backend group on the NodePort range and kube-proxy's health port,
- * so node rules don't grow with Services or source ranges (60 rules per group by default). Pure.
+ * at creation: an NLB with source ranges gets a frontend group of its own admitting the Service ports from
+ * those ranges; one open to everyone (no ranges) uses the cluster's shared open group, which admits all
+ * TCP and UDP ports from anywhere (an NLB only accepts traffic on its listeners' ports, so this admits
+ * exactly what per-port rules would, with no group and no calls per Service); plus one backend group
+ * shared by the cluster's NLBs. The nodes' cluster security group holds a fixed handful of rules admitting
+ * that backend group on the NodePort range and kube-proxy's health port, so node rules don't grow with
+ * Services or source ranges (60 rules per group by default). Pure.
  */
 import type { IpPermission } from '@aws-sdk/client-ec2';
 import type { LoadBalancerRef } from '../../src/model/desired.ts';
-import { backendSecurityGroupName, frontendSecurityGroupName } from './names.ts';
-import type { NodePortRange, ObservedCluster, ObservedSecurityGroup } from './observed.ts';
+import { backendSecurityGroupName, frontendSecurityGroupName, openSecurityGroupName } from './names.ts';
+import type { NodePortRange, Observed, ObservedCluster, ObservedSecurityGroup } from './observed.ts';
 import type { AwsOptions } from './options.ts';
+import { opensToEveryone } from './plan.ts';
 import type { FrontendRule } from './plan.ts';
 import { existing, pending } from './steps.ts';
 import type { Permission, Ref, Step } from './steps.ts';
-import { additionalTagSet, clusterTagKey, ownershipTags, removableTags, TAG, tagMap, toTagList } from './tags.ts';
+import { additionalTagSet, clusterResourceTags, ownershipTags, removableTags, tagMap } from './tags.ts';
 
 /** kube-proxy's health port (the model's default health check for externalTrafficPolicy: Cluster) */
 const KUBE_PROXY_HEALTH_PORT = 10256;
 
-const ruleKey = (r: FrontendRule): string => `${r.protocol}|${r.port}|${r.cidr}`;
-
-/** A group's single-port CIDR rules, as frontend rules (other rules are not ours and are left alone). */
-export function frontendRulesOf(perms: IpPermission[] | undefined): FrontendRule[] {
-  const out: FrontendRule[] = [];
+/** A group's TCP and UDP rules from CIDRs, one per range (other rules are not ours and are left alone). */
+function cidrPermissionsOf(perms: IpPermission[] | undefined): Permission[] {
+  const out: Permission[] = [];
   for (const p of perms ?? []) {
-    const protocol = p.IpProtocol as 'tcp' | 'udp';
-    if ((protocol !== 'tcp' && protocol !== 'udp') || p.FromPort === undefined || p.FromPort !== p.ToPort) continue;
-    for (const r of p.IpRanges ?? []) if (r.CidrIp) out.push({ protocol, port: p.FromPort, cidr: r.CidrIp });
-    for (const r of p.Ipv6Ranges ?? []) if (r.CidrIpv6) out.push({ protocol, port: p.FromPort, cidr: r.CidrIpv6 });
+    const protocol = p.IpProtocol;
+    if ((protocol !== 'tcp' && protocol !== 'udp') || p.FromPort === undefined || p.ToPort === undefined) continue;
+    const cidrs = [...(p.IpRanges ?? []).map((r) => r.CidrIp), ...(p.Ipv6Ranges ?? []).map((r) => r.CidrIpv6)];
+    for (const cidr of cidrs) if (cidr) out.push({ protocol, from: p.FromPort, to: p.ToPort, cidr });
   }
   return out;
+}
+
+/** A group's single-port CIDR rules, as frontend rules. */
+export function frontendRulesOf(perms: IpPermission[] | undefined): FrontendRule[] {
+  return cidrPermissionsOf(perms)
+    .filter((p) => p.from === p.to)
+    .map((p) => ({ protocol: p.protocol as 'tcp' | 'udp', port: p.from!, cidr: p.cidr! }));
 }
 
 const asPermission = (r: FrontendRule): Permission => ({
@@ -38,6 +47,23 @@ const asPermission = (r: FrontendRule): Permission => ({
   to: r.port,
   cidr: r.cidr,
 });
+
+const cidrKey = (p: Permission): string => `${p.protocol}|${p.from}|${p.to}|${p.cidr}`;
+
+/** What `want` adds to `have` and what it drops from it, by protocol, ports and range. */
+function cidrDiff(have: Permission[], want: Permission[]): { authorize: Permission[]; revoke: Permission[] } {
+  const haveKeys = new Map(have.map((p) => [cidrKey(p), p]));
+  const wantKeys = new Map(want.map((p) => [cidrKey(p), p]));
+  return {
+    authorize: [...wantKeys].filter(([k]) => !haveKeys.has(k)).map(([, p]) => p),
+    revoke: [...haveKeys].filter(([k]) => !wantKeys.has(k)).map(([, p]) => p),
+  };
+}
+
+/** The shared open group's rules: every TCP and UDP port from anywhere, IPv4 and IPv6 (for dualstack NLBs). */
+export const OPEN_PERMISSIONS: readonly Permission[] = (['tcp', 'udp'] as const).flatMap((protocol) =>
+  ['0.0.0.0/0', '::/0'].map((cidr): Permission => ({ protocol, from: 0, to: 65535, cidr })),
+);
 
 /** The rules the node groups need: TCP and UDP on the NodePort range, TCP on health ports outside it. */
 export function nodePermissions(backend: Ref, range: NodePortRange, healthPorts: number[]): Permission[] {
@@ -61,10 +87,14 @@ export function nodeRulesKey(nodeGroups: string[], range: NodePortRange, healthP
 
 export interface SecurityPlan {
   steps: Step[];
-  /** the NLB's security groups, in order: frontend (or the annotation's), then the backend */
+  /** the NLB's security groups, in order: frontend (its own, the shared open one, or the annotation's), then the backend */
   groups: Ref[];
   /** the shared backend group, when managed */
   backend?: Ref;
+  /** the shared open group, for a Service open to everyone */
+  open?: Ref;
+  /** to run once the NLB no longer carries it: the Service's own frontend group, left from its ranged past */
+  retire: Step[];
   warnings: string[];
 }
 
@@ -75,6 +105,7 @@ export interface SecurityInput {
   vpcId: string;
   rules: FrontendRule[];
   frontend?: ObservedSecurityGroup;
+  open?: Observed['openGroup'];
   cluster?: ObservedCluster;
   nodePortRange: NodePortRange;
   healthPorts: number[];
@@ -83,15 +114,46 @@ export interface SecurityInput {
 export function planSecurityGroups(input: SecurityInput): SecurityPlan {
   const steps: Step[] = [];
   const warnings: string[] = [];
+  const retire: Step[] = [];
+  const open = opensToEveryone(input.opts) ? planOpen(input, steps) : undefined;
   const groups: Ref[] = input.opts.securityGroups
     ? input.opts.securityGroups.map((id) => existing(`sg:${id}`, id, id))
-    : [planFrontend(input, steps)];
-  if (input.opts.manageBackendSecurityGroupRules && input.cluster) {
-    const backend = planBackend(input, input.cluster, steps, warnings);
-    groups.push(backend);
-    return { steps, groups, backend, warnings };
+    : [open ?? planFrontend(input, steps)];
+  if (open && input.frontend) {
+    const name = frontendSecurityGroupName(input.ref);
+    retire.push({ op: 'DeleteSecurityGroup', group: existing(`sg:${name}`, name, input.frontend.id) });
   }
-  return { steps, groups, warnings };
+  const plan: SecurityPlan = { steps, groups, retire, warnings, ...(open ? { open } : {}) };
+  if (input.opts.manageBackendSecurityGroupRules && input.cluster) {
+    plan.backend = planBackend(input, input.cluster, steps, warnings);
+    groups.push(plan.backend);
+  }
+  return plan;
+}
+
+/** The cluster's shared open group: created on first need, its rules repaired when read. */
+function planOpen(input: SecurityInput, steps: Step[]): Ref {
+  const name = openSecurityGroupName(input.clusterName);
+  if (input.open) {
+    const group = existing('sg:open', name, input.open.id);
+    if (input.open.permissions) {
+      const { authorize } = cidrDiff(cidrPermissionsOf(input.open.permissions), [...OPEN_PERMISSIONS]);
+      if (authorize.length > 0) steps.push({ op: 'AuthorizeIngress', group, permissions: authorize });
+    }
+    return group;
+  }
+  const group = pending('sg:open', name);
+  steps.push(
+    {
+      op: 'CreateSecurityGroup',
+      group,
+      vpcId: input.vpcId,
+      description: `lb-provisioner frontend of cluster ${input.clusterName}'s NLBs open to everyone`,
+      tags: clusterResourceTags(input.clusterName, 'open-security-group'),
+    },
+    { op: 'AuthorizeIngress', group, permissions: [...OPEN_PERMISSIONS] },
+  );
+  return group;
 }
 
 function planFrontend(input: SecurityInput, steps: Step[]): Ref {
@@ -116,10 +178,10 @@ function planFrontend(input: SecurityInput, steps: Step[]): Ref {
   const remove = removableTags(frontend.tags, want);
   const add = Object.fromEntries(Object.entries(want).filter(([k, v]) => frontend.tags[k] !== v));
   if (remove.length > 0 || Object.keys(add).length > 0) steps.push({ op: 'TagSecurityGroup', group, add, remove });
-  const have = new Map(frontendRulesOf(frontend.permissions).map((r) => [ruleKey(r), r]));
-  const wanted = new Map(input.rules.map((r) => [ruleKey(r), r]));
-  const authorize = [...wanted].filter(([k]) => !have.has(k)).map(([, r]) => asPermission(r));
-  const revoke = [...have].filter(([k]) => !wanted.has(k)).map(([, r]) => asPermission(r));
+  const { authorize, revoke } = cidrDiff(
+    frontendRulesOf(frontend.permissions).map(asPermission),
+    input.rules.map(asPermission),
+  );
   if (authorize.length > 0) steps.push({ op: 'AuthorizeIngress', group, permissions: authorize });
   if (revoke.length > 0) steps.push({ op: 'RevokeIngress', group, permissions: revoke });
   return group;
@@ -136,11 +198,7 @@ function planBackend(input: SecurityInput, cluster: ObservedCluster, steps: Step
       group: backend,
       vpcId: input.vpcId,
       description: `lb-provisioner backend of cluster ${input.clusterName}`,
-      tags: toTagList({
-        [clusterTagKey(input.clusterName)]: 'owned',
-        [TAG.cluster]: input.clusterName,
-        [TAG.resource]: 'backend-security-group',
-      }),
+      tags: clusterResourceTags(input.clusterName, 'backend-security-group'),
     });
   }
   if (cluster.nodeGroups.length === 0) {

@@ -54,7 +54,7 @@ function built(lb: DesiredLoadBalancer): Observed {
           Scheme: 'internet-facing',
           VpcId: 'vpc-1',
           IpAddressType: 'ipv4',
-          SecurityGroups: ['sg-front', 'sg-back'],
+          SecurityGroups: ['sg-open', 'sg-back'],
           AvailabilityZones: subnets.map((s) => ({ SubnetId: s.id })),
           State: { Code: 'active' },
         },
@@ -85,11 +85,7 @@ function built(lb: DesiredLoadBalancer): Observed {
       },
     ],
     subnets,
-    frontendGroup: {
-      id: 'sg-front',
-      tags: tagMap(ownershipTags(lb.ref, 'frontend-security-group')),
-      permissions: [{ IpProtocol: 'tcp', FromPort: 80, ToPort: 80, IpRanges: [{ CidrIp: '0.0.0.0/0' }] }],
-    },
+    openGroup: { id: 'sg-open' },
     cluster: { backendGroup: 'sg-back', nodeGroups: ['sg-nodes'] },
     eipAddresses: [],
   };
@@ -119,14 +115,14 @@ describe('the plan of an ensure', () => {
       {
         action: 'create',
         resource: 'SecurityGroup',
-        name: frontendSecurityGroupName(lb.ref),
-        detail: 'lb-provisioner frontend of shop/web',
+        name: 'lbp-c1-open',
+        detail: "lb-provisioner frontend of cluster c1's NLBs open to everyone",
       },
       {
         action: 'create',
         resource: 'SecurityGroupRule',
-        name: frontendSecurityGroupName(lb.ref),
-        detail: 'tcp 80 from 0.0.0.0/0',
+        name: 'lbp-c1-open',
+        detail: 'tcp 0-65535 from 0.0.0.0/0; tcp 0-65535 from ::/0; udp 0-65535 from 0.0.0.0/0; udp 0-65535 from ::/0',
       },
       {
         action: 'create',
@@ -145,7 +141,7 @@ describe('the plan of an ensure', () => {
         action: 'create',
         resource: 'LoadBalancer',
         name: nlb,
-        detail: `internet-facing ipv4 NLB in subnet-a, subnet-b; security groups ${frontendSecurityGroupName(lb.ref)}, lbp-c1-backend`,
+        detail: 'internet-facing ipv4 NLB in subnet-a, subnet-b; security groups lbp-c1-open, lbp-c1-backend',
       },
       {
         action: 'create',
@@ -155,6 +151,71 @@ describe('the plan of an ensure', () => {
       },
       { action: 'update', resource: 'TargetGroup', name: tg, detail: 'register i-0aa, i-0bb' },
       { action: 'create', resource: 'Listener', name: `${nlb}:80`, detail: `TCP -> ${tg}` },
+    ]);
+  });
+
+  it('gives a Service with source ranges a frontend group of its own, with a rule per port and range', () => {
+    const lb = service({ sourceRanges: ['10.0.0.0/8'] });
+    const observed: Observed = { ...built(lb), loadBalancers: [], targetGroups: [] };
+    delete observed.openGroup;
+    const front = frontendSecurityGroupName(lb.ref);
+    expect(printed(lb, observed).slice(0, 3)).toEqual([
+      { action: 'create', resource: 'SecurityGroup', name: front, detail: 'lb-provisioner frontend of shop/web' },
+      { action: 'create', resource: 'SecurityGroupRule', name: front, detail: 'tcp 80 from 10.0.0.0/8' },
+      {
+        action: 'create',
+        resource: 'LoadBalancer',
+        name: loadBalancerName(lb.ref),
+        detail: `internet-facing ipv4 NLB in subnet-a, subnet-b; security groups ${front}, lbp-c1-backend`,
+      },
+    ]);
+  });
+
+  it('uses the shared open group as it finds it, and puts back a rule of it that went missing', () => {
+    const lb = service();
+    const observed = built(lb);
+    observed.openGroup = {
+      id: 'sg-open',
+      permissions: [
+        { IpProtocol: 'tcp', FromPort: 0, ToPort: 65535, IpRanges: [{ CidrIp: '0.0.0.0/0' }] },
+        { IpProtocol: 'udp', FromPort: 0, ToPort: 65535, IpRanges: [{ CidrIp: '0.0.0.0/0' }] },
+        {
+          IpProtocol: 'tcp',
+          FromPort: 0,
+          ToPort: 65535,
+          Ipv6Ranges: [{ CidrIpv6: '::/0' }],
+          IpRanges: [{ CidrIp: '10.0.0.0/8' }],
+        },
+      ],
+    };
+    expect(printed(lb, observed)).toEqual([
+      { action: 'create', resource: 'SecurityGroupRule', name: 'lbp-c1-open', detail: 'udp 0-65535 from ::/0' },
+    ]);
+  });
+
+  it('moves a Service that gains source ranges to a group of its own, leaving the shared open group be', () => {
+    const lb = service();
+    const ranged = { ...lb, sourceRanges: ['10.0.0.0/8'] };
+    const front = frontendSecurityGroupName(lb.ref);
+    expect(printed(ranged, built(lb)).map((s) => `${s.action} ${s.resource} ${s.name}: ${s.detail ?? ''}`)).toEqual([
+      `create SecurityGroup ${front}: lb-provisioner frontend of shop/web`,
+      `create SecurityGroupRule ${front}: tcp 80 from 10.0.0.0/8`,
+      `update LoadBalancer ${loadBalancerName(lb.ref)}: security groups -> ${front}, lbp-c1-backend`,
+    ]);
+  });
+
+  it('moves a Service that drops its source ranges to the shared open group, then deletes its own group', () => {
+    const lb = service();
+    const observed = built(lb);
+    observed.loadBalancers[0]!.lb.SecurityGroups = ['sg-front', 'sg-back'];
+    observed.frontendGroup = {
+      id: 'sg-front',
+      tags: tagMap(ownershipTags(lb.ref, 'frontend-security-group')),
+      permissions: [{ IpProtocol: 'tcp', FromPort: 80, ToPort: 80, IpRanges: [{ CidrIp: '10.0.0.0/8' }] }],
+    };
+    expect(printed(lb, observed).map((s) => `${s.action} ${s.resource} ${s.name}: ${s.detail ?? ''}`)).toEqual([
+      `update LoadBalancer ${loadBalancerName(lb.ref)}: security groups -> lbp-c1-open, lbp-c1-backend`,
+      `delete SecurityGroup ${frontendSecurityGroupName(lb.ref)}: `,
     ]);
   });
 
@@ -236,12 +297,15 @@ describe('the plans of a delete', () => {
       name: 'lbp-c1-backend',
       referencedBy: [{ groupId: 'sg-nodes', permissions: [{ IpProtocol: 'tcp', FromPort: 30000, ToPort: 32767 }] }],
     };
-    expect(planSharedCleanup({ frontendGroups: 1, backendGroups: [{ ...backend, usedBy: [] }] })).toEqual([]);
-    expect(planSharedCleanup({ frontendGroups: 0, backendGroups: [{ ...backend, usedBy: ['own-groups'] }] })).toEqual(
-      [],
-    );
+    const none = { openGroups: [] };
+    expect(planSharedCleanup({ ...none, frontendGroups: 1, backendGroups: [{ ...backend, usedBy: [] }] })).toEqual([]);
     expect(
-      planSharedCleanup({ frontendGroups: 0, backendGroups: [{ ...backend, usedBy: [] }] }).map((s) => describeStep(s)),
+      planSharedCleanup({ ...none, frontendGroups: 0, backendGroups: [{ ...backend, usedBy: ['own-groups'] }] }),
+    ).toEqual([]);
+    expect(
+      planSharedCleanup({ ...none, frontendGroups: 0, backendGroups: [{ ...backend, usedBy: [] }] }).map((s) =>
+        describeStep(s),
+      ),
     ).toEqual([
       {
         action: 'delete',
@@ -251,5 +315,17 @@ describe('the plans of a delete', () => {
       },
       { action: 'delete', resource: 'SecurityGroup', name: 'lbp-c1-backend' },
     ]);
+  });
+
+  it('deletes the shared open group once no NLB carries it, whatever frontend groups are left', () => {
+    const open = { id: 'sg-open', name: 'lbp-c1-open', referencedBy: [] };
+    expect(
+      planSharedCleanup({ frontendGroups: 1, backendGroups: [], openGroups: [{ ...open, usedBy: ['nlb'] }] }),
+    ).toEqual([]);
+    expect(
+      planSharedCleanup({ frontendGroups: 1, backendGroups: [], openGroups: [{ ...open, usedBy: [] }] }).map((s) =>
+        describeStep(s),
+      ),
+    ).toEqual([{ action: 'delete', resource: 'SecurityGroup', name: 'lbp-c1-open' }]);
   });
 });

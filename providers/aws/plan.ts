@@ -108,6 +108,14 @@ export function planTargets(lb: DesiredLoadBalancer, opts: AwsOptions): TargetPl
   return { instances: [...instances].sort(), zones };
 }
 
+/**
+ * An NLB whose Service gives no source ranges (and no security groups of its own) admits everyone: it uses
+ * the cluster's shared open group instead of a group of its own with a rule per port.
+ */
+export function opensToEveryone(opts: AwsOptions): boolean {
+  return !opts.securityGroups && opts.sourceRanges.length === 0;
+}
+
 /** Frontend rules: every listener port from every source range (everyone when none is given). */
 export function planFrontendRules(plans: PortPlan[], opts: AwsOptions): FrontendRule[] {
   const ranges =

@@ -32,11 +32,11 @@ import { candidateNames } from './placement.ts';
 import { planDelete, planSharedCleanup } from './plan-delete.ts';
 import type { ObservedDelete } from './plan-delete.ts';
 import { planEnsure } from './plan-ensure.ts';
-import { loadBalancersByArn } from './reads.ts';
+import { ProvisioningPoll } from './provisioning-poll.ts';
 import { stableStringify } from '../../src/model/stable-json.ts';
 import type { EnsurePlan, PlanSettings } from './plan-ensure.ts';
 import { targetSteps } from './plan-listeners.ts';
-import { planTargets } from './plan.ts';
+import { opensToEveryone, planTargets } from './plan.ts';
 import type { AwsProviderOptions } from './provider-options.ts';
 import { loadBalancerStatus } from './status.ts';
 import { targetHealthOf } from './target-health.ts';
@@ -92,6 +92,8 @@ export class AwsProvider implements LoadBalancerProvider {
     string,
     { spec: string; arn: string; eipAddresses: string[]; warnings: string[] }
   >();
+  /** rechecks of those NLBs, batched */
+  private readonly poll = new ProvisioningPoll();
   /** ensures and deletes running now: the shared groups are checked only when none is */
   private busy = 0;
   /**
@@ -99,8 +101,12 @@ export class AwsProvider implements LoadBalancerProvider {
    * the backend security group and the node rules) is known to no worker: eight workers starting at once
    * would each read it all and each create the backend group (seven answered "duplicate", re-planned and
    * read again). So the first ensures take turns until one succeeds; after that they run side by side.
+   * The same holds for the shared open frontend group: Services open to everyone take turns until one
+   * of them has made (or found) it.
    */
   private warm = false;
+  /** an ensure has made or found the cluster's shared open group (cleared when the shared groups go) */
+  private openShared = false;
   private coldTurn: Promise<void> = Promise.resolve();
   /** the last tag scan by Service UID (list(), or a delete this process cannot vouch for), for a few seconds */
   private readonly scans = new TtlCache<Map<string, Owned>>(30_000);
@@ -168,14 +174,16 @@ export class AwsProvider implements LoadBalancerProvider {
     signal: AbortSignal,
     options: { drift?: boolean } = {},
   ): Promise<LoadBalancerStatus> {
-    if (this.warm) return this.ensureNow(lb, signal, options);
+    const opts = awsOptions(lb);
+    const setUp = () => this.warm && (this.openShared || !opensToEveryone(opts));
+    if (setUp()) return this.ensureNow(lb, opts, signal, options);
     const turn = this.coldTurn;
     let done!: () => void;
     this.coldTurn = new Promise<void>((resolve) => (done = resolve));
     try {
       await turn;
-      if (this.warm) done(); // the one before us set the cluster up: no need to wait for us
-      const status = await this.ensureNow(lb, signal, options);
+      if (setUp()) done(); // the one before us set up what we need: no need to wait for us
+      const status = await this.ensureNow(lb, opts, signal, options);
       this.warm = true;
       return status;
     } finally {
@@ -185,13 +193,13 @@ export class AwsProvider implements LoadBalancerProvider {
 
   private async ensureNow(
     lb: DesiredLoadBalancer,
+    opts: AwsOptions,
     signal: AbortSignal,
     options: { drift?: boolean },
   ): Promise<LoadBalancerStatus> {
     const ctx = this.ctx(signal, options.drift);
     const polled = options.drift ? undefined : await this.pollProvisioning(ctx, lb);
     if (polled) return polled;
-    const opts = awsOptions(lb);
     const progress = newProgress();
     this.settled.delete(lb.ref.uid);
     this.provisioning.delete(lb.ref.uid);
@@ -243,7 +251,8 @@ export class AwsProvider implements LoadBalancerProvider {
   private async pollProvisioning(ctx: Ctx, lb: DesiredLoadBalancer): Promise<LoadBalancerStatus | undefined> {
     const pending = this.provisioning.get(lb.ref.uid);
     if (!pending || !this.settled.has(lb.ref.uid) || pending.spec !== specOf(lb)) return undefined;
-    const [nlb] = await loadBalancersByArn(ctx, [pending.arn]);
+    const others = [...this.provisioning.values()].map((p) => p.arn);
+    const nlb = await this.poll.state(ctx, pending.arn, others);
     if (!nlb) return undefined; // gone meanwhile: the full ensure builds it again
     if (nlb.State?.Code === 'active') this.provisioning.delete(lb.ref.uid);
     return loadBalancerStatus(nlb.State?.Code, nlb.DNSName, pending.eipAddresses, pending.warnings, false);
@@ -261,11 +270,15 @@ export class AwsProvider implements LoadBalancerProvider {
       })),
     });
     this.settled.add(lb.ref.uid);
-    if (plan.cluster) {
-      const backend = resolve(progress, plan.cluster.backend);
-      this.caches.backendGroup.set(plan.cluster.vpcId, backend);
-      if (plan.cluster.nodeRulesKey)
-        this.caches.nodeRules.set(`${plan.cluster.vpcId}|${plan.cluster.nodeRulesKey}`, backend);
+    const { vpcId, backend, nodeRulesKey, open } = plan.cluster ?? {};
+    if (vpcId && backend) {
+      const id = resolve(progress, backend);
+      this.caches.backendGroup.set(vpcId, id);
+      if (nodeRulesKey) this.caches.nodeRules.set(`${vpcId}|${nodeRulesKey}`, id);
+    }
+    if (vpcId && open) {
+      this.caches.openGroup.set(vpcId, resolve(progress, open));
+      this.openShared = true;
     }
   }
 
@@ -331,6 +344,7 @@ export class AwsProvider implements LoadBalancerProvider {
       // remembered before the NLB goes: an interruption after it finishes from memory
       this.pendingDelete.set(ref.uid, new Set(observed.targetGroups.map((t) => t.arn)));
       await apply(ctx, planDelete(observed), newProgress());
+      for (const l of observed.loadBalancers) this.poll.forget(l.arn);
       this.pendingDelete.delete(ref.uid);
       this.leftovers.delete(ref.uid);
       this.known.delete(ref.uid);
@@ -347,6 +361,8 @@ export class AwsProvider implements LoadBalancerProvider {
       if (progress.changed) {
         this.caches.backendGroup.clear();
         this.caches.nodeRules.clear();
+        this.caches.openGroup.clear();
+        this.openShared = false;
       }
     }
   }

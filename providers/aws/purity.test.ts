@@ -48,6 +48,7 @@ const IO = [
   'observe.ts',
   'provider-options.ts',
   'provider.ts',
+  'provisioning-poll.ts',
   'reads.ts',
   'target-health.ts',
   'throttle.ts',

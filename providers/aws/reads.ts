@@ -53,14 +53,25 @@ export async function loadBalancerNamed(ctx: Ctx, name: string): Promise<LoadBal
   }
 }
 
+/** The NLBs with these ARNs that exist, 20 per call (one gone makes AWS refuse its batch: then one by one). */
 export async function loadBalancersByArn(ctx: Ctx, arns: string[]): Promise<LoadBalancer[]> {
   const out: LoadBalancer[] = [];
-  for (const arn of arns) {
+  const describe = async (batch: string[]) =>
+    (await ctx.api.elbv2(new DescribeLoadBalancersCommand({ LoadBalancerArns: batch }), ctx.signal)).LoadBalancers ??
+    [];
+  for (const batch of chunks([...new Set(arns)], 20)) {
     try {
-      const res = await ctx.api.elbv2(new DescribeLoadBalancersCommand({ LoadBalancerArns: [arn] }), ctx.signal);
-      out.push(...(res.LoadBalancers ?? []));
+      out.push(...(await describe(batch)));
     } catch (err) {
       if (errorCode(err) !== 'LoadBalancerNotFound') throw err;
+      if (batch.length === 1) continue;
+      for (const arn of batch) {
+        try {
+          out.push(...(await describe([arn])));
+        } catch (e) {
+          if (errorCode(e) !== 'LoadBalancerNotFound') throw e;
+        }
+      }
     }
   }
   return out;
@@ -168,14 +179,24 @@ export async function extraCertificatesOf(ctx: Ctx, listener: Listener): Promise
 
 /** A security group by name in a VPC. */
 export async function securityGroupNamed(ctx: Ctx, vpcId: string, name: string): Promise<SecurityGroup | undefined> {
+  return (await securityGroupsNamed(ctx, vpcId, [name])).get(name);
+}
+
+/** Security groups of the VPC by name, in one call. */
+export async function securityGroupsNamed(
+  ctx: Ctx,
+  vpcId: string,
+  names: string[],
+): Promise<Map<string, SecurityGroup>> {
+  if (names.length === 0) return new Map();
   const res = await ctx.api.ec2(
     new DescribeSecurityGroupsCommand({
       Filters: [
         { Name: 'vpc-id', Values: [vpcId] },
-        { Name: 'group-name', Values: [name] },
+        { Name: 'group-name', Values: names },
       ],
     }),
     ctx.signal,
   );
-  return res.SecurityGroups?.[0];
+  return new Map((res.SecurityGroups ?? []).map((g) => [g.GroupName ?? '', g]));
 }

@@ -18,7 +18,8 @@ export const TAG = {
   certificates: 'lbprovisioner.io/certificates',
 } as const;
 
-export type ResourceKind = 'load-balancer' | 'target-group' | 'frontend-security-group' | 'backend-security-group';
+export type ResourceKind =
+  'load-balancer' | 'target-group' | 'frontend-security-group' | 'open-security-group' | 'backend-security-group';
 
 export function clusterTagKey(clusterName: string): string {
   return `kubernetes.io/cluster/${clusterName}`;
@@ -39,6 +40,11 @@ export function ownershipTags(ref: LoadBalancerRef, kind: ResourceKind, extra: R
     [TAG.resource]: kind,
   };
   return toTagList(tags);
+}
+
+/** Tags of a resource the cluster's NLBs share (no Service UID: list() never reports it as a Service's). */
+export function clusterResourceTags(clusterName: string, kind: ResourceKind): Tag[] {
+  return toTagList({ [clusterTagKey(clusterName)]: 'owned', [TAG.cluster]: clusterName, [TAG.resource]: kind });
 }
 
 export function toTagList(tags: Record<string, string>): Tag[] {

@@ -3,9 +3,9 @@
  * wired with the call recorder and the middleware that gives moto AWS's answers, and readers of what
  * exists (raw clients, not provider code).
  */
-import { expect } from '@jest/globals';
+import { afterAll, beforeAll, expect } from '@jest/globals';
 import { DescribeSecurityGroupsCommand } from '@aws-sdk/client-ec2';
-import type { IpPermission } from '@aws-sdk/client-ec2';
+import type { IpPermission, SecurityGroup } from '@aws-sdk/client-ec2';
 import { DescribeListenersCommand, DescribeTargetHealthCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
 import type { DesiredLoadBalancer } from '../../src/model/desired.ts';
 import { clusterFixture, motoClients, startMoto } from '../harness/moto.ts';
@@ -127,14 +127,25 @@ export class MotoWorld {
     return (res.TargetHealthDescriptions ?? []).map((d) => d.Target!.Id!).sort();
   }
 
-  /** The inbound rules of the Service's frontend security group. */
-  async frontendRules(lb: DesiredLoadBalancer): Promise<IpPermission[]> {
-    const res = await this.raw.ec2.send(
-      new DescribeSecurityGroupsCommand({
-        Filters: [{ Name: 'tag:lbprovisioner.io/service-uid', Values: [lb.ref.uid] }],
-      }),
+  /** The frontend security groups the Service's NLB carries: its own, or the cluster's shared open one. */
+  async frontendGroups(lb: DesiredLoadBalancer): Promise<SecurityGroup[]> {
+    const nlb = (await this.ofService(lb)).lbs[0];
+    if (!nlb?.SecurityGroups?.length) return [];
+    const res = await this.raw.ec2.send(new DescribeSecurityGroupsCommand({ GroupIds: nlb.SecurityGroups }));
+    return (res.SecurityGroups ?? []).filter((g) =>
+      (g.Tags ?? []).some(
+        (t) =>
+          t.Key === 'lbprovisioner.io/resource' &&
+          (t.Value === 'frontend-security-group' || t.Value === 'open-security-group'),
+      ),
     );
-    return res.SecurityGroups![0]!.IpPermissions ?? [];
+  }
+
+  /** The inbound rules of the frontend group the Service's NLB carries. */
+  async frontendRules(lb: DesiredLoadBalancer): Promise<IpPermission[]> {
+    const groups = await this.frontendGroups(lb);
+    expect(groups).toHaveLength(1);
+    return groups[0]!.IpPermissions ?? [];
   }
 
   /** ensure twice: the second must make no mutating call and say changed: false */
@@ -151,4 +162,16 @@ export class MotoWorld {
     await this.provider?.close();
     await this.moto.stop();
   }
+}
+
+/** A test file's world: moto started before its tests and stopped after them. */
+export function motoWorldFor(clusterName: string): () => MotoWorld {
+  let world: MotoWorld | undefined;
+  beforeAll(async () => {
+    world = await MotoWorld.start(clusterName);
+  }, 120_000);
+  afterAll(async () => {
+    await world?.stop();
+  });
+  return () => world!;
 }

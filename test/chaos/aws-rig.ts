@@ -171,9 +171,18 @@ class AwsProbe implements ProviderProbe {
     for (const g of groups) {
       const t = tagsOfGroup(g);
       if (g.GroupId === this.nodeGroup || !ours(t) || t[RESOURCE_TAG] !== 'frontend-security-group') continue;
+      const svc = byUid.get(t[UID_TAG]!);
       c.that(
-        byUid.has(t[UID_TAG]!),
+        svc !== undefined,
         () => `2: security group ${g.GroupName} of ${t['kubernetes.io/service-name']} has no owned AWS Service`,
+      );
+      // a Service without source ranges uses the cluster's shared open group: a group of its own is a leftover
+      const ranges =
+        (svc?.spec?.loadBalancerSourceRanges?.length ?? 0) > 0 ||
+        !!svc?.metadata?.annotations?.['service.beta.kubernetes.io/load-balancer-source-ranges'];
+      c.that(
+        svc === undefined || ranges,
+        () => `2: security group ${g.GroupName} of ${t['kubernetes.io/service-name']} is left: it has no source ranges`,
       );
     }
     checkSecurityGroupRules(groups, this.nodeGroup, owned, c);

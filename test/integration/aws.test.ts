@@ -46,6 +46,7 @@ const CLUSTER = 'aws-it';
 const NODE_PORTS = SERVICE_NODE_PORT_RANGE.split('-').map(Number) as [number, number];
 const AWS_CLASS = 'lbprovisioner.io/aws';
 const UID_TAG = 'lbprovisioner.io/service-uid';
+const RESOURCE_TAG = 'lbprovisioner.io/resource';
 const JSON_PATCH = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.JsonPatch);
 const MERGE_PATCH = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
 /** moto answers in milliseconds; these cover the controller's queue and a few ensures, on 2 busy cores */
@@ -177,21 +178,39 @@ describe('AWS provider through the controller (real apiserver, moto)', () => {
     );
   }
 
+  /** the rules of the frontend group the Service's NLB carries: its own, or the cluster's shared open one */
   async function frontendRules(uid: string): Promise<string[]> {
+    const { lb } = await nlbOf(uid);
     const groups =
-      (
-        await moto().raw.ec2.send(
-          new DescribeSecurityGroupsCommand({ Filters: [{ Name: `tag:${UID_TAG}`, Values: [uid] }] }),
-        )
-      ).SecurityGroups ?? [];
-    if (groups.length !== 1) throw new Error(`expected one frontend group for ${uid}, found ${groups.length}`);
-    return (groups[0]!.IpPermissions ?? [])
-      .flatMap((p) => [
-        ...(p.IpRanges ?? []).map((r) => `${p.IpProtocol}/${p.FromPort}/${r.CidrIp}`),
-        ...(p.Ipv6Ranges ?? []).map((r) => `${p.IpProtocol}/${p.FromPort}/${r.CidrIpv6}`),
-      ])
+      (await moto().raw.ec2.send(new DescribeSecurityGroupsCommand({ GroupIds: lb.SecurityGroups ?? [] })))
+        .SecurityGroups ?? [];
+    const frontend = groups.filter((g) =>
+      (g.Tags ?? []).some(
+        (t) => t.Key === RESOURCE_TAG && (t.Value === 'frontend-security-group' || t.Value === 'open-security-group'),
+      ),
+    );
+    if (frontend.length !== 1) throw new Error(`expected one frontend group for ${uid}, found ${frontend.length}`);
+    return (frontend[0]!.IpPermissions ?? [])
+      .flatMap((p) => {
+        const ports = p.FromPort === p.ToPort ? `${p.FromPort}` : `${p.FromPort}-${p.ToPort}`;
+        return [
+          ...(p.IpRanges ?? []).map((r) => `${p.IpProtocol}/${ports}/${r.CidrIp}`),
+          ...(p.Ipv6Ranges ?? []).map((r) => `${p.IpProtocol}/${ports}/${r.CidrIpv6}`),
+        ];
+      })
       .sort();
   }
+
+  /** the security groups tagged for the Service (its own frontend group, while it has one) */
+  async function ownGroups(uid: string): Promise<string[]> {
+    const res = await moto().raw.ec2.send(
+      new DescribeSecurityGroupsCommand({ Filters: [{ Name: `tag:${UID_TAG}`, Values: [uid] }] }),
+    );
+    return (res.SecurityGroups ?? []).map((g) => g.GroupName!);
+  }
+
+  /** the shared open group's rules: every TCP and UDP port from anywhere */
+  const OPEN_RULES = ['tcp/0-65535/0.0.0.0/0', 'tcp/0-65535/::/0', 'udp/0-65535/0.0.0.0/0', 'udp/0-65535/::/0'];
 
   const nodePortOf = (svc: k8s.V1Service, port: number, protocol = 'TCP') =>
     svc.spec!.ports!.find((p) => p.port === port && (p.protocol ?? 'TCP') === protocol)!.nodePort!;
@@ -346,12 +365,9 @@ describe('AWS provider through the controller (real apiserver, moto)', () => {
       expect([tg.HealthCheckProtocol, tg.HealthCheckPort]).toEqual(['HTTP', '10256']);
       expect(await moto().targetsOf(tg.TargetGroupArn!)).toEqual(instanceIds(0, 1, 2));
     }
-    // the frontend group admits each listener's protocols
-    expect(await frontendRules(svc.metadata!.uid!)).toEqual([
-      'tcp/53/0.0.0.0/0',
-      'udp/53/0.0.0.0/0',
-      'udp/5353/0.0.0.0/0',
-    ]);
+    // no source ranges: the NLB carries the cluster's shared open group (TCP and UDP), no group of its own
+    expect(await frontendRules(svc.metadata!.uid!)).toEqual(OPEN_RULES);
+    expect(await ownGroups(svc.metadata!.uid!)).toEqual([]);
     await deleteService(kube(), ns, 'dns');
   });
 
@@ -536,10 +552,11 @@ describe('AWS provider through the controller (real apiserver, moto)', () => {
     await patch('ranges', [
       { op: 'remove', path: `/metadata/annotations/${A.sourceRanges.replace(/~/g, '~0').replace(/\//g, '~1')}` },
     ]);
+    // without ranges: the shared open group instead, and the Service's own group goes
     await waitFor(
       async () =>
-        JSON.stringify(await frontendRules(uid)) === JSON.stringify(['tcp/443/0.0.0.0/0', 'tcp/80/0.0.0.0/0']),
-      { message: 'the default 0.0.0.0/0 without ranges', timeoutMs: AWS_WAIT_MS },
+        JSON.stringify(await frontendRules(uid)) === JSON.stringify(OPEN_RULES) && (await ownGroups(uid)).length === 0,
+      { message: 'the shared open group without ranges, and no group of its own', timeoutMs: AWS_WAIT_MS },
     );
     await deleteService(kube(), ns, 'ranges');
   });

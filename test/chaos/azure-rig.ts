@@ -9,9 +9,9 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { uidOfChild, uidOfSecurityRule } from '../../providers/azure/names.ts';
 import { ownedBy } from '../azure-fake/inventory.ts';
-import type { Call, Fault } from '../azure-fake/server.ts';
+import type { Call, FakeArm, Fault } from '../azure-fake/server.ts';
 import type { Json } from '../azure-fake/state.ts';
-import { startFakeArmWorld, type FakeArmWorld } from '../azure-fake/world.ts';
+import { startFakeArmWorld } from '../azure-fake/world.ts';
 import { CLOUD_FAULT_RATE, CLUSTER_NAME } from './aws-rig.ts';
 import type { Checks, ProviderProbe } from './invariants.ts';
 import { Rng } from './rng.ts';
@@ -73,19 +73,20 @@ export function checkArmBudget(
   );
 }
 
-class AzureProbe implements ProviderProbe {
+/** What the fake ARM holds for the cluster, compared with the owned Azure Services (read from its store). */
+export class AzureProbe implements ProviderProbe {
   readonly name = 'azure' as const;
   /** when the last check began (the converged one, once the soak moves on to its budget check) */
   lastCheckAt: number | undefined;
-  private readonly arm: FakeArmWorld;
+  private readonly fake: FakeArm;
 
-  constructor(arm: FakeArmWorld) {
-    this.arm = arm;
+  constructor(fake: FakeArm) {
+    this.fake = fake;
   }
 
   check(world: World, owned: k8s.V1Service[], c: Checks): Promise<void> {
     this.lastCheckAt = Date.now();
-    const held = ownedBy(this.arm.fake, CLUSTER_NAME);
+    const held = ownedBy(this.fake, CLUSTER_NAME);
     const byUid = new Map(owned.map((s) => [s.metadata!.uid!, s]));
     const whose = (uid: string | undefined) => (uid ? byUid.get(uid)?.metadata?.name : undefined);
 
@@ -255,7 +256,7 @@ export async function azureRig(_cluster: unknown, rng: Rng, log: (line: string) 
   const faults = new ArmFaults(new Rng(rng.seed ^ 0x27d4eb2f));
   arm.fake.faultHook = (method) => faults.choose(method);
   log(`chaos: fake ARM at ${arm.fake.endpoint}`);
-  const probe = new AzureProbe(arm);
+  const probe = new AzureProbe(arm.fake);
   const processStarts: number[] = [];
   const tokens = arm.fake.authority.tokens;
   return {

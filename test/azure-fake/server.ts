@@ -101,6 +101,8 @@ export class FakeArm {
   /** members requests carried that the definitions do not have (ARM ignores them; our code should send none) */
   readonly unknownProperties: string[] = [];
   readonly faults: Fault[] = [];
+  /** requests a `hang` fault left without an answer, until their client gives up */
+  readonly hung = new Set<ServerResponse>();
   readonly subscriptionId: string;
   readonly location: string;
   readonly resourceGroups: Set<string>;
@@ -207,7 +209,11 @@ export class FakeArm {
       );
     const fault = this.takeFault(method, url.pathname);
     fault?.before?.();
-    if (fault?.hang) return;
+    if (fault?.hang) {
+      this.hung.add(res);
+      res.once('close', () => this.hung.delete(res));
+      return;
+    }
     if (fault?.answerAfter) answering.hold = fault.answerAfter;
     if (fault?.delayMs) await sleep(fault.delayMs);
     if (fault?.status)

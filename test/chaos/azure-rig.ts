@@ -26,6 +26,11 @@ export interface ThrottleAnswer {
   until: number;
 }
 
+/** the controller's --azure-request-timeout in the soak, and how long turning faults off waits for hung calls */
+const REQUEST_TIMEOUT = '4s';
+const HUNG_WAIT_MS = 8000;
+/** after the last hung call was given up: time for the controller to take in its error */
+const SETTLE_MS = 1000;
 /** the write gate is checked before a write is sent: one already past it may arrive just after a 429 */
 const GATE_SLACK_MS = 300;
 const MUTATING = new Set(['PUT', 'DELETE', 'PATCH']);
@@ -261,7 +266,8 @@ export async function azureRig(_cluster: unknown, rng: Rng, log: (line: string) 
   const tokens = arm.fake.authority.tokens;
   return {
     name: 'azure',
-    args: arm.cliArgs(),
+    // the fake answers in milliseconds: a hung call is given up after 4 s, not Azure's 20
+    args: [...arm.cliArgs(), '--azure-request-timeout', REQUEST_TIMEOUT],
     env: arm.env(),
     // the client secret, and every bearer token the fake authority issued so far
     get secrets() {
@@ -272,7 +278,15 @@ export async function azureRig(_cluster: unknown, rng: Rng, log: (line: string) 
     instances: 6,
     processStarted: (at) => processStarts.push(at),
     callInFlight: (timeoutMs) => faults.nextMutatingCallDone(timeoutMs, 1500),
-    setFaults: (on) => (faults.rate = on ? CLOUD_FAULT_RATE : 0),
+    setFaults: async (on) => {
+      faults.rate = on ? CLOUD_FAULT_RATE : 0;
+      if (on) return;
+      // a hung call is a fault until its client gives up (the request timeout); then its error settles
+      if (arm.fake.hung.size === 0) return;
+      const deadline = Date.now() + HUNG_WAIT_MS;
+      while (arm.fake.hung.size > 0 && Date.now() < deadline) await sleep(100);
+      await sleep(SETTLE_MS);
+    },
     faultCounts: () => Object.fromEntries(Object.entries(faults.counts).map(([k, v]) => [`arm-${k}`, v])),
     checkBudget: (checks) =>
       checkArmBudget(

@@ -48,7 +48,7 @@ describe('chaos soak', () => {
       providers: ['azure'],
       rigs: { azure: azureRig },
       durationMs: 15_000,
-      opsPerRound: [5, 8],
+      opsPerRound: [4, 6],
     });
     console.log(summarize(report));
     expect(report.operations).toBeGreaterThan(0);

@@ -38,8 +38,8 @@ export interface ProviderRig {
   instances: number;
   /** resolves when a provider call of the leader is in flight (to aim a SIGKILL at), or after timeoutMs */
   callInFlight?(timeoutMs: number): Promise<boolean>;
-  /** cloud fault injection on/off; returns calls answered with a fault so far, by kind */
-  setFaults?(on: boolean): void;
+  /** cloud fault injection on/off (off resolves once no faulted call is still open) */
+  setFaults?(on: boolean): void | Promise<void>;
   faultCounts?(): Record<string, number>;
   /** a controller process started (it holds a full token bucket) */
   processStarted?(at: number): void;
@@ -322,7 +322,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
       if (cloudOn) {
         // the calls the round's operations cause come after them: keep answering 20% with faults a while
         await sleep(rng.int(4000, 10_000));
-        for (const r of cloud) r.setFaults!(false);
+        await Promise.all(cloud.map((r) => r.setFaults!(false)));
         note('cloud faults off');
         lastFault = Date.now();
       }

@@ -1,8 +1,10 @@
 /**
  * The I/O edge: the real @azure/arm-network client, with what every call here needs and the SDK does not
  * do for us: If-Match / If-None-Match headers (the model drops `etag`), our own timeout on long-running
- * operations, a write gate that a 429 closes for the whole subscription until its Retry-After, and no
- * SDK retries (ours are the only policy, so the two never stack).
+ * operations and on every request (the SDK waits for ever on a request nobody answers), a write gate that
+ * a 429 closes for the whole subscription until its Retry-After, and no SDK retries (ours are the only
+ * policy, so the two never stack). A request that times out, or a read that is throttled, comes back as a
+ * RetryAfterError: never as a bare AbortError, which the controller takes for a shutdown and never retries.
  */
 import { NetworkManagementClient } from '@azure/arm-network';
 import type { BackendAddressPool, LoadBalancer, NetworkSecurityGroup, PublicIPAddress } from '@azure/arm-network';
@@ -19,7 +21,14 @@ export interface ArmOptions {
   pollIntervalMs?: number;
   /** give up waiting for one long-running operation after this long */
   operationTimeoutMs?: number;
+  /** give up on one HTTP request (a read, a write, a poll) that has no answer after this long */
+  requestTimeoutMs?: number;
 }
+
+/** ARM answers in well under a second; a request still open after this is hung. */
+export const REQUEST_TIMEOUT_MS = 20_000;
+/** how soon a Service whose ARM request timed out is tried again */
+const TIMED_OUT_RETRY_MS = 2000;
 
 /** Closed by a 429 until its Retry-After has passed: every write of the subscription waits. */
 export class WriteGate {
@@ -46,6 +55,7 @@ export class ArmApi {
   readonly gate = new WriteGate();
   private readonly pollIntervalMs: number;
   private readonly operationTimeoutMs: number;
+  private readonly requestTimeoutMs: number;
   private readonly inflight = new Map<string, Promise<unknown>>();
 
   constructor(options: ArmOptions) {
@@ -56,6 +66,40 @@ export class ArmApi {
     });
     this.pollIntervalMs = options.pollIntervalMs ?? 2000;
     this.operationTimeoutMs = options.operationTimeoutMs ?? 10 * 60_000;
+    this.requestTimeoutMs = options.requestTimeoutMs ?? REQUEST_TIMEOUT_MS;
+    const requestTimeoutMs = this.requestTimeoutMs;
+    this.client.pipeline.addPolicy({
+      name: 'lbpRequestTimeout',
+      sendRequest: (request, next) => {
+        if (!request.timeout) request.timeout = requestTimeoutMs;
+        return next(request);
+      },
+    });
+  }
+
+  /**
+   * A request of ours that timed out (the caller's signal still live) or a throttled read, as a
+   * RetryAfterError; anything else unchanged.
+   */
+  private retryable(what: string, signal: AbortSignal, err: unknown): unknown {
+    if ((err as { name?: unknown })?.name === 'AbortError' && !signal.aborted)
+      return new RetryAfterError(
+        `${what}: Azure Resource Manager did not answer within ${this.requestTimeoutMs / 1000} s`,
+        TIMED_OUT_RETRY_MS,
+        'ArmTimeout',
+        { cause: err },
+      );
+    const f = classifyArmError(err);
+    if (f.kind === 'throttled')
+      return new RetryAfterError(
+        `${what}: throttled by Azure Resource Manager (429)`,
+        f.retryAfterMs,
+        'AzureThrottled',
+        {
+          cause: err,
+        },
+      );
+    return err;
   }
 
   /**
@@ -73,13 +117,23 @@ export class ArmApi {
   }
 
   /** undefined for 404 */
-  private async read<T>(call: () => Promise<T>): Promise<T | undefined> {
+  private async read<T>(what: string, signal: AbortSignal, call: () => Promise<T>): Promise<T | undefined> {
     try {
       return await call();
     } catch (err) {
       if (classifyArmError(err).kind === 'not-found') return undefined;
-      throw err;
+      throw this.retryable(what, signal, err);
     }
+  }
+
+  private async list<T>(what: string, signal: AbortSignal, items: AsyncIterable<T>): Promise<T[]> {
+    const out: T[] = [];
+    try {
+      for await (const x of items) out.push(x);
+    } catch (err) {
+      throw this.retryable(what, signal, err);
+    }
+    return out;
   }
 
   /** A write: waits for the gate, bounds the long-running operation, closes the gate on a 429. */
@@ -102,6 +156,8 @@ export class ArmApi {
           'OperationTimeout',
           { cause: err },
         );
+      // a 429 stays as it is: the writers map it (coalescer.ts) once the gate is closed
+      if (f.kind !== 'throttled') throw this.retryable(what, signal, err);
       throw err;
     }
   }
@@ -111,7 +167,10 @@ export class ArmApi {
   }
 
   getLoadBalancer(rg: string, name: string, signal: AbortSignal, fresh = false): Promise<LoadBalancer | undefined> {
-    const get = () => this.read(() => this.client.loadBalancers.get(rg, name, { abortSignal: signal }));
+    const get = () =>
+      this.read(`load balancer ${name}`, signal, () =>
+        this.client.loadBalancers.get(rg, name, { abortSignal: signal }),
+      );
     return fresh ? get() : this.shared(`lb/${rg}/${name}`.toLowerCase(), get);
   }
 
@@ -154,19 +213,17 @@ export class ArmApi {
   }
 
   getPublicIp(rg: string, name: string, signal: AbortSignal): Promise<PublicIPAddress | undefined> {
-    return this.read(() => this.client.publicIPAddresses.get(rg, name, { abortSignal: signal }));
+    return this.read(`public IP ${name}`, signal, () =>
+      this.client.publicIPAddresses.get(rg, name, { abortSignal: signal }),
+    );
   }
 
-  async listPublicIps(signal: AbortSignal): Promise<PublicIPAddress[]> {
-    const out: PublicIPAddress[] = [];
-    for await (const ip of this.client.publicIPAddresses.listAll({ abortSignal: signal })) out.push(ip);
-    return out;
+  listPublicIps(signal: AbortSignal): Promise<PublicIPAddress[]> {
+    return this.list('public IPs', signal, this.client.publicIPAddresses.listAll({ abortSignal: signal }));
   }
 
-  async listPublicIpsIn(rg: string, signal: AbortSignal): Promise<PublicIPAddress[]> {
-    const out: PublicIPAddress[] = [];
-    for await (const ip of this.client.publicIPAddresses.list(rg, { abortSignal: signal })) out.push(ip);
-    return out;
+  listPublicIpsIn(rg: string, signal: AbortSignal): Promise<PublicIPAddress[]> {
+    return this.list(`public IPs of ${rg}`, signal, this.client.publicIPAddresses.list(rg, { abortSignal: signal }));
   }
 
   putPublicIp(
@@ -193,7 +250,10 @@ export class ArmApi {
     signal: AbortSignal,
     fresh = false,
   ): Promise<NetworkSecurityGroup | undefined> {
-    const get = () => this.read(() => this.client.networkSecurityGroups.get(rg, name, { abortSignal: signal }));
+    const get = () =>
+      this.read(`network security group ${name}`, signal, () =>
+        this.client.networkSecurityGroups.get(rg, name, { abortSignal: signal }),
+      );
     return fresh ? get() : this.shared(`nsg/${rg}/${name}`.toLowerCase(), get);
   }
 

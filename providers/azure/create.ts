@@ -35,6 +35,7 @@ export function createAzureProvider(flags: AzureFlags, clusterName: string, log:
     credential,
     ...(flags.azureArmEndpoint ? { armEndpoint: flags.azureArmEndpoint } : {}),
     pollIntervalMs: flags.azurePollInterval,
+    requestTimeoutMs: flags.azureRequestTimeout,
     log,
   });
 }

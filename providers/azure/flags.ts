@@ -15,6 +15,7 @@ export interface RawAzureFlags {
   azureArmEndpoint?: string;
   azureAuthorityHost?: string;
   azurePollInterval?: string;
+  azureRequestTimeout?: string;
 }
 
 const FLAGS: [keyof RawAzureFlags, string, string][] = [
@@ -43,6 +44,11 @@ const FLAGS: [keyof RawAzureFlags, string, string][] = [
     '--azure-poll-interval <duration>',
     'azure provider: how often a long-running ARM operation is polled',
   ],
+  [
+    'azureRequestTimeout',
+    '--azure-request-timeout <duration>',
+    'azure provider: give up on an ARM request (read, write or poll) with no answer after this long',
+  ],
 ];
 
 const DOCUMENTED_DEFAULTS: Partial<Record<keyof RawAzureFlags, string>> = {
@@ -50,6 +56,7 @@ const DOCUMENTED_DEFAULTS: Partial<Record<keyof RawAzureFlags, string>> = {
   azureArmEndpoint: 'https://management.azure.com',
   azureAuthorityHost: 'AZURE_AUTHORITY_HOST, else the public cloud',
   azurePollInterval: '2s',
+  azureRequestTimeout: '20s',
 };
 
 const required = (flag: string) =>
@@ -85,6 +92,20 @@ export const azureFlagsSchema = z.object({
         ctx.addIssue({
           code: 'custom',
           message: `--azure-poll-interval: ${JSON.stringify(v)} is not a duration of at least 10ms`,
+        });
+        return z.NEVER;
+      }
+      return ms;
+    }),
+  azureRequestTimeout: z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      const ms = parseDuration(v ?? '20s');
+      if (ms === undefined || ms < 100) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `--azure-request-timeout: ${JSON.stringify(v)} is not a duration of at least 100ms`,
         });
         return z.NEVER;
       }

@@ -154,6 +154,12 @@ describe('Azure options', () => {
     expect(errorOf(() => parseAzureFlags({ azureSubscriptionId: '00000000-0000-0000-0000-000000000001' }, {}))).toMatch(
       /^--azure-resource-group: required/,
     );
+    const sub = { ...good, azureSubscriptionId: '00000000-0000-0000-0000-000000000001' };
+    expect(parseAzureFlags(sub, {}).azureRequestTimeout).toBe(20_000);
+    expect(parseAzureFlags({ ...sub, azureRequestTimeout: '5s' }, {}).azureRequestTimeout).toBe(5000);
+    expect(errorOf(() => parseAzureFlags({ ...sub, azureRequestTimeout: 'soon' }, {}))).toBe(
+      '--azure-request-timeout: "soon" is not a duration of at least 100ms',
+    );
   });
 
   it("has a descriptor in the registry's shape: every flag, a schema naming the flag, the annotation table", () => {
@@ -167,6 +173,7 @@ describe('Azure options', () => {
       '--azure-arm-endpoint',
       '--azure-authority-host',
       '--azure-poll-interval',
+      '--azure-request-timeout',
     ]);
     const parsed = azureProvider.options.safeParse({ azureLocation: 'westeurope' });
     expect(parsed.success).toBe(false);

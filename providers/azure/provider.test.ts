@@ -366,7 +366,7 @@ describe('Azure provider against the fake ARM', () => {
     lb.targets = [{ name: 'n1', addresses: ['10.0.0.10', 'fd00:240::10'], labels: {} }];
     const status = await provider.ensure(lb, signal);
     expect(status.ingress.map((i) => i.ip)).toEqual([
-      expect.stringMatching(/^203\.0\.113\./),
+      expect.stringMatching(/^198\.1[89]\./),
       expect.stringMatching(/^2001:db8:/),
     ]);
     const body = lbBody()!;

@@ -58,6 +58,7 @@ export interface AzureProviderOptions {
   armEndpoint?: string;
   pollIntervalMs?: number;
   operationTimeoutMs?: number;
+  requestTimeoutMs?: number;
   log?: Logger;
 }
 
@@ -84,6 +85,7 @@ export class AzureProvider implements LoadBalancerProvider {
       ...(options.armEndpoint ? { endpoint: options.armEndpoint } : {}),
       ...(options.pollIntervalMs !== undefined ? { pollIntervalMs: options.pollIntervalMs } : {}),
       ...(options.operationTimeoutMs !== undefined ? { operationTimeoutMs: options.operationTimeoutMs } : {}),
+      ...(options.requestTimeoutMs !== undefined ? { requestTimeoutMs: options.requestTimeoutMs } : {}),
     });
     this.nsgWriter = new Coalescer(this.nsgIO(), this.closing.signal);
     this.fronts = new Frontends({

@@ -12,8 +12,9 @@
  *    AnotherOperationInProgress while one runs on the same resource;
  *  - the fake authority's token and OpenID endpoints (authority.ts); ARM calls need a token it issued.
  *
- * Tests inject faults (429 with Retry-After, 409, 5xx, failed or superseded operations, slow answers)
- * and fixed latencies (the benchmark).
+ * Tests inject faults (429 with Retry-After, 409, 5xx, failed or superseded operations, slow answers,
+ * no answer at all, an answer held after the work is done), one by one (`inject`) or by a hook that
+ * chooses for every call (`faultHook`: the chaos soak's 20%), and fixed latencies (the benchmark).
  */
 import { randomUUID } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -56,6 +57,10 @@ export interface Fault {
   before?: () => void;
   /** accept the write, but its long-running operation ends like this (and changes nothing) */
   operation?: { status: 'Failed' | 'Canceled'; code: string };
+  /** never answer: the request stays open until the client gives up or the fake stops */
+  hang?: boolean;
+  /** do the work, then hold the answer until this settles (a client killed while its call is in flight) */
+  answerAfter?: () => Promise<void>;
 }
 
 export interface Call {
@@ -96,6 +101,8 @@ export class FakeArm {
   /** members requests carried that the definitions do not have (ARM ignores them; our code should send none) */
   readonly unknownProperties: string[] = [];
   readonly faults: Fault[] = [];
+  /** requests a `hang` fault left without an answer, until their client gives up */
+  readonly hung = new Set<ServerResponse>();
   readonly subscriptionId: string;
   readonly location: string;
   readonly resourceGroups: Set<string>;
@@ -158,6 +165,9 @@ export class FakeArm {
     this.faults.push({ times: 1, ...fault });
   }
 
+  /** Asked for every ARM call no injected fault matches (not the authority's): a fault, or none. */
+  faultHook: ((method: string, path: string) => Fault | undefined) | undefined;
+
   // ---- HTTP ----
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -173,10 +183,17 @@ export class FakeArm {
     if (ifMatch) call.ifMatch = ifMatch;
     if (ifNoneMatch) call.ifNoneMatch = ifNoneMatch;
     this.calls.push(call);
+    const answering: { hold?: () => Promise<void> } = {};
     const send = (status: number, json?: unknown, headers: Record<string, string> = {}) => {
       call.status = status;
-      res.writeHead(status, { 'content-type': 'application/json', 'x-ms-request-id': randomUUID(), ...headers });
-      res.end(json === undefined ? undefined : JSON.stringify(json));
+      const answer = () => {
+        if (res.destroyed) return;
+        res.writeHead(status, { 'content-type': 'application/json', 'x-ms-request-id': randomUUID(), ...headers });
+        res.end(json === undefined ? undefined : JSON.stringify(json));
+      };
+      // send comes once the work is done: a held answer leaves the client unaware that it was
+      if (answering.hold) void answering.hold().then(answer, answer);
+      else answer();
     };
     const error = (status: number, code: string, message: string, headers: Record<string, string> = {}) => {
       call.error = `${code}: ${message}`;
@@ -192,6 +209,12 @@ export class FakeArm {
       );
     const fault = this.takeFault(method, url.pathname);
     fault?.before?.();
+    if (fault?.hang) {
+      this.hung.add(res);
+      res.once('close', () => this.hung.delete(res));
+      return;
+    }
+    if (fault?.answerAfter) answering.hold = fault.answerAfter;
     if (fault?.delayMs) await sleep(fault.delayMs);
     if (fault?.status)
       return error(
@@ -266,7 +289,7 @@ export class FakeArm {
 
   private takeFault(method: string, path: string): Fault | undefined {
     const i = this.faults.findIndex((f) => (!f.method || f.method === method) && (!f.path || f.path.test(path)));
-    if (i < 0) return undefined;
+    if (i < 0) return this.faultHook?.(method, path);
     const f = this.faults[i]!;
     if (--f.times! <= 0) this.faults.splice(i, 1);
     return f;

@@ -135,16 +135,24 @@ export class ArmState {
     }
   }
 
+  private nextPublicV4(): string {
+    const n = this.nextPublic.v4++;
+    return `198.${18 + ((n >> 16) & 1)}.${(n >> 8) & 255}.${n & 255}`;
+  }
+
+  private nextPublicV6(): string {
+    return `2001:db8:ac::${(this.nextPublic.v6++).toString(16)}`;
+  }
+
   private renderPublicIp(rec: Stored, previous: Stored | undefined): void {
     const p = props(rec.body);
     const old = (previous?.body['properties'] as Json | undefined) ?? {};
     const v6 = p['publicIPAddressVersion'] === 'IPv6';
     p['publicIPAllocationMethod'] ??= 'Static';
     p['publicIPAddressVersion'] ??= 'IPv4';
-    // documentation ranges: nothing ever routes to them
-    p['ipAddress'] =
-      old['ipAddress'] ??
-      (v6 ? `2001:db8:ac::${(this.nextPublic.v6++).toString(16)}` : `203.0.113.${this.nextPublic.v4++ % 250}`);
+    // ranges nothing ever routes to (IPv4: the benchmarking 198.18.0.0/15, which no test's pool uses, so an
+    // address here never meets a local-provider address in the same cluster); never handed out twice
+    p['ipAddress'] = old['ipAddress'] ?? (v6 ? this.nextPublicV6() : this.nextPublicV4());
     if (old['ipConfiguration']) p['ipConfiguration'] = old['ipConfiguration'];
     const dns = p['dnsSettings'] as Json | undefined;
     if (dns?.['domainNameLabel'])

@@ -82,9 +82,9 @@ export async function startFakeArmWorld(options: FakeArmOptions = {}): Promise<F
     ],
     env: () => ({
       NODE_EXTRA_CA_CERTS: fake.caFile,
-      AZURE_TENANT_ID: '00000000-0000-0000-0000-0000000000b2',
-      AZURE_CLIENT_ID: '00000000-0000-0000-0000-0000000000c3',
-      AZURE_CLIENT_SECRET: 'not-a-real-secret',
+      AZURE_TENANT_ID: options.tenantId ?? '00000000-0000-0000-0000-0000000000b2',
+      AZURE_CLIENT_ID: options.clientId ?? '00000000-0000-0000-0000-0000000000c3',
+      AZURE_CLIENT_SECRET: options.clientSecret ?? 'not-a-real-secret',
     }),
     stop: () => fake.stop(),
   };

@@ -1,10 +1,11 @@
 /**
- * `npm run chaos -- [--minutes 30] [--providers local,aws]`: a long chaos soak; prints the figures of
+ * `npm run chaos -- [--minutes 30] [--providers local,aws,azure]`: a long chaos soak; prints the figures of
  * issue 13 (operations, faults by kind, invariant checks, convergence after the last fault).
  * CHAOS_SEED=<n> replays a run; CHAOS_VERBOSE=1 prints the operation log as it goes.
  */
 import { parseArgs } from 'node:util';
 import { awsRig } from './aws-rig.ts';
+import { azureRig } from './azure-rig.ts';
 import { seedFromEnv } from './rng.ts';
 import { ChaosViolation, runSoak, summarize } from './soak.ts';
 import type { ProviderName } from './world.ts';
@@ -12,13 +13,14 @@ import type { ProviderName } from './world.ts';
 const { values } = parseArgs({
   options: {
     minutes: { type: 'string', default: '30' },
-    providers: { type: 'string', default: 'local,aws' },
+    providers: { type: 'string', default: 'local,aws,azure' },
   },
 });
 const minutes = Number(values.minutes);
 if (!(minutes > 0)) throw new Error(`--minutes: expected a positive number, got ${values.minutes}`);
 const providers = values.providers.split(',').map((p) => p.trim()) as ProviderName[];
-for (const p of providers) if (p !== 'local' && p !== 'aws') throw new Error(`--providers: unknown provider ${p}`);
+const known: readonly string[] = ['local', 'aws', 'azure'];
+for (const p of providers) if (!known.includes(p)) throw new Error(`--providers: unknown provider ${p}`);
 
 const seed = seedFromEnv();
 console.log(
@@ -30,7 +32,7 @@ try {
     providers,
     durationMs: minutes * 60_000,
     log: (l) => console.log(l),
-    rigs: { aws: awsRig },
+    rigs: { aws: awsRig, azure: azureRig },
   });
   console.log(summarize(report));
 } catch (err) {

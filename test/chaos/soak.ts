@@ -31,15 +31,15 @@ export interface ProviderRig {
   name: ProviderName;
   args: string[];
   env: Record<string, string>;
-  /** strings that must never appear in a log line (credentials) */
-  secrets: string[];
+  /** strings that must never appear in a log line (credentials; read again for every line) */
+  readonly secrets: string[];
   probe: ProviderProbe;
   providerID(instance: number): string | undefined;
   instances: number;
   /** resolves when a provider call of the leader is in flight (to aim a SIGKILL at), or after timeoutMs */
   callInFlight?(timeoutMs: number): Promise<boolean>;
-  /** cloud fault injection on/off; returns calls answered with a fault so far, by kind */
-  setFaults?(on: boolean): void;
+  /** cloud fault injection on/off (off resolves once no faulted call is still open) */
+  setFaults?(on: boolean): void | Promise<void>;
   faultCounts?(): Record<string, number>;
   /** a controller process started (it holds a full token bucket) */
   processStarted?(at: number): void;
@@ -180,13 +180,13 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
       await applyOp(world, writer, op);
     }
 
-    // credentials the replicas get and must never print
-    const secrets = [cluster.controllerToken, ...rigs.flatMap((r) => r.secrets)];
+    // credentials the replicas get and must never print (a rig's list may grow: tokens issued as it runs)
+    const secrets = () => [cluster.controllerToken, ...rigs.flatMap((r) => r.secrets)];
     const onLine = (identity: string, line: string) => {
       report.logLines++;
       if (line.includes('"level":20')) report.debugLines++;
       if (line.includes('"msg":"became leader"')) sawLeader = true;
-      for (const s of secrets) if (line.includes(s)) leaks.push(`${identity}: ${line.slice(0, 300)}`);
+      for (const s of secrets()) if (line.includes(s)) leaks.push(`${identity}: ${line.slice(0, 300)}`);
     };
     const logDir = mkdtempSync(join(tmpdir(), 'lbp-chaos-logs-'));
     log(`chaos: replica logs in ${logDir}`);
@@ -265,12 +265,15 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
           return;
         }
         case 'sigkill-leader-mid-call': {
-          const aws = rigs.find((r) => r.callInFlight);
-          const inFlight = (await aws?.callInFlight?.(3000)) ?? false;
+          const aimable = rigs.filter((r) => r.callInFlight);
+          const rig = aimable.length > 1 ? rng.pick(aimable) : aimable[0];
+          const inFlight = (await rig?.callInFlight?.(3000)) ?? false;
           const l = (await leader()) ?? rng.pick(replicas);
-          // counted as aimed only when a mutating AWS call was really in flight
-          count(inFlight ? kind : 'sigkill-leader');
-          note(`FAULT ${kind} ${l.identity}${inFlight ? ' (a provider call in flight)' : ' (no call seen)'}`);
+          // counted as aimed only when a mutating cloud call was really in flight
+          count(inFlight ? `${kind}-${rig!.name}` : 'sigkill-leader');
+          note(
+            `FAULT ${kind} ${l.identity}${inFlight ? ` (a mutating ${rig!.name} call in flight)` : ' (no call seen)'}`,
+          );
           await l.signal('SIGKILL');
           return;
         }
@@ -319,7 +322,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
       if (cloudOn) {
         // the calls the round's operations cause come after them: keep answering 20% with faults a while
         await sleep(rng.int(4000, 10_000));
-        for (const r of cloud) r.setFaults!(false);
+        await Promise.all(cloud.map((r) => r.setFaults!(false)));
         note('cloud faults off');
         lastFault = Date.now();
       }

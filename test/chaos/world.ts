@@ -7,7 +7,7 @@ import { createNode } from '../harness/fixtures.ts';
 import { EXCLUDE_FROM_LB_LABEL } from '../../src/model/names.ts';
 import type { Rng } from './rng.ts';
 
-export type ProviderName = 'local' | 'aws';
+export type ProviderName = 'local' | 'aws' | 'azure';
 /** `none`: no loadBalancerClass (the default provider takes it); `other`: a class that is not ours */
 export type ClassChoice = ProviderName | 'none' | 'other';
 export type Protocol = 'TCP' | 'UDP';

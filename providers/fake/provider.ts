@@ -73,6 +73,10 @@ export class FakeProvider implements LoadBalancerProvider {
   private readonly faults: { op: FakeOperation; error: Error; times: number }[] = [];
   /** calls that have started and not finished (tests watch a call in flight) */
   inFlight = 0;
+  /** calls that started while another call for the same Service was in flight (a controller must make none) */
+  overlapping = 0;
+  private readonly busy = new Map<string, number>();
+  private readonly holds = new Map<FakeOperation, { keys: string[]; released: Promise<void> }>();
   latencyMs: number;
 
   constructor(options: FakeProviderOptions = {}) {
@@ -89,6 +93,24 @@ export class FakeProvider implements LoadBalancerProvider {
     this.faults.push({ op, error, times });
   }
 
+  /**
+   * Calls of `op` wait, recorded, until release() (tests watch calls pile up in flight): `held()` lists the
+   * Services whose calls are waiting.
+   */
+  hold(op: FakeOperation): { held: () => readonly string[]; release: () => void } {
+    let release: () => void = () => {};
+    const released = new Promise<void>((resolve) => (release = resolve));
+    const h = { keys: [] as string[], released };
+    this.holds.set(op, h);
+    return {
+      held: () => h.keys,
+      release: () => {
+        this.holds.delete(op);
+        release();
+      },
+    };
+  }
+
   /** Someone deleted the load balancer by hand (the drift pass must repair it). */
   deleteBehindOurBack(uid: string): void {
     this.balancers.delete(uid);
@@ -100,7 +122,7 @@ export class FakeProvider implements LoadBalancerProvider {
 
   async ensure(lb: DesiredLoadBalancer, signal: AbortSignal): Promise<LoadBalancerStatus> {
     this.record('ensure', keyOf(lb.ref), lb, signal);
-    await this.latency(signal);
+    await this.answer('ensure', keyOf(lb.ref), signal);
     const sctp = lb.ports.find((p) => p.protocol === 'SCTP');
     if (sctp)
       throw new InvalidSpecError(
@@ -122,7 +144,7 @@ export class FakeProvider implements LoadBalancerProvider {
 
   async updateTargets(lb: DesiredLoadBalancer, signal: AbortSignal): Promise<void> {
     this.record('updateTargets', keyOf(lb.ref), lb, signal);
-    await this.latency(signal);
+    await this.answer('updateTargets', keyOf(lb.ref), signal);
     const existing = this.balancers.get(lb.ref.uid);
     if (!existing) throw new Error(`load balancer of ${keyOf(lb.ref)} does not exist`);
     existing.targets = lb.targets.map((t) => t.name);
@@ -131,7 +153,7 @@ export class FakeProvider implements LoadBalancerProvider {
 
   async delete(ref: LoadBalancerRef, signal: AbortSignal): Promise<void> {
     this.record('delete', keyOf(ref), undefined, signal);
-    await this.latency(signal);
+    await this.answer('delete', keyOf(ref), signal);
     this.balancers.delete(ref.uid);
   }
 
@@ -149,6 +171,26 @@ export class FakeProvider implements LoadBalancerProvider {
     if (fault) {
       fault.times--;
       throw fault.error;
+    }
+  }
+
+  /** A call answers after a hold (if any) and the latency; the state changes only after, as in a real API. */
+  private async answer(op: FakeOperation, key: string, signal: AbortSignal): Promise<void> {
+    const n = (this.busy.get(key) ?? 0) + 1;
+    if (n > 1) this.overlapping++;
+    this.busy.set(key, n);
+    try {
+      const h = this.holds.get(op);
+      if (h) {
+        h.keys.push(key);
+        await h.released;
+        h.keys.splice(h.keys.indexOf(key), 1);
+      }
+      await this.latency(signal);
+    } finally {
+      const left = (this.busy.get(key) ?? 1) - 1;
+      if (left > 0) this.busy.set(key, left);
+      else this.busy.delete(key);
     }
   }
 

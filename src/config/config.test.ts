@@ -7,6 +7,7 @@ const raw = (over: RawOptions = {}): RawOptions => ({
   classOnly: false,
   clusterName: 'kubernetes',
   workers: '8',
+  nodeSyncConcurrency: '128',
   resyncPeriod: '10m',
   leaderElect: true,
   leaderElectNamespace: 'lb-provisioner',
@@ -66,6 +67,9 @@ describe('configuration', () => {
 
   it('names the flag in every error', () => {
     expect(messageOf(() => parseRunConfig(raw({ workers: 'many' })))).toBe('--workers: must be a whole number');
+    expect(messageOf(() => parseRunConfig(raw({ nodeSyncConcurrency: '0' })))).toBe(
+      '--node-sync-concurrency: must be between 1 and 4096',
+    );
     expect(messageOf(() => parseRunConfig(raw({ nodePortRange: '32767-30000' })))).toBe(
       '--node-port-range: "32767-30000" is not a port range like 30000-32767',
     );

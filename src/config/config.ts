@@ -68,6 +68,11 @@ const core = z
       .regex(/^\d+$/, { message: '--workers: must be a whole number' })
       .transform(Number)
       .refine((n) => n >= 1 && n <= 256, { message: '--workers: must be between 1 and 256' }),
+    nodeSyncConcurrency: z
+      .string()
+      .regex(/^\d+$/, { message: '--node-sync-concurrency: must be a whole number' })
+      .transform(Number)
+      .refine((n) => n >= 1 && n <= 4096, { message: '--node-sync-concurrency: must be between 1 and 4096' }),
     resyncPeriod: z.string().transform((v, ctx) => {
       const ms = parseDuration(v);
       if (ms === undefined) {

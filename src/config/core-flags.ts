@@ -1,4 +1,5 @@
 /** The flags of `lb-provisioner run` that every provider shares. A provider's own flags are in its descriptor. */
+import { DEFAULT_NODE_SYNC_CONCURRENCY } from '../controller/queue.ts';
 import type { FlagSpec } from './flag-spec.ts';
 
 export function coreFlags(providerNames: readonly string[], env: NodeJS.ProcessEnv = process.env): FlagSpec[] {
@@ -33,7 +34,13 @@ export function coreFlags(providerNames: readonly string[], env: NodeJS.ProcessE
     {
       flags: '--workers <n>',
       default: '8',
-      description: 'concurrent Service syncs (also bounds the parallel node sync)',
+      description: 'concurrent Service syncs',
+    },
+    {
+      flags: '--node-sync-concurrency <n>',
+      default: String(DEFAULT_NODE_SYNC_CONCURRENCY),
+      description:
+        "concurrent targets-only syncs after a node change, beside --workers (the provider's own rate limits pace them)",
     },
     {
       flags: '--resync-period <duration>',

@@ -90,10 +90,11 @@ export class ServiceBook {
     this.tidy(key);
   }
 
-  /** Remember why a key is queued; the strongest reason wins until a worker takes it. */
-  noteIntent(key: string, intent: Intent): void {
+  /** Remember why a key is queued; the strongest reason wins until a worker takes it. Returns that reason. */
+  noteIntent(key: string, intent: Intent): Intent {
     const e = this.entry(key);
     if (!e.intent || RANK[intent] > RANK[e.intent]) e.intent = intent;
+    return e.intent;
   }
 
   takeIntent(key: string): Intent {

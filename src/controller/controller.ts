@@ -1,7 +1,7 @@
 /**
  * The service controller's wiring: informers on Services, Nodes and Namespaces whose handlers only enqueue
- * keys; one work queue and N workers running the one sync pipeline (pipeline.ts) whose results one place
- * applies (outcome.ts); timers for the node sync, the drift pass and the orphan sweep; leadership gating
+ * keys; one work queue, N workers for Service syncs and M for targets-only syncs (queue.ts lanes), running the
+ * one sync pipeline (pipeline.ts) whose results one place applies (outcome.ts); timers for the node sync, the drift pass and the orphan sweep; leadership gating
  * every write. Per-key state lives in the book (book.ts).
  */
 import * as k8s from '@kubernetes/client-node';
@@ -24,7 +24,7 @@ import { ServiceBook, type Intent } from './book.ts';
 import { findOrphans } from './orphans.ts';
 import { Outcomes } from './outcome.ts';
 import { modelFor, syncKey, type SyncDeps } from './pipeline.ts';
-import { WorkQueue, runWorkers } from './queue.ts';
+import { DEFAULT_NODE_SYNC_CONCURRENCY, WorkQueue, runWorkers } from './queue.ts';
 import { TargetSets } from './target-sets.ts';
 
 export interface ControllerOptions {
@@ -34,6 +34,11 @@ export interface ControllerOptions {
   defaultProvider?: string;
   classOnly: boolean;
   workers: number;
+  /**
+   * targets-only syncs after a node change run on workers of their own, this many at once (default 128):
+   * they are I/O-bound provider calls paced by the provider's own rate limits, not by --workers
+   */
+  nodeSyncConcurrency?: number;
   resyncPeriodMs: number;
   /** coalesce bursts of node events (only changes targets read reach it, so it can be short; default 100 ms) */
   nodeSyncDelayMs?: number;
@@ -254,7 +259,11 @@ export class ServiceController {
     }
     this.restoreAllocations();
     for (const svc of this.services.list()) this.enqueue(serviceKey(svc), 'force');
-    this.workersDone = runWorkers(queue, this.opts.workers, (key) => this.work(queue, key));
+    const work = (key: string) => this.work(queue, key);
+    this.workersDone = Promise.all([
+      runWorkers(queue, this.opts.workers, work, 'full'),
+      runWorkers(queue, this.opts.nodeSyncConcurrency ?? DEFAULT_NODE_SYNC_CONCURRENCY, work, 'targets'),
+    ]).then(() => undefined);
     this.scheduleDrift();
     void this.sweepOrphans(signal);
   }

@@ -35,11 +35,14 @@ export class Outcomes {
     this.d.events.record(svc, 'Normal', reason, message);
   }
 
-  /** Queue a key with a reason (the strongest pending reason wins). */
+  /**
+   * Queue a key with a reason (the strongest pending reason wins). A key whose only reason is its targets
+   * goes to the targets-only workers; any stronger reason sends it to the Service workers.
+   */
   enqueue(queue: WorkQueue, key: string, intent: Intent, delayMs = 0): void {
-    this.d.book.noteIntent(key, intent);
-    if (delayMs > 0) queue.addAfter(key, delayMs);
-    else queue.add(key);
+    const lane = this.d.book.noteIntent(key, intent) === 'targets' ? 'targets' : 'full';
+    if (delayMs > 0) queue.addAfter(key, delayMs, lane);
+    else queue.add(key, lane);
   }
 
   /** Apply a result. `aborted`: the sync was cut short by shutdown or lost leadership; nothing is shown. */
@@ -79,7 +82,9 @@ export class Outcomes {
         this.enqueue(queue, key, 'force');
         break;
       case 'after':
-        this.enqueue(queue, key, 'force', next.delayMs);
+        // a targets-only sync the provider paced (its rate limit is full) retries as one: a full ensure
+        // would spend more of the same budget on reads
+        this.enqueue(queue, key, r.operation === 'targets' ? 'targets' : 'force', next.delayMs);
         break;
       case 'backoff':
         this.d.book.noteIntent(key, 'force');

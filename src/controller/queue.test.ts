@@ -99,4 +99,95 @@ describe('work queue', () => {
     expect(finished).toEqual(['a']);
     expect(await q.get()).toBeUndefined();
   });
+
+  describe('lanes: targets-only syncs beside the Service workers', () => {
+    /** A handler that holds every key until released, and notes overlaps of one key. */
+    function gatedHandler() {
+      const running = new Map<string, number>();
+      const seen: string[] = [];
+      let overlaps = 0;
+      let release: () => void = () => {};
+      const gate = new Promise<void>((resolve) => (release = resolve));
+      const waiters: { n: number; resolve: () => void }[] = [];
+      const handle = async (key: string) => {
+        const n = (running.get(key) ?? 0) + 1;
+        if (n > 1) overlaps++;
+        running.set(key, n);
+        seen.push(key);
+        for (const w of waiters.filter((w) => seen.length >= w.n)) w.resolve();
+        await gate;
+        running.set(key, (running.get(key) ?? 1) - 1);
+      };
+      const started = (n: number) =>
+        seen.length >= n ? Promise.resolve() : new Promise<void>((resolve) => waiters.push({ n, resolve }));
+      return {
+        handle,
+        seen,
+        started,
+        release,
+        overlaps: () => overlaps,
+        inFlight: () => [...running.values()].reduce((a, b) => a + b, 0),
+      };
+    }
+
+    it('runs targets-only keys on workers of their own, beyond the full workers, never a key twice at once', async () => {
+      const q = new WorkQueue();
+      const h = gatedHandler();
+      const keys = Array.from({ length: 10 }, (_, i) => `ns/svc-${i}`);
+      for (const k of keys) q.add(k, 'targets');
+      const full = runWorkers(q, 1, h.handle, 'full');
+      const targets = runWorkers(q, 16, h.handle, 'targets');
+      await h.started(10); // all ten in flight at once, with one full worker
+      expect(h.inFlight()).toBe(10);
+      // re-added while in flight, to either lane: held until the sync under way is done
+      q.add('ns/svc-0', 'targets');
+      q.add('ns/svc-1', 'full');
+      q.add('ns/svc-1', 'targets');
+      expect(h.seen).toHaveLength(10);
+      h.release();
+      await h.started(12);
+      await q.idle();
+      q.shutDown();
+      await Promise.all([full, targets]);
+      expect(h.overlaps()).toBe(0);
+      expect(h.seen.filter((k) => k === 'ns/svc-0' || k === 'ns/svc-1').sort()).toEqual([
+        'ns/svc-0',
+        'ns/svc-0',
+        'ns/svc-1',
+        'ns/svc-1',
+      ]);
+    });
+
+    it('a key waiting for the targets workers moves to the full workers when added for a full sync', async () => {
+      const q = new WorkQueue();
+      q.add('a', 'targets');
+      q.add('b', 'targets');
+      q.add('a', 'full');
+      q.add('b', 'targets');
+      expect(q.length).toBe(2);
+      expect(await q.get('full')).toBe('a');
+      expect(await q.get('targets')).toBe('b');
+      q.done('a');
+      q.done('b');
+      await q.idle();
+      q.shutDown();
+    });
+
+    it('a key in flight re-added for a full sync goes to the full workers next, and idle() waits for both lanes', async () => {
+      const q = new WorkQueue();
+      q.add('a', 'targets');
+      expect(await q.get('targets')).toBe('a');
+      q.add('a', 'targets');
+      q.add('a', 'full');
+      let idle = false;
+      void q.idle().then(() => (idle = true));
+      q.done('a');
+      expect(q.length).toBe(1);
+      expect(await q.get('full')).toBe('a');
+      q.done('a');
+      await q.idle();
+      expect(idle).toBe(true);
+      q.shutDown();
+    });
+  });
 });

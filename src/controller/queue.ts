@@ -2,7 +2,19 @@
  * A work queue with client-go semantics: a key is never handed to two workers at once; a key added
  * while in flight is processed again after; duplicates collapse; delayed adds keep the earliest time;
  * per-key exponential backoff (5 s doubling to 300 s by default); graceful drain on shutdown.
+ *
+ * Keys wait in one of two lanes, each with its own workers: 'full' (Service syncs, bounded by --workers)
+ * and 'targets' (targets-only syncs after a node change: I/O-bound provider calls whose real limit is the
+ * provider's own rate buckets, so they get a larger concurrency of their own). The lanes share the
+ * in-flight set, so a key is still never processed twice at once, whichever lane it came from; a key
+ * waiting in 'targets' that is added to 'full' moves there (the stronger reason wins, as with intents).
  */
+
+/** Which workers take a key: 'full' syncs or 'targets'-only syncs. */
+export type Lane = 'full' | 'targets';
+
+/** Targets-only syncs at once unless configured (--node-sync-concurrency). */
+export const DEFAULT_NODE_SYNC_CONCURRENCY = 128;
 
 export interface QueueOptions {
   baseDelayMs?: number;
@@ -13,13 +25,14 @@ export interface QueueOptions {
 }
 
 export class WorkQueue {
-  private readonly queue: string[] = [];
-  private readonly dirty = new Set<string>();
+  private readonly lanes: Record<Lane, string[]> = { full: [], targets: [] };
+  private readonly waiters: Record<Lane, ((key: string | undefined) => void)[]> = { full: [], targets: [] };
+  /** the lane each dirty key will be handed to */
+  private readonly dirty = new Map<string, Lane>();
   private readonly processing = new Set<string>();
   private readonly addedAt = new Map<string, number>();
   private readonly failures = new Map<string, number>();
-  private readonly timers = new Map<string, { at: number; timer: NodeJS.Timeout }>();
-  private readonly waiters: ((key: string | undefined) => void)[] = [];
+  private readonly timers = new Map<string, { at: number; lane: Lane; timer: NodeJS.Timeout }>();
   private readonly idleWaiters: (() => void)[] = [];
   private shuttingDown = false;
   private readonly baseDelayMs: number;
@@ -33,41 +46,50 @@ export class WorkQueue {
   }
 
   get length(): number {
-    return this.queue.length;
+    return this.lanes.full.length + this.lanes.targets.length;
   }
 
-  add(key: string): void {
-    if (this.shuttingDown || this.dirty.has(key)) return;
-    this.dirty.add(key);
-    this.addedAt.set(key, Date.now());
-    if (this.processing.has(key)) return;
-    const waiter = this.waiters.shift();
-    if (waiter) {
-      this.take(key);
-      waiter(key);
+  add(key: string, lane: Lane = 'full'): void {
+    if (this.shuttingDown) return;
+    const pending = this.dirty.get(key);
+    if (pending !== undefined) {
+      if (pending === 'targets' && lane === 'full') this.promote(key);
       return;
     }
-    this.queue.push(key);
-    this.options.onDepth?.(this.queue.length);
+    this.dirty.set(key, lane);
+    this.addedAt.set(key, Date.now());
+    if (this.processing.has(key)) return;
+    this.hand(key, lane);
   }
 
-  /** Add after a delay; an earlier pending time for the same key wins, and the key's next sync cancels it. */
-  addAfter(key: string, delayMs: number): void {
+  /**
+   * Add after a delay; an earlier pending time for the same key wins (and a 'full' lane over 'targets'),
+   * and the key's next sync cancels it.
+   */
+  addAfter(key: string, delayMs: number, lane: Lane = 'full'): void {
     if (this.shuttingDown) return;
     if (delayMs <= 0) {
-      this.add(key);
+      this.add(key, lane);
       return;
     }
     const at = Date.now() + delayMs;
     const pending = this.timers.get(key);
-    if (pending && pending.at <= at) return;
+    const laneOf = pending?.lane === 'full' ? 'full' : lane;
+    if (pending && pending.at <= at) {
+      pending.lane = laneOf;
+      return;
+    }
     if (pending) clearTimeout(pending.timer);
-    const timer = setTimeout(() => {
-      this.timers.delete(key);
-      this.add(key);
-    }, delayMs);
-    timer.unref();
-    this.timers.set(key, { at, timer });
+    const entry = {
+      at,
+      lane: laneOf,
+      timer: setTimeout(() => {
+        this.timers.delete(key);
+        this.add(key, entry.lane);
+      }, delayMs),
+    };
+    entry.timer.unref();
+    this.timers.set(key, entry);
   }
 
   /** Add with per-key exponential backoff; returns the delay chosen. */
@@ -84,32 +106,23 @@ export class WorkQueue {
     this.failures.delete(key);
   }
 
-  /** Wait for the next key; undefined once shut down and drained. */
-  get(): Promise<string | undefined> {
-    const key = this.queue.shift();
+  /** Wait for the next key of a lane; undefined once shut down and drained. */
+  get(lane: Lane = 'full'): Promise<string | undefined> {
+    const key = this.lanes[lane].shift();
     if (key !== undefined) {
       this.take(key);
-      this.options.onDepth?.(this.queue.length);
+      this.options.onDepth?.(this.length);
       return Promise.resolve(key);
     }
     if (this.shuttingDown) return Promise.resolve(undefined);
-    return new Promise((resolve) => this.waiters.push(resolve));
+    return new Promise((resolve) => this.waiters[lane].push(resolve));
   }
 
   done(key: string): void {
     this.processing.delete(key);
-    if (this.dirty.has(key)) {
-      const waiter = this.waiters.shift();
-      if (waiter) {
-        this.take(key);
-        waiter(key);
-      } else {
-        this.queue.push(key);
-        this.options.onDepth?.(this.queue.length);
-      }
-    } else if (this.processing.size === 0 && this.queue.length === 0) {
-      this.idleWaiters.splice(0).forEach((w) => w());
-    }
+    const lane = this.dirty.get(key);
+    if (lane !== undefined) this.hand(key, lane);
+    else if (this.processing.size === 0 && this.length === 0) this.idleWaiters.splice(0).forEach((w) => w());
   }
 
   /** Stop accepting keys; workers finish what they hold, then get() returns undefined. */
@@ -117,9 +130,10 @@ export class WorkQueue {
     this.shuttingDown = true;
     for (const { timer } of this.timers.values()) clearTimeout(timer);
     this.timers.clear();
-    this.queue.length = 0;
+    this.lanes.full.length = 0;
+    this.lanes.targets.length = 0;
     this.dirty.clear();
-    this.waiters.splice(0).forEach((w) => w(undefined));
+    for (const waiting of Object.values(this.waiters)) waiting.splice(0).forEach((w) => w(undefined));
   }
 
   /** Keys waiting on a delayed add (a backoff, a recheck): they sync again without a new event. */
@@ -129,8 +143,29 @@ export class WorkQueue {
 
   /** Resolves once nothing is queued or in flight (delayed adds do not count). */
   idle(): Promise<void> {
-    if (this.processing.size === 0 && this.queue.length === 0) return Promise.resolve();
+    if (this.processing.size === 0 && this.length === 0) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  /** A dirty key not in flight: to a worker of its lane waiting for one, or to the back of the lane. */
+  private hand(key: string, lane: Lane): void {
+    const waiter = this.waiters[lane].shift();
+    if (waiter) {
+      this.take(key);
+      waiter(key);
+      return;
+    }
+    this.lanes[lane].push(key);
+    this.options.onDepth?.(this.length);
+  }
+
+  /** A key pending for 'targets' is added for a full sync: the full workers take it. */
+  private promote(key: string): void {
+    this.dirty.set(key, 'full');
+    if (this.processing.has(key)) return; // handed to 'full' when its current sync is done
+    const waiting = this.lanes.targets;
+    waiting.splice(waiting.indexOf(key), 1);
+    this.hand(key, 'full');
   }
 
   private take(key: string): void {
@@ -149,15 +184,16 @@ export class WorkQueue {
   }
 }
 
-/** Run `workers` loops taking keys from the queue; resolves once the queue is shut down and drained. */
+/** Run `workers` loops taking keys from a lane; resolves once the queue is shut down and drained. */
 export async function runWorkers(
   queue: WorkQueue,
   workers: number,
   handle: (key: string) => Promise<void>,
+  lane: Lane = 'full',
 ): Promise<void> {
   const loop = async (): Promise<void> => {
     for (;;) {
-      const key = await queue.get();
+      const key = await queue.get(lane);
       if (key === undefined) return;
       try {
         await handle(key);

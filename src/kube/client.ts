@@ -5,13 +5,24 @@
  * dispatcher per TLS identity and bound the connections, as client-go's transport does.
  */
 import * as k8s from '@kubernetes/client-node';
-import { createHash } from 'node:crypto';
 import { Agent, type Dispatcher } from 'undici';
 
 const MAX_CONNECTIONS = 32;
 
 type AgentOptions = import('node:https').AgentOptions;
 type CreateDispatcher = (cluster: k8s.Cluster | null, agentOptions: AgentOptions) => Dispatcher | undefined;
+
+type Identity = readonly unknown[];
+
+function sameIdentity(a: Identity, b: Identity): boolean {
+  return a.length === b.length && a.every((v, i) => sameValue(v, b[i]));
+}
+
+function sameValue(a: unknown, b: unknown): boolean {
+  if (Buffer.isBuffer(a) && Buffer.isBuffer(b)) return a.equals(b);
+  if (Array.isArray(a) && Array.isArray(b)) return sameIdentity(a, b);
+  return a === b;
+}
 
 /** Make every API client of this KubeConfig share one pooled connection set per server and identity. */
 const POOLED = Symbol('lbprovisioner.pooled');
@@ -23,26 +34,26 @@ export function withConnectionPool(kc: k8s.KubeConfig): k8s.KubeConfig {
   // createDispatcher is private in client-node's types; it is the one place requests get their agent
   const target = kc as unknown as { createDispatcher: CreateDispatcher };
   const original = target.createDispatcher.bind(kc);
-  const agents = new Map<string, Dispatcher>();
+  // one pool at a time: the identity it was made for, compared byte for byte (client-node decodes the
+  // credentials afresh for every request; a comparison is a memcmp, where hashing them cost CPU per request)
+  let pool: { identity: Identity; agent: Dispatcher } | undefined;
   target.createDispatcher = (cluster, agentOptions) => {
     if (cluster?.proxyUrl) return original(cluster, agentOptions);
-    const identity = createHash('sha256')
-      .update(JSON.stringify([cluster?.server, agentOptions.rejectUnauthorized, agentOptions.servername]))
-      .update(String(agentOptions.ca ?? ''))
-      .update(String(agentOptions.cert ?? ''))
-      .update(String(agentOptions.key ?? ''))
-      .digest('hex');
-    let agent = agents.get(identity);
-    if (!agent) {
-      const opts = kc.createDispatcherOptions(cluster, agentOptions);
-      if (opts.type !== 'agent') return original(cluster, agentOptions);
-      // a rotated client certificate is a new identity: drop the old pool
-      for (const old of agents.values()) void old.close();
-      agents.clear();
-      agent = new Agent({ connect: opts.connect, connections: MAX_CONNECTIONS });
-      agents.set(identity, agent);
-    }
-    return agent;
+    const identity: Identity = [
+      cluster?.server,
+      agentOptions.rejectUnauthorized,
+      agentOptions.servername,
+      agentOptions.ca,
+      agentOptions.cert,
+      agentOptions.key,
+    ];
+    if (pool && sameIdentity(pool.identity, identity)) return pool.agent;
+    const opts = kc.createDispatcherOptions(cluster, agentOptions);
+    if (opts.type !== 'agent') return original(cluster, agentOptions);
+    // a rotated client certificate is a new identity: drop the old pool
+    if (pool) void pool.agent.close();
+    pool = { identity, agent: new Agent({ connect: opts.connect, connections: MAX_CONNECTIONS }) };
+    return pool.agent;
   };
   return kc;
 }

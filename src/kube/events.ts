@@ -10,6 +10,7 @@ import PQueue from 'p-queue';
 import type { Logger } from 'pino';
 import type { ServiceObject } from '../model/objects.ts';
 import { describeApiError } from './api-error.ts';
+import { sendPlain } from './plain-request.ts';
 
 export type EventType = 'Normal' | 'Warning';
 
@@ -38,7 +39,7 @@ export interface EventRecorderOptions {
 }
 
 export class EventRecorder implements EventSink {
-  private readonly api: k8s.CoreV1Api;
+  private readonly kc: k8s.KubeConfig;
   private readonly seen = new Map<string, number>();
   private readonly windowMs: number;
   private readonly maxKeys: number;
@@ -54,7 +55,7 @@ export class EventRecorder implements EventSink {
   written = 0;
 
   constructor(kc: k8s.KubeConfig, options: EventRecorderOptions) {
-    this.api = kc.makeApiClient(k8s.CoreV1Api);
+    this.kc = kc;
     this.options = options;
     this.windowMs = options.windowMs ?? 10 * 60_000;
     this.maxKeys = options.maxKeys ?? 10_000;
@@ -126,7 +127,13 @@ export class EventRecorder implements EventSink {
     this.written++;
     void this.sending.add(async () => {
       try {
-        await this.api.createNamespacedEvent({ namespace: event.metadata.namespace ?? 'default', body: event });
+        // the answer is not read: sent without client-node's model (de)serialization (plain-request.ts)
+        await sendPlain(
+          this.kc,
+          'POST',
+          `/api/v1/namespaces/${encodeURIComponent(event.metadata.namespace ?? 'default')}/events`,
+          event,
+        );
       } catch (err) {
         this.options.log.warn({ err: describeApiError(err), reason }, 'could not record event');
       }

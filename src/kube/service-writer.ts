@@ -2,11 +2,13 @@
  * The one place that writes Services: a metadata patch (finalizers + our annotations) and a status patch
  * (ingress + our condition), both strategic merge patches, so other controllers' finalizers and
  * conditions are kept (a JSON merge patch would replace the whole lists).
+ * The answers are read as plain JSON (plain-request.ts), as watch events are, not through client-node's model.
  */
 import * as k8s from '@kubernetes/client-node';
 import type { ConditionObject, IngressObject, ServiceObject } from '../model/objects.ts';
+import { sendPlain } from './plain-request.ts';
 
-const SMP = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.StrategicMergePatch);
+const SMP = 'application/strategic-merge-patch+json';
 /** our name in managedFields, so another controller (and we) can tell who set a finalizer or the status */
 export const FIELD_MANAGER = 'lb-provisioner';
 
@@ -31,12 +33,12 @@ export interface ServiceWrites {
 }
 
 export class ServiceWriter implements ServiceWrites {
-  private readonly api: k8s.CoreV1Api;
+  private readonly kc: k8s.KubeConfig;
   /** writes issued, by kind (tests and the benchmark read these) */
   readonly counts = { metadata: 0, status: 0 };
 
   constructor(kc: k8s.KubeConfig) {
-    this.api = kc.makeApiClient(k8s.CoreV1Api);
+    this.kc = kc;
   }
 
   async patchMetadata(svc: ServiceObject, change: MetadataChange): Promise<ServiceObject> {
@@ -45,15 +47,7 @@ export class ServiceWriter implements ServiceWrites {
     if (change.removeFinalizers?.length) metadata['$deleteFromPrimitiveList/finalizers'] = change.removeFinalizers;
     if (change.annotations && Object.keys(change.annotations).length > 0) metadata['annotations'] = change.annotations;
     this.counts.metadata++;
-    return (await this.api.patchNamespacedService(
-      {
-        name: svc.metadata?.name ?? '',
-        namespace: svc.metadata?.namespace ?? '',
-        body: { metadata },
-        fieldManager: FIELD_MANAGER,
-      },
-      SMP,
-    )) as ServiceObject;
+    return this.patch(svc, '', { metadata });
   }
 
   async patchStatus(svc: ServiceObject, change: StatusChange): Promise<ServiceObject> {
@@ -65,14 +59,14 @@ export class ServiceWriter implements ServiceWrites {
     if (change.removeConditionType) conditions.push({ type: change.removeConditionType, $patch: 'delete' });
     if (conditions.length) status['conditions'] = conditions;
     this.counts.status++;
-    return (await this.api.patchNamespacedServiceStatus(
-      {
-        name: svc.metadata?.name ?? '',
-        namespace: svc.metadata?.namespace ?? '',
-        body: { status },
-        fieldManager: FIELD_MANAGER,
-      },
-      SMP,
-    )) as ServiceObject;
+    return this.patch(svc, '/status', { status });
+  }
+
+  /** One strategic merge patch of a Service (or its status); the Service as the apiserver returns it. */
+  private async patch(svc: ServiceObject, subresource: '' | '/status', body: unknown): Promise<ServiceObject> {
+    const namespace = encodeURIComponent(svc.metadata?.namespace ?? '');
+    const name = encodeURIComponent(svc.metadata?.name ?? '');
+    const path = `/api/v1/namespaces/${namespace}/services/${name}${subresource}?fieldManager=${FIELD_MANAGER}`;
+    return JSON.parse(await sendPlain(this.kc, 'PATCH', path, body, SMP)) as ServiceObject;
   }
 }

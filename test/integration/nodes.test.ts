@@ -122,3 +122,70 @@ describe('node sync (fake provider, real apiserver)', () => {
     await waitForTargets(['n3']);
   });
 });
+
+describe('node sync fan-out: targets-only syncs run beyond --workers (fake provider, real apiserver)', () => {
+  let cluster: Cluster;
+  let ns: string;
+  let controller: ServiceController;
+  let fake: FakeProvider;
+  const services = Array.from({ length: 6 }, (_, i) => `fan-${i}`);
+
+  const targetsOf = (name: string) =>
+    [...fake.balancers.values()].find((b) => b.ref.namespace === ns && b.ref.name === name)?.targets;
+
+  beforeAll(async () => {
+    cluster = await startCluster();
+    ns = await uniqueNamespace(cluster.admin, 'fanout');
+    await createNode(cluster.admin, { name: 'f1', internalIP: '10.3.0.1' });
+    fake = new FakeProvider();
+    controller = await startController(cluster, {
+      providers: [fake],
+      workers: 1,
+      nodeSyncConcurrency: services.length,
+    });
+    for (const name of services)
+      await cluster.core.createNamespacedService({ namespace: ns, body: aService(name, ns).withPorts(80).manifest() });
+    for (const name of services)
+      await waitForService(cluster, ns, name, (s) => (s.status?.loadBalancer?.ingress?.length ?? 0) > 0, 'an ingress');
+  });
+  afterAll(async () => {
+    for (const name of services) await deleteService(cluster, ns, name).catch(() => {});
+    await controller?.stop();
+    await cluster?.stop();
+  });
+
+  it('a node added: every updateTargets is in flight at once with one Service worker; a key changed meanwhile waits for its own', async () => {
+    const gate = fake.hold('updateTargets');
+    await createNode(cluster.admin, { name: 'f2', internalIP: '10.3.0.2' });
+    await waitFor(() => gate.held().length === services.length || undefined, {
+      message: `all ${services.length} updateTargets calls in flight at once (--workers 1)`,
+      timeoutMs: 15_000,
+    });
+    // while they are held: another node, and a port added to fan-0 (a full sync of a key in flight)
+    const ensures = fake.callsOf('ensure', `${ns}/fan-0`).length;
+    await createNode(cluster.admin, { name: 'f3', internalIP: '10.3.0.3' });
+    const patched = await cluster.core.patchNamespacedService(
+      { name: 'fan-0', namespace: ns, body: { spec: { ports: [{ port: 80 }, { name: 'https', port: 443 }] } } },
+      k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.StrategicMergePatch),
+    );
+    await waitFor(
+      () => controller.hasObserved('Service', `${ns}/fan-0`, patched.metadata!.resourceVersion!) || undefined,
+      {
+        message: 'the controller to see the port added',
+      },
+    );
+    expect(fake.callsOf('ensure', `${ns}/fan-0`)).toHaveLength(ensures);
+    expect([...gate.held()].sort()).toEqual(services.map((s) => `${ns}/${s}`).sort());
+
+    gate.release();
+    await waitFor(() => services.every((s) => targetsOf(s)?.join() === 'f1,f2,f3') || undefined, {
+      message: 'every load balancer to target f1, f2, f3',
+      timeoutMs: 15_000,
+    });
+    await waitFor(
+      () => [...fake.balancers.values()].find((b) => b.ref.name === 'fan-0')?.lb.ports.length === 2 || undefined,
+      { message: 'fan-0 ensured with its new port' },
+    );
+    expect(fake.overlapping).toBe(0);
+  });
+});

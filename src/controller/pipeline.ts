@@ -28,7 +28,7 @@ import { PROVIDER_ANNOTATION, READY_CONDITION } from '../model/names.ts';
 import { ingressEqual, ingressFor, readyCondition, readyConditionDiffers, type ReadyState } from '../model/status.ts';
 import type { Applied, Intent, ServiceBook } from './book.ts';
 import { classify, type Classified } from './errors.ts';
-import { relevantService } from './fingerprints.ts';
+import { relevantAfterOwnPatch, relevantService } from './fingerprints.ts';
 import type { TargetSet } from './target-sets.ts';
 
 export type Operation = 'ensure' | 'cleanup' | 'targets' | 'orphan' | 'none';
@@ -326,7 +326,7 @@ async function ensure(
     provider: providerName,
     lb,
     targets: targetsApplied,
-    service: relevantService(r.svc ?? current),
+    service: relevantAfterOwnPatch(svc, { addFinalizers: isNew ? [finalizer] : [], annotations }),
     ready: status.ready,
     missing,
   });

@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from '@jest/globals';
 import { awsRig } from './aws-rig.ts';
+import { ProxyDataplaneLab } from './netns-rig.ts';
 import { seedFromEnv } from './rng.ts';
 import { runSoak, summarize, type SoakOptions } from './soak.ts';
 
@@ -35,6 +36,26 @@ describe('chaos soak', () => {
       expect(report.operations).toBeGreaterThan(0);
       expect(report.checksPassed).toBeGreaterThan(0);
       expect(report.logLines).toBeGreaterThan(0);
+    },
+    240_000,
+  );
+
+  const netns = ProxyDataplaneLab.support();
+  if (!netns.ok) console.warn(`skipping the proxy data plane soak: ${netns.reason}`);
+  (netns.ok ? it : it.skip)(
+    'local with the proxy data plane (nftables) in network namespaces, partitions included, a random seed: every invariant holds after every round',
+    async () => {
+      const lab = new ProxyDataplaneLab();
+      const report = await runSoak({
+        ...options(seedFromEnv()),
+        providers: ['local'],
+        rigs: { local: lab.rig },
+        network: lab,
+        durationMs: 30_000,
+      });
+      console.log(summarize(report));
+      expect(report.operations).toBeGreaterThan(0);
+      expect(report.checksPassed).toBeGreaterThan(0);
     },
     240_000,
   );

@@ -21,6 +21,10 @@ const NODES = 6;
 const VIP_INTERFACE = 'lbp0';
 const TABLE = 'lbprovisioner';
 const PARTITION_TABLE = 'chaos_partition';
+/** a conntrack mark bit apart from the data plane's masquerade bit (0x400000) */
+const CUT_MARK = '0x01000000';
+/** groups no one else uses: the replicas' sockets carry them, so nftables can tell the leader's from the standby's */
+const REPLICA_GID_BASE = 64_201;
 /** the soak's pools (world.ts) live off the bridge: the client routes them via the lb host */
 const POOL_ROUTES = ['192.0.2.0/24', '198.51.100.0/24', '203.0.113.0/24'];
 /** the soak's Node addresses (world.ts: 10.0.10{0,1,2}.x): on the node namespaces, on-link from the lb host */
@@ -237,6 +241,11 @@ export class ProxyDataplaneLab {
     const nodes = Array.from({ length: NODES }, (_, i) => topo.agent(`node${i}`));
     await Promise.all(nodes.map((n) => n.call('http', { port: KUBE_PROXY_HEALTH_PORT })));
     const apiPort = new URL(cluster.cp.bridgeUrl).port;
+    const gids = new Map<string, string>();
+    const gidOf = (identity: string): string => {
+      if (!gids.has(identity)) gids.set(identity, String(REPLICA_GID_BASE + gids.size));
+      return gids.get(identity)!;
+    };
     const nft = (...args: string[]) => topo.exec('lb', 'nft', args);
     log(`chaos: proxy data plane lab: lb host ${topo.ns('lb')}, apiserver at ${cluster.cp.bridgeUrl}`);
     return {
@@ -245,22 +254,59 @@ export class ProxyDataplaneLab {
       env: {},
       secrets: [token],
       kubeconfig,
-      command: ['ip', 'netns', 'exec', topo.ns('lb')],
+      // each replica under a group of its own (uid 0 keeps its capabilities), so a partition can cut one off
+      command: (identity) => [
+        'ip',
+        'netns',
+        'exec',
+        topo.ns('lb'),
+        'setpriv',
+        '--regid',
+        gidOf(identity),
+        '--keep-groups',
+        '--',
+      ],
       probe: new ProxyDataplaneProbe(topo, client, nodes),
       providerID: () => undefined,
       instances: NODES,
       faults: {
-        // both replicas share the lb host, so both lose the apiserver: the leader's lease runs out under it
-        partition: async (note) => {
+        // the leader's lease runs out under it while the standby beside it takes over (and must wait for the
+        // data plane's host lock until the old leader steps down); with no leader, the whole lb host
+        partition: async (note, leader) => {
           const ms = rng.int(2000, 8000);
-          note(`FAULT partition: lb host cut off from the apiserver for ${ms} ms`);
+          note(`FAULT partition: ${leader ?? 'the lb host'} cut off from the apiserver for ${ms} ms`);
+          // the leader's packets out are dropped and mark their connection, whose packets in are then dropped too
+          const who = leader ? ['meta', 'skgid', gidOf(leader)] : [];
           await nft('add', 'table', 'inet', PARTITION_TABLE);
-          for (const [chain, hook, match] of [
-            ['out', 'output', ['ip', 'daddr', this.bridgeAddress, 'tcp', 'dport', apiPort]],
-            ['in', 'input', ['ip', 'saddr', this.bridgeAddress, 'tcp', 'sport', apiPort]],
+          for (const [chain, hook, rule] of [
+            [
+              'out',
+              'output',
+              [
+                ...who,
+                'ip',
+                'daddr',
+                this.bridgeAddress,
+                'tcp',
+                'dport',
+                apiPort,
+                'ct',
+                'mark',
+                'set',
+                'ct',
+                'mark',
+                '|',
+                CUT_MARK,
+              ],
+            ],
+            [
+              'in',
+              'input',
+              ['ip', 'saddr', this.bridgeAddress, 'tcp', 'sport', apiPort, 'ct', 'mark', '&', CUT_MARK, '==', CUT_MARK],
+            ],
           ] as const) {
             await nft('add', 'chain', 'inet', PARTITION_TABLE, chain, `{ type filter hook ${hook} priority 0; }`);
-            await nft('add', 'rule', 'inet', PARTITION_TABLE, chain, ...match, 'drop');
+            await nft('add', 'rule', 'inet', PARTITION_TABLE, chain, ...rule, 'drop');
           }
           await new Promise((r) => setTimeout(r, ms));
           await nft('delete', 'table', 'inet', PARTITION_TABLE);

@@ -45,11 +45,11 @@ export interface ProviderRig {
   processStarted?(at: number): void;
   /** invariant 5, the cloud side */
   checkBudget?(checks: Checks): void;
-  /** where the replicas run (a command prefix, e.g. `ip netns exec <ns>`) and the kubeconfig they reach the apiserver with from there */
-  command?: string[];
+  /** where a replica runs (a command prefix, e.g. `ip netns exec <ns>`) and the kubeconfig it reaches the apiserver with from there */
+  command?(identity: string): string[];
   kubeconfig?: string;
-  /** faults of the rig's own (a network partition), by kind; each resolves once healed */
-  faults?: Record<string, (note: (line: string) => void) => Promise<void>>;
+  /** faults of the rig's own (a network partition of the leader), by kind; each resolves once healed */
+  faults?: Record<string, (note: (line: string) => void, leader: string | undefined) => Promise<void>>;
   stop(): Promise<void>;
 }
 
@@ -239,7 +239,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
       const r = new Replica({
         identity,
         args: args(identity),
-        command: rigs.find((r) => r.command)?.command,
+        command: rigs.find((r) => r.command)?.command?.(identity),
         env,
         logDir,
         onLine,
@@ -272,7 +272,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
       const own = rigFaults.get(kind);
       if (own) {
         count(kind);
-        return own(note);
+        return own(note, (await leader())?.identity);
       }
       if (kind !== 'sigkill-leader-mid-call') count(kind);
       switch (kind) {

@@ -9,6 +9,7 @@
 import * as k8s from '@kubernetes/client-node';
 import { netnsSupport, Topology } from '../netns/topology.ts';
 import type { RpcClient } from '../netns/rpc.ts';
+import { READY_CONDITION } from '../../src/model/names.ts';
 import type { ChaosCluster } from './cluster.ts';
 import { addressOf, type Checks, type ProviderProbe } from './invariants.ts';
 import type { Rng } from './rng.ts';
@@ -162,6 +163,18 @@ class ProxyDataplaneProbe implements ProviderProbe {
     for (const [key, w] of want) {
       // a port with no eligible node has no rule on purpose: the port is closed
       if (w.targets.length) c.that(view.ports.has(key), () => `1: nftables has no rule for ${key}`);
+    }
+
+    // the stand-ins serve every health-check port, so the data plane must see healthy nodes, not fail open
+    // (and must have said so on the Service: a write that comes later would land while nothing changes)
+    if (eligible.length > 0) {
+      for (const s of owned) {
+        const ready = s.status?.conditions?.find((x) => x.type === READY_CONDITION);
+        c.that(
+          !ready?.message?.includes('fail open'),
+          () => `1: ${s.metadata!.name} fails open though its nodes answer their health checks: ${ready?.message}`,
+        );
+      }
     }
 
     // positive: real packets from the client to every owned port reach an eligible node (or, with none, nothing)

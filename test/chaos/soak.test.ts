@@ -1,7 +1,9 @@
 /**
  * The short chaos soak of CI (issue 13): a fixed seed and a random one, each a few rounds of random
  * operations and faults against two `lb-provisioner run` replicas, every invariant checked after each
- * round. A failure prints the seed (CHAOS_SEED=<n> replays it), the operation log and the state diff.
+ * round; then a random seed with the local provider's proxy data plane in network namespaces (real
+ * packets, network partitions). A failure prints the seed (CHAOS_SEED=<n> replays it), the operation log
+ * and the state diff.
  */
 import { describe, expect, it } from '@jest/globals';
 import { awsRig } from './aws-rig.ts';

@@ -173,4 +173,31 @@ describe('the sync pipeline', () => {
       expect(shown(api)).toEqual({ ingress: ['198.51.100.0'], allocated: '198.51.100.0' });
     });
   });
+
+  it('a spec change that lands between our read and our own write is ensured when its event arrives', async () => {
+    const api = new OldApiserver(aService('web').withPorts(80).withNodePorts().build());
+    const provider = new FakeProvider();
+    const d = depsFor(api, provider);
+    const stale = structuredClone(api.svc);
+    let changed = false;
+    const ensure = provider.ensure.bind(provider);
+    provider.ensure = async (lb: DesiredLoadBalancer, signal: AbortSignal) => {
+      if (!changed) {
+        // the user edits the ports while we work from the cached copy: our status write's answer carries the edit
+        changed = true;
+        api.svc.spec!.ports = [{ name: 'tcp-81', port: 81, protocol: 'TCP', nodePort: 30081 }];
+      }
+      return ensure(lb, signal);
+    };
+    const signal = new AbortController().signal;
+
+    const first = await syncKey({ ...d, service: () => structuredClone(stale) }, 'default/web', signal);
+    expect(first.failure).toBeUndefined();
+    expect([...provider.balancers.values()][0]?.lb.ports.map((p) => p.port)).toEqual([80]);
+
+    // the edit's watch event
+    d.book.noteIntent('default/web', 'changed');
+    expect((await syncKey(d, 'default/web', signal)).failure).toBeUndefined();
+    expect([...provider.balancers.values()][0]?.lb.ports.map((p) => [p.port, p.nodePort])).toEqual([[81, 30081]]);
+  });
 });

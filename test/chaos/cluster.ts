@@ -54,10 +54,15 @@ export interface ChaosCluster {
   stop(): Promise<void>;
 }
 
-export async function startChaosCluster(log: (line: string) => void): Promise<ChaosCluster> {
+/** `bridgeAddress`: the apiserver also serves there (in its certificate), for replicas in network namespaces */
+export async function startChaosCluster(log: (line: string) => void, bridgeAddress?: string): Promise<ChaosCluster> {
   // only the controller's requests: the soak's own (admin) would drown them
   const audit = auditLogFor('lbp-chaos-audit-', [{ level: 'Metadata', users: [CONTROLLER_USER] }, { level: 'None' }]);
-  const cp = await startControlPlane({ log, extraApiserverArgs: audit.apiserverArgs });
+  const cp = await startControlPlane({
+    log,
+    extraApiserverArgs: audit.apiserverArgs,
+    ...(bridgeAddress ? { bridgeAddress } : {}),
+  });
   try {
     const { crds, rbac } = deployManifests();
     for (const file of [...crds, rbac]) {

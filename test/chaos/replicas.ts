@@ -27,6 +27,8 @@ export interface ReplicaOptions {
   onLine: (identity: string, line: string) => void;
   onExit: (exit: ExitRecord) => void;
   onStart?: (identity: string) => void;
+  /** a prefix the replica runs under, e.g. `ip netns exec <ns>` (it execs, so the pid stays the replica's) */
+  command?: string[] | undefined;
 }
 
 export class Replica {
@@ -56,10 +58,15 @@ export class Replica {
     this.log = createWriteStream(join(this.o.logDir, `${this.identity}.${gen}.log`));
     const log = this.log;
     // setpriv: the kernel kills the replica when the soak dies, even by SIGKILL
-    const child = spawn('setpriv', ['--pdeathsig', 'SIGKILL', '--', process.execPath, BIN, 'run', ...this.o.args], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: this.o.env,
-    });
+    const [cmd, ...prefix] = [...(this.o.command ?? []), 'setpriv'];
+    const child = spawn(
+      cmd!,
+      [...prefix, '--pdeathsig', 'SIGKILL', '--', process.execPath, BIN, 'run', ...this.o.args],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: this.o.env,
+      },
+    );
     this.child = child;
     for (const stream of [child.stdout, child.stderr]) {
       let pending = '';

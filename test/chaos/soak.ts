@@ -45,6 +45,11 @@ export interface ProviderRig {
   processStarted?(at: number): void;
   /** invariant 5, the cloud side */
   checkBudget?(checks: Checks): void;
+  /** where a replica runs (a command prefix, e.g. `ip netns exec <ns>`) and the kubeconfig it reaches the apiserver with from there */
+  command?(identity: string): string[];
+  kubeconfig?: string;
+  /** faults of the rig's own (a network partition of the leader), by kind; each resolves once healed */
+  faults?: Record<string, (note: (line: string) => void, leader: string | undefined) => Promise<void>>;
   stop(): Promise<void>;
 }
 
@@ -64,6 +69,8 @@ export interface SoakOptions {
   rigs?: Partial<
     Record<ProviderName, (cluster: ChaosCluster, rng: Rng, log: (l: string) => void) => Promise<ProviderRig>>
   >;
+  /** built before the control plane, which then also serves on its host address (the proxy data plane's namespaces) */
+  network?: { bridgeAddress: string; build(): Promise<void>; destroy(): Promise<void> };
 }
 
 export interface SoakReport {
@@ -150,7 +157,13 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
     if (process.env['CHAOS_VERBOSE']) log(`chaos: ${entry}`);
   };
 
-  const cluster = await startChaosCluster((l) => log(`chaos: ${l}`));
+  await o.network?.build();
+  const cluster = await startChaosCluster((l) => log(`chaos: ${l}`), o.network?.bridgeAddress).catch(
+    async (err: unknown) => {
+      await o.network?.destroy();
+      throw err;
+    },
+  );
   const rigs: ProviderRig[] = [];
   const replicas: Replica[] = [];
   const leaks: string[] = [];
@@ -192,7 +205,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
     log(`chaos: replica logs in ${logDir}`);
     const args = (identity: string) => [
       '--kubeconfig',
-      cluster.controllerKubeconfig,
+      rigs.find((r) => r.kubeconfig)?.kubeconfig ?? cluster.controllerKubeconfig,
       '--provider',
       o.providers.join(','),
       '--default-provider',
@@ -226,6 +239,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
       const r = new Replica({
         identity,
         args: args(identity),
+        command: rigs.find((r) => r.command)?.command?.(identity),
         env,
         logDir,
         onLine,
@@ -252,8 +266,14 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
       }
     };
 
-    const fault = async (kind: FaultKind): Promise<void> => {
+    const rigFaults = new Map(rigs.flatMap((r) => Object.entries(r.faults ?? {})));
+    const fault = async (kind: FaultKind | string): Promise<void> => {
       const count = (k: string) => (report.faultsByKind[k] = (report.faultsByKind[k] ?? 0) + 1);
+      const own = rigFaults.get(kind);
+      if (own) {
+        count(kind);
+        return own(note, (await leader())?.identity);
+      }
       if (kind !== 'sigkill-leader-mid-call') count(kind);
       switch (kind) {
         case 'sigkill-leader':
@@ -290,7 +310,12 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
           return;
       }
     };
-    const faultKinds: FaultKind[] = ['sigkill-leader', 'sigterm-leader', 'apiserver-restart'];
+    const faultKinds: (FaultKind | string)[] = [
+      'sigkill-leader',
+      'sigterm-leader',
+      'apiserver-restart',
+      ...rigFaults.keys(),
+    ];
     if (rigs.some((r) => r.callInFlight)) faultKinds.push('sigkill-leader-mid-call', 'sigkill-leader-mid-call');
 
     const cloud = rigs.filter((r) => r.setFaults);
@@ -402,6 +427,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
     await Promise.all(replicas.map((r) => r.stop(5000)));
     for (const r of rigs) await r.stop().catch(() => {});
     await cluster.stop();
+    await o.network?.destroy();
   }
 }
 

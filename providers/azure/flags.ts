@@ -68,6 +68,23 @@ const https = (flag: string) =>
     message: `--${flag}: expected an https URL (Azure refuses bearer tokens over plain HTTP)`,
   });
 
+/** An optional duration flag with its default, refused below `minMs`. */
+const duration = (flag: string, fallback: string, minMs: number) =>
+  z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      const ms = parseDuration(v ?? fallback);
+      if (ms === undefined || ms < minMs) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `--${flag}: ${JSON.stringify(v)} is not a duration of at least ${minMs}ms`,
+        });
+        return z.NEVER;
+      }
+      return ms;
+    });
+
 export const azureFlagsSchema = z.object({
   azureSubscriptionId: z
     .string({ message: '--azure-subscription-id: required with --provider azure (or AZURE_SUBSCRIPTION_ID)' })
@@ -83,34 +100,8 @@ export const azureFlagsSchema = z.object({
   azureNsg: required('azure-nsg'),
   azureArmEndpoint: https('azure-arm-endpoint').optional(),
   azureAuthorityHost: https('azure-authority-host').optional(),
-  azurePollInterval: z
-    .string()
-    .optional()
-    .transform((v, ctx) => {
-      const ms = parseDuration(v ?? '2s');
-      if (ms === undefined || ms < 10) {
-        ctx.addIssue({
-          code: 'custom',
-          message: `--azure-poll-interval: ${JSON.stringify(v)} is not a duration of at least 10ms`,
-        });
-        return z.NEVER;
-      }
-      return ms;
-    }),
-  azureRequestTimeout: z
-    .string()
-    .optional()
-    .transform((v, ctx) => {
-      const ms = parseDuration(v ?? '20s');
-      if (ms === undefined || ms < 100) {
-        ctx.addIssue({
-          code: 'custom',
-          message: `--azure-request-timeout: ${JSON.stringify(v)} is not a duration of at least 100ms`,
-        });
-        return z.NEVER;
-      }
-      return ms;
-    }),
+  azurePollInterval: duration('azure-poll-interval', '2s', 10),
+  azureRequestTimeout: duration('azure-request-timeout', '20s', 100),
 });
 
 export type AzureFlags = z.output<typeof azureFlagsSchema>;

@@ -55,24 +55,21 @@ export async function loadBalancerNamed(ctx: Ctx, name: string): Promise<LoadBal
 
 /** The NLBs with these ARNs that exist, 20 per call (one gone makes AWS refuse its batch: then one by one). */
 export async function loadBalancersByArn(ctx: Ctx, arns: string[]): Promise<LoadBalancer[]> {
-  const out: LoadBalancer[] = [];
-  const describe = async (batch: string[]) =>
-    (await ctx.api.elbv2(new DescribeLoadBalancersCommand({ LoadBalancerArns: batch }), ctx.signal)).LoadBalancers ??
-    [];
-  for (const batch of chunks([...new Set(arns)], 20)) {
+  /** the NLBs of a batch, or undefined when AWS refuses the batch because one of them is gone */
+  const existing = async (batch: string[]): Promise<LoadBalancer[] | undefined> => {
     try {
-      out.push(...(await describe(batch)));
+      const res = await ctx.api.elbv2(new DescribeLoadBalancersCommand({ LoadBalancerArns: batch }), ctx.signal);
+      return res.LoadBalancers ?? [];
     } catch (err) {
       if (errorCode(err) !== 'LoadBalancerNotFound') throw err;
-      if (batch.length === 1) continue;
-      for (const arn of batch) {
-        try {
-          out.push(...(await describe([arn])));
-        } catch (e) {
-          if (errorCode(e) !== 'LoadBalancerNotFound') throw e;
-        }
-      }
+      return undefined;
     }
+  };
+  const out: LoadBalancer[] = [];
+  for (const batch of chunks([...new Set(arns)], 20)) {
+    const found = await existing(batch);
+    if (found) out.push(...found);
+    else if (batch.length > 1) for (const arn of batch) out.push(...((await existing([arn])) ?? []));
   }
   return out;
 }

@@ -3,7 +3,7 @@
  * options it becomes; the registry (src/providers.ts) makes the commander options and README rows from them.
  */
 import { z } from 'zod';
-import { parseDuration } from '../../src/config/duration.ts';
+import { durationFlag } from '../../src/config/duration.ts';
 
 export interface RawAzureFlags {
   azureSubscriptionId?: string;
@@ -73,17 +73,8 @@ const duration = (flag: string, fallback: string, minMs: number) =>
   z
     .string()
     .optional()
-    .transform((v, ctx) => {
-      const ms = parseDuration(v ?? fallback);
-      if (ms === undefined || ms < minMs) {
-        ctx.addIssue({
-          code: 'custom',
-          message: `--${flag}: ${JSON.stringify(v)} is not a duration of at least ${minMs}ms`,
-        });
-        return z.NEVER;
-      }
-      return ms;
-    });
+    .transform((v) => v ?? fallback)
+    .pipe(durationFlag(flag, minMs));
 
 export const azureFlagsSchema = z.object({
   azureSubscriptionId: z

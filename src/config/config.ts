@@ -8,7 +8,7 @@ import { z } from 'zod';
 import type { LoadBalancerProvider } from '../provider.ts';
 import type { SharedProviderSettings } from '../provider-descriptor.ts';
 import { PROVIDERS, PROVIDER_NAMES } from '../providers.ts';
-import { parseDuration } from './duration.ts';
+import { durationFlag, parseDuration } from './duration.ts';
 import { ConfigError } from './errors.ts';
 import { attributeName, envName, longName } from './flag-spec.ts';
 
@@ -20,18 +20,7 @@ export type RawOptions = Record<string, unknown>;
 /** Where a value came from: commander's option value source ('cli', 'env', 'default', ...). */
 export type ValueSource = (attribute: string) => string | undefined;
 
-const duration = (flag: string, min: number) =>
-  z.string().transform((v, ctx) => {
-    const ms = parseDuration(v);
-    if (ms === undefined || ms < min) {
-      ctx.addIssue({
-        code: 'custom',
-        message: `--${flag}: ${JSON.stringify(v)} is not a duration of at least ${min}ms (e.g. 10m, 15s, 500ms)`,
-      });
-      return z.NEVER;
-    }
-    return ms;
-  });
+const duration = (flag: string, min: number) => durationFlag(flag, min, ' (e.g. 10m, 15s, 500ms)');
 
 const bindAddress = z
   .string()

@@ -1,4 +1,6 @@
 /** Go-style durations on flags: "10m", "15s", "500ms", "1h30m". */
+import { z } from 'zod';
+
 const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 
 export function parseDuration(text: string): number | undefined {
@@ -13,3 +15,20 @@ export function parseDuration(text: string): number | undefined {
   }
   return matched === trimmed.length && matched > 0 ? Math.round(total) : undefined;
 }
+
+/**
+ * A duration flag's schema: the text into milliseconds, refused below `minMs` with a message naming the
+ * flag (`hint` is appended to it, e.g. examples of the syntax).
+ */
+export const durationFlag = (flag: string, minMs: number, hint = '') =>
+  z.string().transform((v, ctx) => {
+    const ms = parseDuration(v);
+    if (ms === undefined || ms < minMs) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `--${flag}: ${JSON.stringify(v)} is not a duration of at least ${minMs}ms${hint}`,
+      });
+      return z.NEVER;
+    }
+    return ms;
+  });

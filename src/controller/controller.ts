@@ -1,8 +1,8 @@
 /**
  * The service controller's wiring: informers on Services, Nodes and Namespaces whose handlers only enqueue
- * keys; one work queue, N workers for Service syncs and M for targets-only syncs (queue.ts lanes), running the
- * one sync pipeline (pipeline.ts) whose results one place applies (outcome.ts); timers for the node sync, the drift pass and the orphan sweep; leadership gating
- * every write. Per-key state lives in the book (book.ts).
+ * keys; one work queue, N workers for Service syncs and M for targets-only syncs (queue.ts lanes), running
+ * the one sync pipeline (pipeline.ts) whose results one place applies (outcome.ts); timers for the node
+ * sync, the drift pass and the orphan sweep; leadership gating every write. Per-key state lives in the book (book.ts).
  */
 import * as k8s from '@kubernetes/client-node';
 import type { Logger } from 'pino';

@@ -1,6 +1,6 @@
 /**
- * Events on Services (and the objects providers own, such as IPPools), deduplicated: the same (object, type, reason, message) is recorded at most once per
- * window, so a failing Service retried with backoff doesn't flood the API. Recording never blocks or
+ * Events on Services (and the objects providers own, such as IPPools), deduplicated: the same (object,
+ * type, reason, message) is recorded at most once per window, so a failing Service retried with backoff doesn't flood the API. Recording never blocks or
  * fails a sync: Events go through a queue with a few in flight and a bounded backlog; beyond it they are
  * dropped, counted and logged (client-go's broadcaster drops too, at 1000), so a storm costs bounded memory
  * and connections.

@@ -32,9 +32,13 @@ export function compilePools(definitions: PoolDefinition[]): CompiledPools {
   const byName = new Map<string, Pool>();
   for (const definition of definitions) {
     const pool = compilePool(definition);
-    const refused = 'kind' in pool ? pool : overlapWith(pool, [...byName.values()]);
-    if (refused) errors.push(refused);
-    else if (!('kind' in pool)) byName.set(pool.name, pool);
+    if ('kind' in pool) {
+      errors.push(pool);
+      continue;
+    }
+    const overlap = overlapWith(pool, [...byName.values()]);
+    if (overlap) errors.push(overlap);
+    else byName.set(pool.name, pool);
   }
   const ordered = [...byName.values()].sort(byPriorityThenName);
   return { byName, ordered, errors };

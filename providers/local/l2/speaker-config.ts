@@ -3,7 +3,7 @@
  * them) and their validation: a bad value is an error naming the flag, before anything starts.
  */
 import { z } from 'zod';
-import { parseDuration } from '../../../src/config/duration.ts';
+import { durationFlag } from '../../../src/config/duration.ts';
 import { ConfigError } from '../../../src/config/errors.ts';
 import type { FlagSpec } from '../../../src/config/flag-spec.ts';
 
@@ -60,19 +60,6 @@ export const speakerFlags: readonly FlagSpec[] = [
   },
 ];
 
-const duration = (flag: string, min: number) =>
-  z.string().transform((v, ctx) => {
-    const ms = parseDuration(v);
-    if (ms === undefined || ms < min) {
-      ctx.addIssue({
-        code: 'custom',
-        message: `--${flag}: ${JSON.stringify(v)} is not a duration of at least ${min}ms`,
-      });
-      return z.NEVER;
-    }
-    return ms;
-  });
-
 const config = z
   .object({
     kubeconfig: z.string().min(1, { message: '--kubeconfig: must not be empty' }).optional(),
@@ -84,10 +71,10 @@ const config = z
       .regex(/^\d{1,5}$/, { message: '--heartbeat-port: expected a port number' })
       .transform(Number)
       .refine((p) => p >= 1 && p <= 65535, { message: '--heartbeat-port: expected a port number (1-65535)' }),
-    heartbeatInterval: duration('heartbeat-interval', 10),
-    heartbeatTimeout: duration('heartbeat-timeout', 30),
+    heartbeatInterval: durationFlag('heartbeat-interval', 10),
+    heartbeatTimeout: durationFlag('heartbeat-timeout', 30),
     heartbeatKeyFile: z.string().min(1, { message: '--heartbeat-key-file: must not be empty' }).optional(),
-    apiserverTimeout: duration('apiserver-timeout', 1000),
+    apiserverTimeout: durationFlag('apiserver-timeout', 1000),
     metricsBindAddress: z
       .string()
       .refine((v) => v === '0' || /^(\[[0-9a-fA-F:]+\]|[0-9.]*|[a-zA-Z0-9.-]*):\d{1,5}$/.test(v), {

@@ -18,6 +18,8 @@ export interface FakeCall {
   op: FakeOperation;
   key: string;
   targets?: string[];
+  /** when the call was made (epoch ms) */
+  at: number;
 }
 
 export interface FakeLoadBalancer {
@@ -164,7 +166,7 @@ export class FakeProvider implements LoadBalancerProvider {
 
   private record(op: FakeOperation, key: string, lb: DesiredLoadBalancer | undefined, signal: AbortSignal): void {
     signal.throwIfAborted();
-    const call: FakeCall = { op, key };
+    const call: FakeCall = { op, key, at: Date.now() };
     if (lb) call.targets = lb.targets.map((t) => t.name);
     this.calls.push(call);
     const fault = this.faults.find((f) => f.op === op && f.times > 0);

@@ -30,6 +30,8 @@ export interface Applied {
   service: string;
   /** false while the provider is still provisioning: the controller checks again later */
   ready: boolean;
+  /** while not ready: when the recheck is due (epoch ms); a sync that ensures nothing keeps it armed */
+  recheckAt?: number;
   /** nodes left out for lack of a providerID, as last reported */
   missing: string;
 }

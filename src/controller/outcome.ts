@@ -74,8 +74,10 @@ export class Outcomes {
         queue.forget(key);
         break;
       case 'recheck':
+        // the force applies when the recheck is due: a sync queued before then (our own writes coming
+        // back as watch events) must not inherit it and ensure a second time at once
         queue.forget(key);
-        this.enqueue(queue, key, 'force', next.delayMs);
+        queue.addAfter(key, next.delayMs, 'full', () => this.d.book.noteIntent(key, 'force'));
         break;
       case 'again':
         queue.forget(key);

@@ -200,4 +200,30 @@ describe('the sync pipeline', () => {
     expect((await syncKey(d, 'default/web', signal)).failure).toBeUndefined();
     expect([...provider.balancers.values()][0]?.lb.ports.map((p) => [p.port, p.nodePort])).toEqual([[81, 30081]]);
   });
+
+  it('a sync that ensures nothing while a recheck is pending keeps the recheck armed for when it was due', async () => {
+    const api = new OldApiserver(aService('slow').withPorts(80).withNodePorts().build());
+    const provider = new FakeProvider({ provisioningEnsures: 1 });
+    const d = depsFor(api, provider);
+    const signal = new AbortController().signal;
+
+    const first = await syncKey(d, 'default/slow', signal);
+    expect(first.next).toEqual({ kind: 'recheck', delayMs: 15_000 });
+    // our own writes come back as a watch event: the key syncs again (the queue dropped the pending recheck)
+    d.book.noteIntent('default/slow', 'changed');
+    const echo = await syncKey(d, 'default/slow', signal);
+    expect(echo.operation).toBe('targets');
+    expect(provider.callsOf('ensure')).toHaveLength(1);
+    expect(echo.next.kind).toBe('recheck');
+    const delay = (echo.next as { delayMs: number }).delayMs;
+    expect(delay).toBeLessThanOrEqual(15_000);
+    expect(delay).toBeGreaterThan(14_000);
+
+    // the recheck, when it fires, forces an ensure; the cloud is done and nothing is armed any more
+    d.book.noteIntent('default/slow', 'force');
+    const done = await syncKey(d, 'default/slow', signal);
+    expect(provider.callsOf('ensure')).toHaveLength(2);
+    expect(done.next).toEqual({ kind: 'forget' });
+    expect(d.book.applied('default/slow')?.recheckAt).toBeUndefined();
+  });
 });

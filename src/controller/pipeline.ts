@@ -151,6 +151,7 @@ export async function syncKey(d: SyncDeps, key: string, signal: AbortSignal): Pr
     }
     if (!needsEnsure(d, key, intent, svc, decision.provider)) {
       await updateTargets(d, key, svc, decision.provider, r, signal);
+      keepRecheck(d, key, r);
       return r;
     }
     await ensure(d, key, svc, decision.provider, intent, r, signal);
@@ -338,6 +339,7 @@ async function ensure(
     targets: targetsApplied,
     service: relevantService(missed ? svc : written),
     ready: status.ready,
+    ...(status.ready ? {} : { recheckAt: Date.now() + d.provisioningRecheckMs }),
     missing,
   });
   if (missed) r.next = { kind: 'again' };
@@ -345,6 +347,16 @@ async function ensure(
   // a node sync during the call may have skipped this key (nothing applied yet, as on a new leader)
   else if (d.targets(provider.capabilities.mapsNodesByProviderID).fingerprint !== targetsApplied)
     r.next = { kind: 'targets' };
+}
+
+/**
+ * A sync that ensured nothing (our own write coming back, a node change) took the key while its recheck
+ * was pending, which cancels the recheck: arm it again for the time it was due.
+ */
+function keepRecheck(d: SyncDeps, key: string, r: SyncResult): void {
+  const applied = d.book.applied(key);
+  if (r.next.kind !== 'forget' || !applied || applied.ready || applied.recheckAt === undefined) return;
+  r.next = { kind: 'recheck', delayMs: Math.max(0, applied.recheckAt - Date.now()) };
 }
 
 /**

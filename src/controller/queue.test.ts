@@ -14,6 +14,26 @@ describe('work queue', () => {
     expect(q.scheduled()).toEqual([]);
   });
 
+  it("runs a delayed add's callbacks when it fires, not before; merged delayed adds run all of them", async () => {
+    const q = new WorkQueue();
+    const fired: string[] = [];
+    q.addAfter('k', 40, 'full', () => fired.push('recheck'));
+    q.addAfter('k', 20, 'full', () => fired.push('sooner'));
+    q.addAfter('k', 60_000);
+    expect(fired).toEqual([]);
+    expect(await q.get()).toBe('k');
+    expect(fired).toEqual(['recheck', 'sooner']);
+    q.done('k');
+    // a sync taking the key first cancels the delayed add: its callback never runs
+    q.addAfter('j', 30, 'full', () => fired.push('cancelled'));
+    q.add('j');
+    expect(await q.get()).toBe('j');
+    q.done('j');
+    await sleep(60);
+    expect(fired).toEqual(['recheck', 'sooner']);
+    expect(q.length).toBe(0);
+  });
+
   it('collapses duplicate adds of a waiting key', async () => {
     const q = new WorkQueue();
     q.add('a');

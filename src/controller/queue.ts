@@ -16,6 +16,13 @@ export type Lane = 'full' | 'targets';
 /** Targets-only syncs at once unless configured (--node-sync-concurrency). */
 export const DEFAULT_NODE_SYNC_CONCURRENCY = 128;
 
+interface DelayedAdd {
+  at: number;
+  lane: Lane;
+  fire: (() => void)[];
+  timer: NodeJS.Timeout;
+}
+
 export interface QueueOptions {
   baseDelayMs?: number;
   maxDelayMs?: number;
@@ -32,7 +39,7 @@ export class WorkQueue {
   private readonly processing = new Set<string>();
   private readonly addedAt = new Map<string, number>();
   private readonly failures = new Map<string, number>();
-  private readonly timers = new Map<string, { at: number; lane: Lane; timer: NodeJS.Timeout }>();
+  private readonly timers = new Map<string, DelayedAdd>();
   private readonly idleWaiters: (() => void)[] = [];
   private shuttingDown = false;
   private readonly baseDelayMs: number;
@@ -64,27 +71,34 @@ export class WorkQueue {
 
   /**
    * Add after a delay; an earlier pending time for the same key wins (and a 'full' lane over 'targets'),
-   * and the key's next sync cancels it.
+   * and the key's next sync cancels it. `onFire` runs when the delay ends, just before the add (a recheck
+   * records why the key is queued then, not now: a sync before then must not inherit it); the callbacks of
+   * merged delayed adds all run.
    */
-  addAfter(key: string, delayMs: number, lane: Lane = 'full'): void {
+  addAfter(key: string, delayMs: number, lane: Lane = 'full', onFire?: () => void): void {
     if (this.shuttingDown) return;
     if (delayMs <= 0) {
+      onFire?.();
       this.add(key, lane);
       return;
     }
     const at = Date.now() + delayMs;
     const pending = this.timers.get(key);
     const laneOf = pending?.lane === 'full' ? 'full' : lane;
+    const fire = [...(pending?.fire ?? []), ...(onFire ? [onFire] : [])];
     if (pending && pending.at <= at) {
       pending.lane = laneOf;
+      pending.fire = fire;
       return;
     }
     if (pending) clearTimeout(pending.timer);
-    const entry = {
+    const entry: DelayedAdd = {
       at,
       lane: laneOf,
+      fire,
       timer: setTimeout(() => {
         this.timers.delete(key);
+        for (const f of entry.fire) f();
         this.add(key, entry.lane);
       }, delayMs),
     };

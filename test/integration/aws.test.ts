@@ -561,6 +561,43 @@ describe('AWS provider through the controller (real apiserver, moto)', () => {
     await deleteService(kube(), ns, 'ranges');
   });
 
+  it('a burst of eight 2-port Services: each NLB is built with a fixed bill of calls, none ensured twice', async () => {
+    const names = Array.from({ length: 8 }, (_, i) => `burst-${i}`);
+    await controller!.idle();
+    calls.reset();
+    await Promise.all(names.map((n) => create(aService(n).withPorts(80, 443).manifest())));
+    for (const n of names) await waitReady(n);
+    await controller!.idle();
+    const bill: Record<string, number> = {};
+    for (const c of calls.calls) bill[c.operation] = (bill[c.operation] ?? 0) + 1;
+    // per Service: one NLB, and per port one target group, one registration, one listener; nothing read
+    // back per Service and nothing ensured twice
+    const PER_SERVICE = ['CreateLoadBalancer', 'CreateTargetGroup', 'RegisterTargets', 'CreateListener'];
+    expect(Object.fromEntries(PER_SERVICE.map((op) => [op, bill[op] ?? 0]))).toEqual({
+      CreateLoadBalancer: 8,
+      CreateTargetGroup: 16,
+      RegisterTargets: 16,
+      CreateListener: 16,
+    });
+    // the rest is the provider's one-time setup (shared security groups, subnets, nodes, limits), at most
+    // what a cold provider spends (measured first in this file, fewer once an earlier test warmed it)
+    const COLD_SETUP: Record<string, number> = {
+      DescribeLoadBalancers: 2,
+      DescribeTargetGroups: 2,
+      DescribeSecurityGroups: 4,
+      DescribeInstances: 1,
+      DescribeSubnets: 1,
+      DescribeAccountLimits: 1,
+      CreateSecurityGroup: 2,
+      AuthorizeSecurityGroupIngress: 2,
+    };
+    for (const [op, n] of Object.entries(bill)) {
+      if (PER_SERVICE.includes(op)) continue;
+      expect(`${op} x${n}`).toBe(`${op} x${Math.min(n, COLD_SETUP[op] ?? 0)}`);
+    }
+    for (const n of names) await deleteService(kube(), ns, n);
+  });
+
   it('a controller restart with the Services up makes no mutating AWS call and no Service write', async () => {
     await create(
       aService('steady')

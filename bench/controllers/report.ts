@@ -38,7 +38,7 @@ export interface ControllersRun {
   contenders: ContenderInfo[];
   turns: TurnResult[];
   big?: { services: number; contenders: ContenderInfo[]; turns: TurnResult[] };
-  /** Node alone and Node with client-node loaded, measured in the same run (bench/lib/runtime-floor.ts) */
+  /** Node alone, Node with client-node loaded, and that as TypeScript, measured in the same run (bench/lib/runtime-floor.ts) */
   runtimeFloor?: RuntimeFloor;
 }
 
@@ -359,7 +359,10 @@ export function controllerTargets(run: ControllersRun): TargetRow[] {
   const upstreamMB = upstreamRss.n ? upstreamRss.median : undefined;
   const floorNote =
     floor && upstreamMB
-      ? `; floor of the runtime, same run: Node alone ${floor.nodeMB.toFixed(0)} MB, Node with @kubernetes/client-node loaded ${floor.clientNodeMB.toFixed(0)} MB = ${(floor.clientNodeMB / upstreamMB).toFixed(2)}x`
+      ? `; floor of the runtime, same run: Node alone ${floor.nodeMB.toFixed(0)} MB, Node with @kubernetes/client-node loaded ${floor.clientNodeMB.toFixed(0)} MB = ${(floor.clientNodeMB / upstreamMB).toFixed(2)}x` +
+        (floor.typeScriptClientNodeMB === undefined
+          ? ''
+          : `, Node + client-node run as TypeScript (type stripping), as bin/ runs ours ${floor.typeScriptClientNodeMB.toFixed(0)} MB = ${(floor.typeScriptClientNodeMB / upstreamMB).toFixed(2)}x`)
       : '';
   const withFloor = (r: TargetRow): TargetRow => ({ ...r, result: `${r.result}${floorNote}` });
   rows.push(

@@ -4,6 +4,7 @@
 import type { RequestTally } from '../lib/audit.ts';
 import { markdownTable, seconds, verdict, type Cell } from '../lib/markdown.ts';
 import { formatSpread, inRoundRatios, spread, type Spread } from '../lib/stats.ts';
+import type { Phase } from '../lib/phases.ts';
 import type { RuntimeFloor } from '../lib/runtime-floor.ts';
 import type { BurstResult, ChurnResult, RestartResult } from './workloads.ts';
 
@@ -36,6 +37,8 @@ export interface ControllersRun {
   rounds: number;
   pool: string;
   contenders: ContenderInfo[];
+  /** the phases each turn ran (PHASES; absent in runs from before it: all three) */
+  phases?: Phase[];
   turns: TurnResult[];
   big?: { services: number; contenders: ContenderInfo[]; turns: TurnResult[] };
   /** Node alone, Node with client-node loaded, and that as TypeScript, measured in the same run (bench/lib/runtime-floor.ts) */

@@ -5,13 +5,16 @@
  *   node bench/controllers.ts [--quick] [--out <dir>]
  *     SERVICES (1000; 100 quick)  NODES (100)  ROUNDS (3; 1 quick)  LATENCY_MS (50)  WORKERS (8)
  *     BIG_SERVICES (10000; 0 quick: workload 4 off)  ONLY (comma-separated contender ids)
+ *     PHASES (burst,churn,restart: the phases of each turn; churn and restart need the burst, which always runs)
  *     profiling ours: OURS_NODE_OPTIONS (added to its NODE_OPTIONS), OURS_BIN (another build of it),
  *     BENCH_SIGNAL_OURS (a signal sent to it after the burst, e.g. SIGUSR2 with --heapsnapshot-signal)
  *
  * Per contender and round: burst-create SERVICES LoadBalancer Services (each one's address timed from a
- * watch), then node churn (a node added, then removed), then a restart, then its Services are removed.
+ * watch), then node churn (a node added, then removed), then a restart (those two as PHASES says), then its
+ * Services are removed.
  * Writes controllers.json, controllers.md and burst.svg into the output directory.
  */
+import { parsePhases, type Phase } from './lib/phases.ts';
 import { runtimeFloor } from './lib/runtime-floor.ts';
 import { execFile } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -55,6 +58,14 @@ const LATENCY_MS = env('LATENCY_MS', 50);
 const WORKERS = env('WORKERS', 8);
 const BIG = env('BIG_SERVICES', 10_000, 0);
 const ONLY = process.env['ONLY']?.split(',');
+const PHASES: Phase[] = (() => {
+  try {
+    return parsePhases(process.env['PHASES']);
+  } catch (err) {
+    console.error(`bench: ${(err as Error).message}`);
+    process.exit(2);
+  }
+})();
 /** 16,382 addresses: room for the 10,000-Service workload; every allocating controller gets one this size */
 const POOL = '10.64.0.0/18';
 const OUT =
@@ -178,6 +189,7 @@ async function main(): Promise<void> {
       rounds: ROUNDS,
       pool: POOL,
       contenders: contenders.map(info),
+      phases: PHASES,
       turns: [],
       runtimeFloor: await runtimeFloor(),
     };
@@ -185,7 +197,12 @@ async function main(): Promise<void> {
       const order = contenders.map((_, i) => contenders[(i + round) % contenders.length]!);
       log(`round ${round + 1}/${ROUNDS}: ${order.map((c) => c.id).join(', ')}`);
       for (const c of order)
-        result.turns.push(await turn(cluster, c, round, `r${round}-${c.id}`, SERVICES, { churn: true, restart: true }));
+        result.turns.push(
+          await turn(cluster, c, round, `r${round}-${c.id}`, SERVICES, {
+            churn: PHASES.includes('churn'),
+            restart: PHASES.includes('restart'),
+          }),
+        );
     }
     if (BIG > 0) {
       const ids = ['ours-local', 'ours-fake', `upstream-w${WORKERS}-raised`, 'metallb', 'floor-0ms'];
@@ -234,6 +251,8 @@ function write(r: ControllersRun): void {
 
 export function markdown(r: ControllersRun): string {
   const errors = [...r.turns, ...(r.big?.turns ?? [])].filter((t) => t.error);
+  const notRun = `Not run in this run (PHASES=${(r.phases ?? []).join(',')}).`;
+  const ran = (phase: Phase) => !r.phases || r.phases.includes(phase);
   return [
     `### Workload 1: burst-create ${r.services} Services with ${r.nodes} Nodes`,
     '',
@@ -251,13 +270,13 @@ export function markdown(r: ControllersRun): string {
     '',
     "A Node added, then (after every load balancer was updated and 2 s of quiet) removed: the time until every load balancer got its new target set (our `updateTargets` calls, the upstream fake cloud's `UpdateLoadBalancer` calls).",
     '',
-    churnTable(r),
+    ran('churn') ? churnTable(r) : notRun,
     '',
     `### Workload 3: restart with ${r.services} Services`,
     '',
     "The controller stopped (SIGTERM) and started again with the same flags (fake clouds answer at once): time from the start of the process until every Service was synced again (our reconciles, the upstream cloud's `EnsureLoadBalancer` calls, MetalLB's service reconciles), and what it wrote.",
     '',
-    restartTable(r),
+    ran('restart') ? restartTable(r) : notRun,
     '',
     ...(r.big ? [`### Workload 4: ${r.big.services} Services`, '', bigTable(r), ''] : []),
     '### Targets (controllers)',

@@ -4,6 +4,7 @@
 import type { RequestTally } from '../lib/audit.ts';
 import { markdownTable, seconds, verdict, type Cell } from '../lib/markdown.ts';
 import { formatSpread, inRoundRatios, spread, type Spread } from '../lib/stats.ts';
+import type { Phase } from '../lib/phases.ts';
 import type { RuntimeFloor } from '../lib/runtime-floor.ts';
 import type { BurstResult, ChurnResult, RestartResult } from './workloads.ts';
 
@@ -36,9 +37,11 @@ export interface ControllersRun {
   rounds: number;
   pool: string;
   contenders: ContenderInfo[];
+  /** the phases each turn ran (PHASES; absent in runs from before it: all three) */
+  phases?: Phase[];
   turns: TurnResult[];
   big?: { services: number; contenders: ContenderInfo[]; turns: TurnResult[] };
-  /** Node alone and Node with client-node loaded, measured in the same run (bench/lib/runtime-floor.ts) */
+  /** Node alone, Node with client-node loaded, and that as TypeScript, measured in the same run (bench/lib/runtime-floor.ts) */
   runtimeFloor?: RuntimeFloor;
 }
 
@@ -359,7 +362,10 @@ export function controllerTargets(run: ControllersRun): TargetRow[] {
   const upstreamMB = upstreamRss.n ? upstreamRss.median : undefined;
   const floorNote =
     floor && upstreamMB
-      ? `; floor of the runtime, same run: Node alone ${floor.nodeMB.toFixed(0)} MB, Node with @kubernetes/client-node loaded ${floor.clientNodeMB.toFixed(0)} MB = ${(floor.clientNodeMB / upstreamMB).toFixed(2)}x`
+      ? `; floor of the runtime, same run: Node alone ${floor.nodeMB.toFixed(0)} MB, Node with @kubernetes/client-node loaded ${floor.clientNodeMB.toFixed(0)} MB = ${(floor.clientNodeMB / upstreamMB).toFixed(2)}x` +
+        (floor.typeScriptClientNodeMB === undefined
+          ? ''
+          : `, Node + client-node run as TypeScript (type stripping), as bin/ runs ours ${floor.typeScriptClientNodeMB.toFixed(0)} MB = ${(floor.typeScriptClientNodeMB / upstreamMB).toFixed(2)}x`)
       : '';
   const withFloor = (r: TargetRow): TargetRow => ({ ...r, result: `${r.result}${floorNote}` });
   rows.push(

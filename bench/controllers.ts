@@ -124,7 +124,7 @@ async function turn(
         60_000 + n * c.latencyMs * 3,
       );
       log(
-        `${c.id}: node added -> all updated ${seconds(result.churn.addMs)}, removed -> ${seconds(result.churn.removeMs)} (${result.churn.updates} updates)`,
+        `${c.id}: node added -> all updated ${seconds(result.churn.addMs)} (last ${seconds(result.churn.addLastMs)}, ${result.churn.addUpdates} updates), removed -> ${seconds(result.churn.removeMs)} (last ${seconds(result.churn.removeLastMs)}, ${result.churn.removeUpdates} updates)`,
       );
     }
     if (complete && phases.restart && c.restart) {
@@ -268,7 +268,7 @@ export function markdown(r: ControllersRun): string {
     '',
     `### Workload 2: node churn with ${r.services} Services`,
     '',
-    "A Node added, then (after every load balancer was updated and 2 s of quiet) removed: the time until every load balancer got its new target set (our `updateTargets` calls, the upstream fake cloud's `UpdateLoadBalancer` calls).",
+    "A Node added (the object, then its status as a kubelet writes it), then (after the writes settled and 1 s without an update) removed: the time until as many update calls were answered as there are load balancers, and until the last update of the phase (a follow-up sync included). Both sides are timed alike, from the line their fake cloud prints when a call is answered (our fake provider's `updateTargets` lines, `LBP_FAKE_CALL_LINES=1`; the upstream fake cloud's `UpdateLoadBalancer` lines), read every 5 ms.",
     '',
     ran('churn') ? churnTable(r) : notRun,
     '',

@@ -24,18 +24,22 @@ export const RAISED_RATE = { qps: 10_000, burst: 10_000 };
 export interface Counts {
   /** full syncs done: our reconciles, the upstream cloud's EnsureLoadBalancer calls, MetalLB's reconciles */
   syncs: number;
-  /** targets-only updates: our updateTargets calls, the upstream cloud's UpdateLoadBalancer calls */
-  updates: number;
 }
 
 export interface Running {
   readonly proc: Proc;
   counts(): Promise<Counts>;
-  /** when the last update arrived (performance.now()), where the contender reports each one as it happens */
-  lastUpdateAt(): number | undefined;
-  /** how often to ask counts(): reading ours costs its process a /metrics render, the others' nothing */
+  /**
+   * when each update was answered (performance.now() of the fake cloud's line arriving), in order: node
+   * churn is timed from these on every side; empty for contenders that report none
+   */
+  updatedAt(): readonly number[];
+  /** how often the restart asks counts(): reading ours from /metrics costs its process a render, lines nothing */
   readonly pollMs: number;
 }
+
+/** how often node churn looks at the update lines, the same for ours and the upstream controller (5 ms) */
+export const CALL_LINES_POLL_MS = 5;
 
 export interface Identities {
   ours: string;
@@ -119,6 +123,10 @@ export function ours(
     restart: o.provider === 'local',
     async start() {
       const port = await freePort('127.0.0.1');
+      // the fake cloud prints each answered call (ensure/updateTargets/delete <ns>/<name> ...), as upstream's does
+      const fake = o.provider === 'fake';
+      let ensures = 0;
+      const updatedAt: number[] = [];
       const proc = spawnProc(
         process.execPath,
         [
@@ -146,8 +154,13 @@ export function ours(
           env: {
             ...process.env,
             NODE_OPTIONS: `${PRODUCTION_NODE_OPTIONS} ${process.env['OURS_NODE_OPTIONS'] ?? ''}`.trim(),
+            ...(fake ? { LBP_FAKE_CALL_LINES: '1' } : {}),
           },
-          onLine: (line) => env.log(`${c.id}: ${line}`),
+          onLine: (line, at) => {
+            if (fake && line.startsWith('updateTargets ')) updatedAt.push(at);
+            else if (fake && line.startsWith('ensure ')) ensures++;
+            else if (!(fake && line.startsWith('delete '))) env.log(`${c.id}: ${line}`);
+          },
         },
       );
       const metrics = async () => {
@@ -159,16 +172,21 @@ export function ours(
         proc,
         async () => sumOf(await metrics(), 'lbprovisioner_leader') === 1,
       );
+      if (fake)
+        return {
+          proc,
+          // the fake cloud's answered ensures stand for the syncs: no /metrics render while polling
+          counts: async () => ({ syncs: ensures }),
+          updatedAt: () => updatedAt,
+          pollMs: 25,
+        };
       return {
         proc,
         async counts() {
           const m = await metrics();
-          return {
-            syncs: sumOf(m, 'lbprovisioner_reconcile_duration_seconds_count'),
-            updates: sumOf(m, 'lbprovisioner_provider_calls_total', { operation: 'updateTargets' }),
-          };
+          return { syncs: sumOf(m, 'lbprovisioner_reconcile_duration_seconds_count') };
         },
-        lastUpdateAt: () => undefined,
+        updatedAt: () => [],
         pollMs: 100,
       };
     },
@@ -194,8 +212,7 @@ export function upstream(
     restart: true,
     async start(startOpts = {}) {
       let syncs = 0;
-      let updates = 0;
-      let lastUpdate: number | undefined;
+      const updatedAt: number[] = [];
       let synced = false;
       const proc = spawnProc(
         env.serviceController,
@@ -213,18 +230,16 @@ export function upstream(
           name: c.id,
           onLine: (line, at) => {
             if (line.startsWith('ensure ')) syncs++;
-            else if (line.startsWith('update ')) {
-              updates++;
-              lastUpdate = at;
-            } else if (line === 'synced') synced = true;
+            else if (line.startsWith('update ')) updatedAt.push(at);
+            else if (line === 'synced') synced = true;
           },
         },
       );
       await until('"synced"', proc, () => synced);
       return {
         proc,
-        counts: async () => ({ syncs, updates }),
-        lastUpdateAt: () => lastUpdate,
+        counts: async () => ({ syncs }),
+        updatedAt: () => updatedAt,
         pollMs: 25,
       };
     },
@@ -272,8 +287,8 @@ export function metallb(env: Environment): Contender {
       await until('its pool reconciled', proc, () => pools > 0);
       return {
         proc,
-        counts: async () => ({ syncs: reconciled.size, updates: 0 }),
-        lastUpdateAt: () => undefined,
+        counts: async () => ({ syncs: reconciled.size }),
+        updatedAt: () => [],
         pollMs: 25,
       };
     },
@@ -315,7 +330,7 @@ export function floor(env: Environment, o: { workers: number; latencyMs: number 
         },
       );
       await until('"ready"', proc, () => ready);
-      return { proc, counts: async () => ({ syncs: done, updates: 0 }), lastUpdateAt: () => undefined, pollMs: 25 };
+      return { proc, counts: async () => ({ syncs: done }), updatedAt: () => [], pollMs: 25 };
     },
   };
   return c;

@@ -165,7 +165,9 @@ export function churnTable(run: ControllersRun): string {
       return [
         c.label,
         secSpread(med(add)),
+        secSpread(med(perRound(run, c.id, (t) => t.churn?.addLastMs))),
         secSpread(med(remove)),
+        secSpread(med(perRound(run, c.id, (t) => t.churn?.removeLastMs))),
         fixed(med(perRound(run, c.id, (t) => t.churn?.updates)), 0),
         fixed(med(perRound(run, c.id, (t) => t.churn?.requests.eventWrites)), 0),
         fixed(med(perRound(run, c.id, (t) => t.churn?.cpuSeconds)), 1),
@@ -176,7 +178,9 @@ export function churnTable(run: ControllersRun): string {
     [
       'controller',
       'node added -> all updated',
+      'added -> last update',
       'node removed -> all updated',
+      'removed -> last update',
       'update calls',
       'Event writes',
       'CPU s',

@@ -11,7 +11,7 @@ import { cpuSeconds, memoryMB } from '../lib/proc.ts';
 import { sumOf, type Sample } from '../lib/prom-text.ts';
 import { percentile } from '../lib/stats.ts';
 import type { Cluster } from './cluster.ts';
-import type { Contender, Running } from './contenders.ts';
+import { CALL_LINES_POLL_MS, type Contender, type Running } from './contenders.ts';
 
 /** a phase ends once the contender has written no Service and no Event for this long (or SETTLE_CAP_MS) */
 const SETTLE_MS = 3000;
@@ -135,22 +135,47 @@ export async function burst(
 }
 
 export interface ChurnResult {
-  /** node added -> every load balancer updated, ms */
+  /** node added -> as many updates answered as there are load balancers, ms */
   addMs: number;
-  /** node removed -> every load balancer updated, ms */
+  /** node removed -> as many updates answered as there are load balancers, ms */
   removeMs: number;
+  /** node added -> the phase's last update answered (a follow-up sync included), ms */
+  addLastMs: number;
+  /** node removed -> the phase's last update answered, ms */
+  removeLastMs: number;
+  addUpdates: number;
+  removeUpdates: number;
   updates: number;
   requests: RequestTally;
   cpuSeconds: number;
 }
 
+/** no update answered for this long: a phase's follow-up syncs (ours coalesces for 100 ms) are in */
+const UPDATES_QUIET_MS = 1000;
+
+/**
+ * When the `target`-th update was answered (its line's arrival), or NaN after the timeout. Every side is
+ * timed from its fake cloud's lines, looked at every CALL_LINES_POLL_MS; the poll only decides when we
+ * move on, never the time measured.
+ */
 async function updatedAll(running: Running, target: number, timeoutMs: number): Promise<number> {
   const deadline = performance.now() + timeoutMs;
   for (;;) {
-    const { updates } = await running.counts();
-    if (updates >= target) return running.lastUpdateAt() ?? performance.now();
+    const at = running.updatedAt()[target - 1];
+    if (at !== undefined) return at;
     if (performance.now() > deadline) return NaN;
-    await sleep(running.pollMs);
+    await sleep(CALL_LINES_POLL_MS);
+  }
+}
+
+/** Waits until no update has been answered for UPDATES_QUIET_MS (or the timeout); returns how many there are. */
+async function updatesQuiet(running: Running, timeoutMs: number): Promise<number> {
+  const deadline = performance.now() + timeoutMs;
+  for (;;) {
+    const times = running.updatedAt();
+    const last = times.at(-1) ?? -Infinity;
+    if (performance.now() - last >= UPDATES_QUIET_MS || performance.now() > deadline) return times.length;
+    await sleep(CALL_LINES_POLL_MS);
   }
 }
 
@@ -164,22 +189,29 @@ export async function nodeChurn(
 ): Promise<ChurnResult> {
   const wallStart = Date.now();
   const cpuBefore = cpuSeconds(running.proc.pid);
-  const base = (await running.counts()).updates;
-  let t0 = performance.now();
+  const times = () => running.updatedAt();
+  const base = times().length;
+  const added = performance.now();
   await cluster.createNode(node.name, node.ip);
-  const addMs = (await updatedAll(running, base + n, timeoutMs)) - t0;
+  const addMs = (await updatedAll(running, base + n, timeoutMs)) - added;
   await settle(cluster, c.user); // quiet before the second change
-  const mid = (await running.counts()).updates;
-  t0 = performance.now();
+  const mid = await updatesQuiet(running, timeoutMs);
+  const addLastMs = mid > base ? times()[mid - 1]! - added : NaN;
+  const removed = performance.now();
   await cluster.deleteNode(node.name);
-  const removeMs = (await updatedAll(running, mid + n, timeoutMs)) - t0;
+  const removeMs = (await updatedAll(running, mid + n, timeoutMs)) - removed;
   await settle(cluster, c.user);
-  const updates = (await running.counts()).updates - base;
+  const end = await updatesQuiet(running, timeoutMs);
+  const removeLastMs = end > mid ? times()[end - 1]! - removed : NaN;
   cluster.audit.catchUp();
   return {
     addMs,
     removeMs,
-    updates,
+    addLastMs,
+    removeLastMs,
+    addUpdates: mid - base,
+    removeUpdates: end - mid,
+    updates: end - base,
     requests: tally(requestsOf(cluster.audit.requests, { user: c.user, fromMs: wallStart, toMs: Date.now() })),
     cpuSeconds: cpuSeconds(running.proc.pid) - cpuBefore,
   };

@@ -8,6 +8,7 @@ const options = z.object({
     .regex(/^\d+$/, { message: '--fake-latency-ms: expected a whole number of milliseconds' })
     .transform(Number)
     .optional(),
+  fakeCallLines: z.boolean(),
 });
 
 export const fakeProvider: ProviderDescriptor<z.output<typeof options>> = {
@@ -19,6 +20,11 @@ export const fakeProvider: ProviderDescriptor<z.output<typeof options>> = {
       default: '0',
       description: 'every ensure, updateTargets and delete answers after this long (benchmarks)',
     },
+    {
+      flags: '--fake-call-lines',
+      description:
+        'print each answered ensure, updateTargets and delete on stdout as `<call> <namespace>/<name> <number of targets>` (benchmarks time them on arrival)',
+    },
   ],
   options,
   annotations: [],
@@ -27,7 +33,10 @@ export const fakeProvider: ProviderDescriptor<z.output<typeof options>> = {
       { check: 'fake: provider', result: 'OK', detail: 'in memory; nothing to reach (tests and trials only)' },
     ]),
   create: async (o) => {
-    const { FakeProvider } = await import('./provider.ts');
-    return new FakeProvider(o.fakeLatencyMs ? { latencyMs: o.fakeLatencyMs } : {});
+    const { FakeProvider, callLine } = await import('./provider.ts');
+    return new FakeProvider({
+      ...(o.fakeLatencyMs ? { latencyMs: o.fakeLatencyMs } : {}),
+      ...(o.fakeCallLines ? { onAnswered: (call) => process.stdout.write(`${callLine(call)}\n`) } : {}),
+    });
   },
 };

@@ -42,6 +42,20 @@ export interface FakeProviderOptions {
    * benchmarks give both sides the same)
    */
   latencyMs?: number;
+  /**
+   * called once an ensure, updateTargets or delete has been answered and its change made (not for a call
+   * that failed): benchmarks time calls as they complete, as the upstream anchor's fake cloud prints them
+   */
+  onAnswered?: (call: FakeCall) => void;
+}
+
+/**
+ * One stdout line per answered call, as the upstream anchor's fake cloud prints its calls:
+ * `ensure <namespace>/<name> <number of targets>`, `updateTargets <namespace>/<name> <number of targets>`,
+ * `delete <namespace>/<name>`.
+ */
+export function callLine(call: FakeCall): string {
+  return call.targets ? `${call.op} ${call.key} ${call.targets.length}` : `${call.op} ${call.key}`;
 }
 
 function keyOf(ref: LoadBalancerRef): string {
@@ -80,14 +94,15 @@ export class FakeProvider implements LoadBalancerProvider {
   private readonly busy = new Map<string, number>();
   private readonly holds = new Map<FakeOperation, { keys: string[]; released: Promise<void> }>();
   latencyMs: number;
+  private readonly onAnswered: ((call: FakeCall) => void) | undefined;
 
   constructor(options: FakeProviderOptions = {}) {
-    this.latencyMs = options.latencyMs ?? 0;
     this.name = options.name ?? 'fake';
     this.capabilities = { mapsNodesByProviderID: false, needsNodePorts: true, ipMode: 'VIP', ...options.capabilities };
     this.nextHost = options.firstHost ?? 1;
     this.provisioningEnsures = options.provisioningEnsures ?? 0;
     this.latencyMs = options.latencyMs ?? 0;
+    this.onAnswered = options.onAnswered;
   }
 
   /** The next `times` calls of `op` fail with `error`. */
@@ -123,7 +138,7 @@ export class FakeProvider implements LoadBalancerProvider {
   }
 
   async ensure(lb: DesiredLoadBalancer, signal: AbortSignal): Promise<LoadBalancerStatus> {
-    this.record('ensure', keyOf(lb.ref), lb, signal);
+    const call = this.record('ensure', keyOf(lb.ref), lb, signal);
     await this.answer('ensure', keyOf(lb.ref), signal);
     const sctp = lb.ports.find((p) => p.protocol === 'SCTP');
     if (sctp)
@@ -137,6 +152,7 @@ export class FakeProvider implements LoadBalancerProvider {
     const changed = !existing || existing.spec !== spec || existing.targets.join() !== targets.join();
     const ip = existing?.ip ?? this.allocateIP();
     this.balancers.set(lb.ref.uid, { ref: lb.ref, ip, spec, targets, lb });
+    this.onAnswered?.(call);
     return {
       ingress: [{ ip, ports: lb.ports.map((p) => ({ port: p.port, protocol: p.protocol })) }],
       ready: this.countEnsure(lb.ref.uid) > this.provisioningEnsures,
@@ -145,18 +161,20 @@ export class FakeProvider implements LoadBalancerProvider {
   }
 
   async updateTargets(lb: DesiredLoadBalancer, signal: AbortSignal): Promise<void> {
-    this.record('updateTargets', keyOf(lb.ref), lb, signal);
+    const call = this.record('updateTargets', keyOf(lb.ref), lb, signal);
     await this.answer('updateTargets', keyOf(lb.ref), signal);
     const existing = this.balancers.get(lb.ref.uid);
     if (!existing) throw new Error(`load balancer of ${keyOf(lb.ref)} does not exist`);
     existing.targets = lb.targets.map((t) => t.name);
     existing.lb = lb;
+    this.onAnswered?.(call);
   }
 
   async delete(ref: LoadBalancerRef, signal: AbortSignal): Promise<void> {
-    this.record('delete', keyOf(ref), undefined, signal);
+    const call = this.record('delete', keyOf(ref), undefined, signal);
     await this.answer('delete', keyOf(ref), signal);
     this.balancers.delete(ref.uid);
+    this.onAnswered?.(call);
   }
 
   async list(signal: AbortSignal): Promise<LoadBalancerRef[]> {
@@ -164,7 +182,7 @@ export class FakeProvider implements LoadBalancerProvider {
     return [...this.balancers.values()].map((b) => b.ref);
   }
 
-  private record(op: FakeOperation, key: string, lb: DesiredLoadBalancer | undefined, signal: AbortSignal): void {
+  private record(op: FakeOperation, key: string, lb: DesiredLoadBalancer | undefined, signal: AbortSignal): FakeCall {
     signal.throwIfAborted();
     const call: FakeCall = { op, key, at: Date.now() };
     if (lb) call.targets = lb.targets.map((t) => t.name);
@@ -174,6 +192,7 @@ export class FakeProvider implements LoadBalancerProvider {
       fault.times--;
       throw fault.error;
     }
+    return call;
   }
 
   /** A call answers after a hold (if any) and the latency; the state changes only after, as in a real API. */

@@ -42,6 +42,8 @@ describe('lb-provisioner command line', () => {
     expect((await cli(local, { LBP_NO_LEADER_ELECT: '1' })).config?.leaderElect).toBe(false);
     const aws = await cli(['run', '--provider', 'aws'], { LBP_NO_AWS_ADOPT: 'false' });
     expect(aws.config?.providers[0]?.options).toMatchObject({ awsAdopt: true });
+    const fake = await cli(['run', '--provider', 'fake'], { LBP_FAKE_CALL_LINES: '1' });
+    expect(fake.config?.providers[0]?.options).toMatchObject({ fakeCallLines: true });
     // the command line wins over the environment
     expect((await cli([...local, '--class-only'], { LBP_CLASS_ONLY: 'false' })).config?.classOnly).toBe(true);
   });

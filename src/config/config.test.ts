@@ -24,6 +24,7 @@ const raw = (over: RawOptions = {}): RawOptions => ({
   vipInterface: 'lbp0',
   awsAdopt: true,
   awsQuotaPrecheck: true,
+  fakeCallLines: false,
   nodePortRange: '30000-32767',
   ...over,
 });

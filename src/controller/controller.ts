@@ -1,8 +1,9 @@
 /**
  * The service controller's wiring: informers on Services, Nodes and Namespaces whose handlers only enqueue
  * keys; one work queue, N workers for Service syncs and M for targets-only syncs (queue.ts lanes), running
- * the one sync pipeline (pipeline.ts) whose results one place applies (outcome.ts); timers for the node
- * sync, the drift pass and the orphan sweep; leadership gating every write. Per-key state lives in the book (book.ts).
+ * the one sync pipeline (pipeline.ts) whose results one place applies (outcome.ts); when node changes
+ * reach the load balancers (node-changes.ts); timers for the drift pass and the orphan sweep; leadership
+ * gating every write. Per-key state lives in the book (book.ts).
  */
 import * as k8s from '@kubernetes/client-node';
 import type { Logger } from 'pino';
@@ -24,6 +25,7 @@ import { ServiceBook, type Intent } from './book.ts';
 import { findOrphans } from './orphans.ts';
 import { Outcomes } from './outcome.ts';
 import { modelFor, syncKey, type SyncDeps } from './pipeline.ts';
+import { NodeChanges } from './node-changes.ts';
 import { DEFAULT_NODE_SYNC_CONCURRENCY, WorkQueue, runWorkers } from './queue.ts';
 import { TargetSets } from './target-sets.ts';
 
@@ -40,7 +42,10 @@ export interface ControllerOptions {
    */
   nodeSyncConcurrency?: number;
   resyncPeriodMs: number;
-  /** coalesce bursts of node events (only changes targets read reach it, so it can be short; default 100 ms) */
+  /**
+   * node changes (only those targets read) reach the load balancers at once when they come after a quiet
+   * period; further changes within this window after a sync coalesce into one more sync at its end (default 100 ms)
+   */
   nodeSyncDelayMs?: number;
   leaderElection?: LeaseSettings;
   log: Logger;
@@ -73,7 +78,7 @@ export class ServiceController {
   private readonly outcomes: Outcomes;
   private readonly deps: SyncDeps;
   private queue: WorkQueue | undefined;
-  private nodeTimer: NodeJS.Timeout | undefined;
+  private readonly nodeChanges: NodeChanges;
   private driftTimer: NodeJS.Timeout | undefined;
   private elector: LeaderElector | undefined;
   private abort = new AbortController();
@@ -127,6 +132,7 @@ export class ServiceController {
       { name: 'namespaces', log: this.log },
     );
     this.targetSets = new TargetSets(() => this.nodes.list());
+    this.nodeChanges = new NodeChanges({ windowMs: opts.nodeSyncDelayMs ?? 100, sync: () => this.nodeSync() });
     this.outcomes = new Outcomes({
       book: this.book,
       events: this.events,
@@ -222,10 +228,12 @@ export class ServiceController {
       : seen === resourceVersion;
   }
 
-  /** Resolves once nothing is queued or in flight, and no node change is waiting to be coalesced. */
+  /** Resolves once every node change seen has been synced, and nothing is queued or in flight. */
   async idle(): Promise<void> {
-    while (this.nodeTimer) await new Promise((resolve) => setTimeout(resolve, 20));
-    await this.queue?.idle();
+    do {
+      await this.nodeChanges.synced();
+      await this.queue?.idle();
+    } while (this.nodeChanges.pending);
   }
 
   private async startLeading(): Promise<void> {
@@ -276,9 +284,9 @@ export class ServiceController {
     if (!this.leading) return;
     this.leading = false;
     this.metrics.isLeader.set(0);
-    if (this.nodeTimer) clearTimeout(this.nodeTimer);
+    this.nodeChanges.cancel();
     if (this.driftTimer) clearTimeout(this.driftTimer);
-    this.nodeTimer = this.driftTimer = undefined;
+    this.driftTimer = undefined;
     this.queue?.shutDown();
     if (how === 'lost') {
       this.events.disable();
@@ -430,16 +438,8 @@ export class ServiceController {
   }
 
   private onNode(node: k8s.V1Node, deleted = false): void {
-    if (this.targetSets.noteNode(node, deleted)) this.scheduleNodeSync();
-  }
-
-  private scheduleNodeSync(): void {
-    if (!this.queue || this.nodeTimer) return;
-    this.nodeTimer = setTimeout(() => {
-      this.nodeTimer = undefined;
-      this.nodeSync();
-    }, this.opts.nodeSyncDelayMs ?? 100);
-    this.nodeTimer.unref();
+    // not leading: nothing to sync; a new term syncs every Service anyway
+    if (this.targetSets.noteNode(node, deleted) && this.queue) this.nodeChanges.note();
   }
 
   /** Node set changed: every load balancer whose targets differ gets a targets-only sync. */

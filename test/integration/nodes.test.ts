@@ -189,3 +189,39 @@ describe('node sync fan-out: targets-only syncs run beyond --workers (fake provi
     expect(fake.overlapping).toBe(0);
   });
 });
+
+describe('node sync after a quiet period: no wait for the coalescing window (fake provider, real apiserver)', () => {
+  let cluster: Cluster;
+  let ns: string;
+  let controller: ServiceController;
+  let fake: FakeProvider;
+  const services = ['one', 'two'];
+
+  beforeAll(async () => {
+    cluster = await startCluster();
+    ns = await uniqueNamespace(cluster.admin, 'quiet');
+    for (const n of ['q1', 'q2']) await createNode(cluster.admin, { name: n, internalIP: `10.4.0.${n.slice(1)}` });
+    fake = new FakeProvider();
+    // a window far longer than the test may take: only a sync at once passes
+    controller = await startController(cluster, { providers: [fake], nodeSyncDelayMs: 600_000 });
+    for (const name of services) {
+      await cluster.core.createNamespacedService({ namespace: ns, body: aService(name, ns).withPorts(80).manifest() });
+      await waitForService(cluster, ns, name, (s) => (s.status?.loadBalancer?.ingress?.length ?? 0) > 0, 'an ingress');
+    }
+  });
+  afterAll(async () => {
+    for (const name of services) await deleteService(cluster, ns, name).catch(() => {});
+    await controller?.stop();
+    await cluster?.stop();
+  });
+
+  it('the first node change reaches every load balancer at once; idle() waits for that sync, not for the window', async () => {
+    // one event (a node's creation is two: the Node, then its status)
+    const excluded = await cluster.core.patchNode(
+      { name: 'q2', body: { metadata: { labels: { [EXCLUDE_FROM_LB_LABEL]: 'true' } } } },
+      k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
+    );
+    await observedBy(controller, 'Node', 'q2', excluded.metadata?.resourceVersion);
+    for (const name of services) expect(fake.callsOf('updateTargets', `${ns}/${name}`).at(-1)?.targets).toEqual(['q1']);
+  }, 15_000);
+});

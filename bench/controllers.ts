@@ -245,7 +245,7 @@ function write(r: ControllersRun): void {
   };
   writeFileSync(join(OUT, 'controllers.json'), JSON.stringify(slim, null, 1) + '\n');
   writeFileSync(join(OUT, 'controllers.md'), markdown(r));
-  log(`wrote ${OUT}controllers.md, controllers.json and burst.svg`);
+  log(`wrote controllers.md, controllers.json and burst.svg into ${OUT}`);
   console.log(markdown(r));
 }
 

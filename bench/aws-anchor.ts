@@ -208,11 +208,8 @@ async function main(): Promise<void> {
         log(
           `${side.id}: ${addressed.size}/${SERVICES} addressed in ${seconds(converged)}; ${result.create.calls} calls, ${result.create.mutating} mutating`,
         );
-        if (addressed.size < SERVICES) {
-          const tail = proc.tail();
-          log(`${side.id}: its last lines:\n${tail}`);
-          throw new Error(`only ${addressed.size} of ${SERVICES} Services got an address${apiErrors(tail)}`);
-        }
+        if (addressed.size < SERVICES)
+          throw new Error(`only ${addressed.size} of ${SERVICES} Services got an address\n${proc.tail()}`);
         // a node added
         const t1 = performance.now();
         const extra = fx.nodes(1, NODES)[0]!;
@@ -230,8 +227,9 @@ async function main(): Promise<void> {
         result.resync = phase(proxy.calls, t2, resyncEnd, resyncEnd - t2);
         log(`${side.id}: resync after restart: ${result.resync.calls} calls, ${result.resync.mutating} mutating`);
       } catch (err) {
-        result.error = String(err instanceof Error ? err.message : err);
-        log(`${side.id}: ${result.error}`);
+        const message = String(err instanceof Error ? err.message : err);
+        log(`${side.id}: ${message}`);
+        result.error = oneLine(message);
       } finally {
         await proc?.stop();
         await proxy.close();
@@ -404,16 +402,21 @@ async function startCcm(
   return proc;
 }
 
-/** the AWS error codes in a controller's last lines, most frequent first: why it stopped converging */
-function apiErrors(tail: string): string {
+/**
+ * An error for the report, in one line: its first line, and the AWS error codes in the controller's last
+ * lines that follow it, most frequent first (why it stopped converging). The log has the lines themselves.
+ */
+function oneLine(message: string): string {
+  const [first, ...rest] = message.split('\n');
   const counts = new Map<string, number>();
-  for (const m of tail.matchAll(/api error (\w+):/g)) counts.set(m[1]!, (counts.get(m[1]!) ?? 0) + 1);
-  if (counts.size === 0) return '';
+  for (const m of rest.join('\n').matchAll(/api error (\w+):/g)) counts.set(m[1]!, (counts.get(m[1]!) ?? 0) + 1);
+  if (counts.size === 0) return first!;
   const top = [...counts].sort((a, b) => b[1] - a[1]).map(([code, n]) => `${code} (${n})`);
-  return `; AWS errors in its last lines: ${top.join(', ')}`;
+  return `${first}; AWS errors in its last lines: ${top.join(', ')}`;
 }
 
-function write(results: SideResult[]): void {
+/** when and where the results were measured: now, or as recorded in the results being rendered again */
+function write(results: SideResult[], measured = { at: now(), on: machine() }): void {
   const get = (id: SideId) => results.find((r) => r.side === id);
   const per = (p: Phase | undefined, f: (p: Phase) => number) => (p ? (f(p) / SERVICES).toFixed(2) : 'n/a');
   const rows = SIDES.map((s) => {
@@ -507,19 +510,14 @@ function write(results: SideResult[]): void {
       targets.map((t) => [t.target, t.result, verdict(t.met)]),
     ),
     '',
-    ...results
-      .filter((r) => r.error)
-      // one line per side (results of earlier runs carry the controller's last lines; the log has them)
-      .map(
-        (r) => `- ${r.side}: error: ${r.error!.split('\n')[0]}${r.error!.includes('\n') ? apiErrors(r.error!) : ''}`,
-      ),
-    `Measured ${now()} on ${machine()}.`,
+    ...results.filter((r) => r.error).map((r) => `- ${r.side}: error: ${r.error}`),
+    `Measured ${measured.at} on ${measured.on}.`,
     '',
   ].join('\n');
   mkdirSync(OUT, { recursive: true });
   writeFileSync(
     join(OUT, 'aws.json'),
-    JSON.stringify({ services: SERVICES, ports: PORTS, results, targets }, null, 1) + '\n',
+    JSON.stringify({ services: SERVICES, ports: PORTS, measured, results, targets }, null, 1) + '\n',
   );
   writeFileSync(join(OUT, 'aws.md'), md);
   console.log(md);
@@ -528,8 +526,10 @@ function write(results: SideResult[]): void {
 interface RenderInput {
   services: number;
   ports: number;
+  /** absent in results from before it was recorded */
+  measured?: { at: string; on: string };
   results: SideResult[];
 }
 
-if (RENDER) write(RENDER.results);
+if (RENDER) write(RENDER.results, RENDER.measured ?? { at: 'at a time not recorded', on: 'a machine not recorded' });
 else await main();

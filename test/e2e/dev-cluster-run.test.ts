@@ -185,13 +185,15 @@ function argsOf(command: string, kubeconfig: string): string[] {
 
     const second = proxyRun('second');
     try {
-      await waitFor(() => owners() === 'owner=lb-provisioner/second owner=lb-provisioner/second', {
-        message: 'the second run to take the data plane over',
-        timeoutMs: 20_000,
-      }).catch((err: unknown) => {
-        throw new Error(`${String(err)}\nrun's output:\n${second.output()}`);
+      // the log line is written after the alias is set, and reaches us a little later still: wait for both
+      await waitFor(
+        () =>
+          owners() === 'owner=lb-provisioner/second owner=lb-provisioner/second' &&
+          second.output().includes('took over the VIP interface a stopped lb-provisioner left'),
+        { message: 'the second run to take the data plane over (and say so)', timeoutMs: 20_000 },
+      ).catch((err: unknown) => {
+        throw new Error(`${String(err)}\nowners: ${owners()}\nrun's output:\n${second.output()}`);
       });
-      expect(second.output()).toContain('took over the VIP interface a stopped lb-provisioner left');
       const refused = lbp(['cleanup']);
       expect(await refused.exited).toBe(2);
       expect(refused.output()).toMatch(/already runs on this host \(pid \d+\): stop it before cleaning up/);

@@ -17,6 +17,8 @@ export interface AuditRequest {
   namespace?: string;
   name?: string;
   code?: number;
+  /** the apiserver's message for a failed request */
+  message?: string;
   /** requestReceivedTimestamp, ms since the epoch */
   receivedMs: number;
 }
@@ -28,7 +30,7 @@ interface AuditEvent {
   userAgent?: string;
   user?: { username?: string };
   objectRef?: { resource?: string; subresource?: string; apiGroup?: string; namespace?: string; name?: string };
-  responseStatus?: { code?: number };
+  responseStatus?: { code?: number; message?: string };
   requestReceivedTimestamp?: string;
 }
 
@@ -61,6 +63,7 @@ export function parseAuditLine(line: string): AuditRequest | undefined {
     ...(ref?.namespace ? { namespace: ref.namespace } : {}),
     ...(ref?.name ? { name: ref.name } : {}),
     ...(e.responseStatus?.code !== undefined ? { code: e.responseStatus.code } : {}),
+    ...(e.responseStatus?.message ? { message: e.responseStatus.message } : {}),
     receivedMs: Date.parse(e.requestReceivedTimestamp),
   };
 }

@@ -114,6 +114,22 @@ describe('chaos invariants', () => {
     expect(text).toContain('10 Service writes after convergence');
   });
 
+  it('a write a dead replica sent into a partition, delivered after the heal, is not a write while nothing changes; a refused one is', () => {
+    const base = { user: 'u', userAgent: '', namespace: 'chaos', name: 'a', verb: 'patch', resource: 'services' };
+    const zombie = {
+      ...base,
+      auditID: 'z',
+      receivedMs: 150,
+      code: 504,
+      message: 'Timeout: request did not complete within requested timeout - context canceled',
+    };
+    expect(checkApiserverBudget([zombie], new Map([['a', 1]]), 1, { from: 120, to: 200 }).violations).toEqual([]);
+    const conflict = { ...base, auditID: 'c', receivedMs: 160, code: 409, message: 'the object has been modified' };
+    expect(checkApiserverBudget([zombie, conflict], new Map([['a', 1]]), 1, { from: 120, to: 200 }).violations).toEqual(
+      ['5: 1 Service writes after convergence with nothing changing: patch services a'],
+    );
+  });
+
   describe('security-group rules (AWS)', () => {
     const tags = (resource: string, extra: Record<string, string> = {}) =>
       Object.entries({ 'lbprovisioner.io/cluster': CLUSTER_NAME, 'lbprovisioner.io/resource': resource, ...extra }).map(

@@ -1,8 +1,10 @@
 /**
  * The controller's per-key memory, in one place: what we last applied for a Service (the node sync's
  * baseline and what a vanished Service is deleted from), why the key is queued, the newest object we
- * wrote (a lagging cache must not make us write twice), what the last informer event looked like, orphans
- * waiting for the key's turn in the queue, and what we last told the user about a Service we leave alone.
+ * wrote or read (a lagging cache must not make us write twice, or act on what it no longer is), what a
+ * provider was handed this term before anything was applied, what the last informer event looked like,
+ * orphans waiting for the key's turn in the queue, and what we last told the user about a Service we leave
+ * alone.
  */
 import type { DesiredLoadBalancer, LoadBalancerRef } from '../model/desired.ts';
 import type { ServiceObject } from '../model/objects.ts';
@@ -36,6 +38,17 @@ export interface Applied {
   missing: string;
 }
 
+/**
+ * What a provider was handed for a Service this term before anything was applied: addresses restored at
+ * the start of the term, or an ensure that failed part-way (an allocation, a half-built cloud load
+ * balancer). Applied supersedes it; a Service that turns out gone or not this provider's has it deleted,
+ * so nothing a sync from a stale cache started is left behind.
+ */
+export interface Building {
+  provider: string;
+  ref: LoadBalancerRef;
+}
+
 /** A load balancer a provider holds whose Service is gone or not ours. */
 export interface Orphan {
   provider: string;
@@ -44,6 +57,7 @@ export interface Orphan {
 
 interface Entry {
   applied?: Applied;
+  building?: Building;
   intent?: Intent;
   lastWritten?: ServiceObject;
   seen?: string;
@@ -111,6 +125,30 @@ export class ServiceBook {
     this.entry(serviceKey(svc)).lastWritten = svc;
   }
 
+  /** Remember a version read from the apiserver itself (after a conflict): newer than the cache. */
+  read(svc: ServiceObject): void {
+    const e = this.entry(serviceKey(svc));
+    e.lastWritten = newestOf(svc, e.lastWritten);
+  }
+
+  /** A provider is handed something for this Service (unless what is applied already covers it). */
+  noteBuilding(key: string, building: Building): void {
+    const e = this.entry(key);
+    if (e.applied?.provider === building.provider && e.applied.lb.ref.uid === building.ref.uid) return;
+    e.building = building;
+  }
+
+  building(key: string): Building | undefined {
+    return this.entries.get(key)?.building;
+  }
+
+  /** What was handed over is deleted, or now applied. */
+  forgetBuilding(key: string): void {
+    const e = this.entries.get(key);
+    if (e) e.building = undefined;
+    this.tidy(key);
+  }
+
   /** The newest version of a Service: the cache's, or what we wrote if the cache lags behind. */
   current(key: string, cached: ServiceObject | undefined): ServiceObject | undefined {
     const e = this.entries.get(key);
@@ -133,6 +171,7 @@ export class ServiceBook {
     if (e.applied) this.count(e.applied.provider, -1);
     this.count(applied.provider, 1);
     e.applied = applied;
+    e.building = undefined;
   }
 
   forgetApplied(key: string): void {
@@ -186,6 +225,7 @@ export class ServiceBook {
     this.counts.clear();
     for (const [key, e] of this.entries) {
       e.applied = undefined;
+      e.building = undefined;
       e.intent = undefined;
       e.orphans = undefined;
       e.leftAlone = undefined;

@@ -153,6 +153,7 @@ export class ServiceController {
       targets: (requireProviderID) => this.targetSets.for(requireProviderID),
       namespaceLabels: (ns) => this.namespaces.get(ns)?.metadata?.labels ?? {},
       progress: (svc, reason, message) => this.outcomes.progress(svc, reason, message),
+      readLive: (key) => this.readLive(key),
       apiserver: { dropsIpMode: false },
       provisioningRecheckMs: opts.provisioningRecheckMs ?? 15_000,
     };
@@ -354,6 +355,8 @@ export class ServiceController {
           lb = recordedLoadBalancer(svc, this.opts.clusterName, p.healthCheck.defaults);
         }
         recorded.push({ ref: lb.ref, lb });
+        // handed over: if the Service turns out not this provider's (a stale cache), its sync releases it
+        this.book.noteBuilding(serviceKey(svc), { provider: p.name, ref: lb.ref });
       }
       p.restore(recorded);
     }
@@ -403,12 +406,7 @@ export class ServiceController {
 
   private async readLive(key: string): Promise<ServiceObject | undefined> {
     const { namespace, name } = splitKey(key);
-    try {
-      return (await this.core.readNamespacedService({ name, namespace })) as ServiceObject;
-    } catch (err) {
-      if ((err as { code?: unknown }).code === 404) return undefined;
-      throw err;
-    }
+    return this.writer.read(namespace, name);
   }
 
   private cached(key: string): ServiceObject | undefined {

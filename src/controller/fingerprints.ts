@@ -20,25 +20,6 @@ export function relevantService(svc: ServiceObject): string {
   ]);
 }
 
-/** What this controller writes in the fields relevantService reads: finalizers and annotation keys. */
-export interface OwnMetadata {
-  finalizers: readonly string[];
-  annotations: readonly string[];
-}
-
-/**
- * relevantService without what we write ourselves: two versions that differ here were changed by someone
- * else in between (a write's response is the newest object, newer than a cache that lags behind).
- */
-export function relevantToOthers(svc: ServiceObject, own: OwnMetadata): string {
-  const m = svc.metadata ?? {};
-  const annotations = Object.fromEntries(
-    Object.entries(m.annotations ?? {}).filter(([k]) => !own.annotations.includes(k)),
-  );
-  const finalizers = (m.finalizers ?? []).filter((f) => !own.finalizers.includes(f));
-  return relevantService({ ...svc, metadata: { ...m, annotations, finalizers } });
-}
-
 /** The newer of two versions of an object, by resourceVersion (etcd revisions, compared as integers). */
 export function newestOf<T extends ServiceObject>(a: T | undefined, b: T | undefined): T | undefined {
   if (!a || !b) return a ?? b;

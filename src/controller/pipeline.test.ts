@@ -12,11 +12,16 @@ import { Metrics } from '../metrics.ts';
 import type { DesiredLoadBalancer } from '../model/desired.ts';
 import type { ServiceObject } from '../model/objects.ts';
 import type { MetadataChange, ServiceWrites, StatusChange } from '../kube/service-writer.ts';
+import { refuseAsApiserver } from '../../test/builders/apiserver-rules.ts';
+import { PROVIDER_ANNOTATION, UPSTREAM_FINALIZER } from '../model/names.ts';
 import { ServiceBook } from './book.ts';
 import { syncKey, type SyncDeps } from './pipeline.ts';
 import { TargetSets } from './target-sets.ts';
 
-/** An apiserver store of one Service that, like Kubernetes <= 1.29, drops ingress[].ipMode on write. */
+/**
+ * An apiserver store of one Service that, like Kubernetes <= 1.29, drops ingress[].ipMode on write; it
+ * refuses writes as the apiserver does (a stale precondition, ingress on a Service of another type).
+ */
 class OldApiserver implements ServiceWrites {
   svc: ServiceObject;
   writes = { metadata: 0, status: 0 };
@@ -26,10 +31,12 @@ class OldApiserver implements ServiceWrites {
     this.svc = structuredClone(svc);
   }
 
-  async patchMetadata(_svc: ServiceObject, change: MetadataChange): Promise<ServiceObject> {
+  async patchMetadata(from: ServiceObject, change: MetadataChange): Promise<ServiceObject> {
+    refuseAsApiserver(this.svc, from, change);
     this.writes.metadata++;
     const m = (this.svc.metadata ??= {});
-    m.finalizers = [...(m.finalizers ?? []), ...(change.addFinalizers ?? [])];
+    const remove = new Set(change.removeFinalizers ?? []);
+    m.finalizers = [...(m.finalizers ?? []).filter((f) => !remove.has(f)), ...(change.addFinalizers ?? [])];
     for (const [k, v] of Object.entries(change.annotations ?? {})) {
       m.annotations ??= {};
       if (v === null) delete m.annotations[k];
@@ -38,13 +45,22 @@ class OldApiserver implements ServiceWrites {
     return this.bump();
   }
 
-  async patchStatus(_svc: ServiceObject, change: StatusChange): Promise<ServiceObject> {
+  async patchStatus(from: ServiceObject, change: StatusChange): Promise<ServiceObject> {
+    refuseAsApiserver(this.svc, from, change);
     this.writes.status++;
     const status = (this.svc.status ??= {});
     if (change.ingress !== undefined)
       status.loadBalancer = { ingress: (change.ingress ?? []).map(({ ipMode: _dropped, ...kept }) => kept) };
     if (change.condition) status.conditions = [change.condition];
+    if (change.removeConditionType)
+      status.conditions = (status.conditions ?? []).filter((c) => c.type !== change.removeConditionType);
     return this.bump();
+  }
+
+  /** Someone else's write (a user, another replica): a new resourceVersion. */
+  edit(change: (svc: ServiceObject) => void): void {
+    change(this.svc);
+    this.bump();
   }
 
   private bump(): ServiceObject {
@@ -64,6 +80,7 @@ function depsFor(api: OldApiserver, provider: FakeProvider | LocalProvider): Syn
     metrics: new Metrics(),
     log: silentLogger(),
     service: () => structuredClone(api.svc),
+    readLive: async () => structuredClone(api.svc),
     nodes: () => [],
     targets: (requireProviderID) => targets.for(requireProviderID),
     namespaceLabels: () => ({}),
@@ -127,7 +144,8 @@ describe('the sync pipeline', () => {
     function arrange(): { api: OldApiserver; provider: LocalProvider; d: SyncDeps; cache: { svc: ServiceObject } } {
       const asked = aService('web').withPorts(80).withAnnotations({ 'lbprovisioner.io/ips': reserved }).build();
       const api = new OldApiserver(asked);
-      delete api.svc.metadata!.annotations!['lbprovisioner.io/ips'];
+      const cache = { svc: structuredClone(api.svc) };
+      api.edit((svc) => delete svc.metadata!.annotations!['lbprovisioner.io/ips']);
       const provider = new LocalProvider({
         clusterName: 'unit',
         pools: [
@@ -135,7 +153,6 @@ describe('the sync pipeline', () => {
           { name: 'auto', addresses: ['198.51.100.0/28'] },
         ],
       });
-      const cache = { svc: structuredClone(asked) };
       const d: SyncDeps = { ...depsFor(api, provider), service: () => structuredClone(cache.svc) };
       d.book.noteSeen(cache.svc);
       return { api, provider, d, cache };
@@ -144,37 +161,67 @@ describe('the sync pipeline', () => {
       ingress: api.svc.status?.loadBalancer?.ingress?.map((i) => i.ip),
       allocated: api.svc.metadata?.annotations?.['lbprovisioner.io/allocated-ips'],
     });
+    const used = (provider: LocalProvider) => provider.poolStats().map((p) => [p.name, p.used]);
     const signal = new AbortController().signal;
 
-    it('is synced when its watch event comes, not mistaken for our own write: the reserved address goes', async () => {
-      const { api, provider, d, cache } = arrange();
-      expect((await syncKey(d, 'default/web', signal)).failure).toBeUndefined();
-      expect(shown(api)).toEqual({ ingress: [reserved], allocated: reserved });
+    it('nothing is written onto the newer version: the Conflict reads it afresh, and the retry serves it while the watch is still down', async () => {
+      const { api, provider, d } = arrange();
+      const first = await syncKey(d, 'default/web', signal);
+      // a race, not the user's problem: retried shortly, no Warning
+      expect(first.failure).toMatchObject({ reason: 'Conflict', userVisible: false });
+      expect(first.next).toEqual({ kind: 'soon' });
+      expect(api.writes).toEqual({ metadata: 0, status: 0 });
+      expect(shown(api)).toEqual({ ingress: undefined, allocated: undefined });
 
-      cache.svc = structuredClone(api.svc); // the watch is back and lists the Service as it is
-      if (d.book.noteSeen(cache.svc)) d.book.noteIntent('default/web', 'changed');
+      d.book.noteIntent('default/web', 'force'); // what the outcome of 'soon' queues
       expect((await syncKey(d, 'default/web', signal)).failure).toBeUndefined();
 
       expect(shown(api)).toEqual({ ingress: ['198.51.100.0'], allocated: '198.51.100.0' });
-      expect(provider.poolStats().map((p) => [p.name, p.used])).toEqual([
+      expect(used(provider)).toEqual([
         ['auto', 1n],
         ['fixed', 0n],
       ]);
+      expect(api.writes).toEqual({ metadata: 1, status: 1 });
     });
 
-    it('is synced again at once from the newer object, while the watch is still down', async () => {
-      const { api, d } = arrange();
-      const first = await syncKey(d, 'default/web', signal);
-      expect(first.next).toEqual({ kind: 'again' });
-
-      d.book.noteIntent('default/web', 'force'); // what the outcome of 'again' queues
+    it('a Service another replica cleaned up after it stopped being a LoadBalancer: nothing of ours is left on it, and its address is free', async () => {
+      // we served it, then our Service watch went down; the user asked for another address (our cache saw
+      // that) and then made it a ClusterIP Service, which the leader of the time cleaned up (we saw neither)
+      const api = new OldApiserver(aService('web').withPorts(80).build());
+      const provider = new LocalProvider({
+        clusterName: 'unit',
+        pools: [{ name: 'auto', addresses: ['198.51.100.0/28'] }],
+      });
+      const d = depsFor(api, provider);
       expect((await syncKey(d, 'default/web', signal)).failure).toBeUndefined();
+      api.edit((svc) => (svc.metadata!.annotations!['lbprovisioner.io/ips'] = '198.51.100.5'));
+      const cache = { svc: structuredClone(api.svc) };
+      api.edit((svc) => {
+        svc.spec!.type = 'ClusterIP';
+        svc.metadata!.finalizers = [];
+        svc.metadata!.annotations = { 'lbprovisioner.io/ips': '198.51.100.5' };
+        svc.status = {};
+      });
+      // a new term of ours: nothing applied, the cache behind
+      const next = { ...depsFor(api, provider), book: new ServiceBook(), service: () => structuredClone(cache.svc) };
+      expect(cache.svc.metadata?.finalizers).toEqual([UPSTREAM_FINALIZER]);
+      expect(cache.svc.metadata?.annotations?.[PROVIDER_ANNOTATION]).toBe('local');
 
-      expect(shown(api)).toEqual({ ingress: ['198.51.100.0'], allocated: '198.51.100.0' });
+      const first = await syncKey(next, 'default/web', signal);
+      expect(first.failure).toMatchObject({ reason: 'Conflict', userVisible: false });
+      next.book.noteIntent('default/web', 'force');
+      const retry = await syncKey(next, 'default/web', signal);
+      expect(retry.failure).toBeUndefined();
+      expect(retry.operation).toBe('cleanup');
+
+      expect(Object.keys(api.svc.metadata?.annotations ?? {})).toEqual(['lbprovisioner.io/ips']);
+      expect(api.svc.metadata?.finalizers).toEqual([]);
+      expect(provider.addressesOf({ namespace: 'default', name: 'web' })).toEqual([]);
+      expect(used(provider)).toEqual([['auto', 0n]]);
     });
   });
 
-  it('a spec change that lands between our read and our own write is ensured when its event arrives', async () => {
+  it('a spec change that lands between our read and our own write is ensured on the retry of the Conflict', async () => {
     const api = new OldApiserver(aService('web').withPorts(80).withNodePorts().build());
     const provider = new FakeProvider();
     const d = depsFor(api, provider);
@@ -183,22 +230,25 @@ describe('the sync pipeline', () => {
     const ensure = provider.ensure.bind(provider);
     provider.ensure = async (lb: DesiredLoadBalancer, signal: AbortSignal) => {
       if (!changed) {
-        // the user edits the ports while we work from the cached copy: our status write's answer carries the edit
+        // the user edits the ports while we work from the cached copy (after our metadata write)
         changed = true;
-        api.svc.spec!.ports = [{ name: 'tcp-81', port: 81, protocol: 'TCP', nodePort: 30081 }];
+        api.edit((svc) => (svc.spec!.ports = [{ name: 'tcp-81', port: 81, protocol: 'TCP', nodePort: 30081 }]));
       }
       return ensure(lb, signal);
     };
     const signal = new AbortController().signal;
 
     const first = await syncKey({ ...d, service: () => structuredClone(stale) }, 'default/web', signal);
-    expect(first.failure).toBeUndefined();
-    expect([...provider.balancers.values()][0]?.lb.ports.map((p) => p.port)).toEqual([80]);
+    expect(first.failure).toMatchObject({ reason: 'Conflict', userVisible: false });
+    expect(api.svc.status?.loadBalancer?.ingress).toBeUndefined();
 
-    // the edit's watch event
-    d.book.noteIntent('default/web', 'changed');
-    expect((await syncKey(d, 'default/web', signal)).failure).toBeUndefined();
+    // the retry, from what the Conflict read (the cache still has the old ports)
+    d.book.noteIntent('default/web', 'force');
+    expect(
+      (await syncKey({ ...d, service: () => structuredClone(stale) }, 'default/web', signal)).failure,
+    ).toBeUndefined();
     expect([...provider.balancers.values()][0]?.lb.ports.map((p) => [p.port, p.nodePort])).toEqual([[81, 30081]]);
+    expect(api.svc.status?.loadBalancer?.ingress?.map((i) => i.ip)).toEqual(['198.51.100.2']);
   });
 
   it('a sync that ensures nothing while a recheck is pending keeps the recheck armed for when it was due', async () => {

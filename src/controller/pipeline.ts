@@ -7,6 +7,12 @@
  * always called on cleanup, then the finalizer goes, then the status is cleared. A sync that changes
  * nothing writes nothing, Events included. A Service that vanished without our cleanup, or was re-created
  * under the same name, has its load balancer deleted from what we last applied.
+ *
+ * An ensure writes only onto the version it read (a resourceVersion precondition): a cache behind a watch
+ * that is restarting (a new leader after an apiserver restart) must not put our finalizer, annotations or
+ * an address on a Service that has since changed. The Conflict reads the Service afresh, and the retry
+ * acts on that; what the provider was handed before the write failed is deleted if the Service turns out
+ * not to be this provider's (book.ts Building).
  */
 import type { Logger } from 'pino';
 import type { LoadBalancerProvider, LoadBalancerRef } from '../provider.ts';
@@ -26,9 +32,10 @@ import {
 } from '../model/ownership.ts';
 import { PROVIDER_ANNOTATION, READY_CONDITION } from '../model/names.ts';
 import { ingressEqual, ingressFor, readyCondition, readyConditionDiffers, type ReadyState } from '../model/status.ts';
-import type { Applied, Intent, ServiceBook } from './book.ts';
+import { apiStatusCode } from '../kube/api-error.ts';
+import type { Applied, Building, Intent, ServiceBook } from './book.ts';
 import { classify, type Classified } from './errors.ts';
-import { relevantService, relevantToOthers } from './fingerprints.ts';
+import { relevantService } from './fingerprints.ts';
 import type { TargetSet } from './target-sets.ts';
 
 export type Operation = 'ensure' | 'cleanup' | 'targets' | 'orphan' | 'none';
@@ -85,6 +92,8 @@ export interface SyncDeps {
   namespaceLabels(namespace: string): Record<string, string>;
   /** progress Events that must show before a slow provider call returns (EnsuringLoadBalancer...) */
   progress(svc: ServiceObject, reason: string, message: string): void;
+  /** the Service as the apiserver has it now (after a Conflict: the cache is behind); undefined if gone */
+  readLive?(key: string): Promise<ServiceObject | undefined>;
   /** whether the apiserver keeps ipMode in status (false before KEP-1860's gate): learnt from our writes */
   apiserver: { dropsIpMode: boolean };
   provisioningRecheckMs: number;
@@ -137,11 +146,17 @@ export async function syncKey(d: SyncDeps, key: string, signal: AbortSignal): Pr
       // vanished without our cleanup (finalizer removed by hand, namespace force-deleted), or re-created
       // under the same name: the old load balancer goes, from what we last applied
       await deleteApplied(d, key, applied, r, signal);
-      if (!svc) return r;
     }
-    if (!svc) return r;
+    const building = d.book.building(key);
+    if (!svc) {
+      if (building) await release(d, key, building, r, signal);
+      return r;
+    }
     const decision = decide(svc, d.ownership);
     if (decision.action === 'ignore') return await ignore(d, key, svc, decision, r, signal);
+    // handed to a provider that no longer builds this Service (or for a Service re-created since): deleted
+    if (building && (building.provider !== decision.provider || building.ref.uid !== svc.metadata?.uid))
+      await release(d, key, building, r, signal);
     d.book.noteLeftAlone(key, undefined);
     r.provider = decision.provider;
     if (decision.action === 'cleanup') {
@@ -167,6 +182,12 @@ export async function syncKey(d: SyncDeps, key: string, signal: AbortSignal): Pr
           : failure.retry.kind === 'soon'
             ? { kind: 'soon' }
             : { kind: 'stop' };
+    // a Conflict: the Service changed since the version this sync read, so the cache is behind; the retry
+    // acts on the Service as it is now
+    if (apiStatusCode(err) === 409 && d.readLive) {
+      const live = await d.readLive(key).catch(() => undefined);
+      if (live) d.book.read(live);
+    }
     // the newest object, so a failure condition is written on top of what we just wrote
     const current = d.book.current(key, d.service(key));
     if (current) r.svc = current;
@@ -228,6 +249,25 @@ async function deleteApplied(
   );
 }
 
+/** What a provider was handed for a Service that is gone or not its own (book.ts Building) is deleted. */
+async function release(
+  d: SyncDeps,
+  key: string,
+  building: Building,
+  r: SyncResult,
+  signal: AbortSignal,
+): Promise<void> {
+  r.operation = 'cleanup';
+  r.provider = building.provider;
+  const provider = providerOf(d, building.provider);
+  await call(d, building.provider, 'delete', () => provider.delete(building.ref, signal));
+  d.book.forgetBuilding(key);
+  d.log.info(
+    { service: key, uid: building.ref.uid, provider: building.provider },
+    'released what a provider was given for a Service that is gone or no longer its own',
+  );
+}
+
 async function ignore(
   d: SyncDeps,
   key: string,
@@ -237,13 +277,16 @@ async function ignore(
   signal: AbortSignal,
 ): Promise<SyncResult> {
   const applied = d.book.applied(key);
-  if (applied && decision.why?.reason === 'UnknownProvider') {
+  const building = d.book.building(key);
+  const built = applied?.provider ?? building?.provider;
+  if (built && decision.why?.reason === 'UnknownProvider') {
     // the record annotation was removed, but this process knows who built the load balancer
-    r.provider = applied.provider;
-    await cleanup(d, key, svc, applied.provider, r, signal);
+    r.provider = built;
+    await cleanup(d, key, svc, built, r, signal);
     return r;
   }
   if (applied) await deleteApplied(d, key, applied, r, signal);
+  if (building) await release(d, key, building, r, signal);
   const why = decision.why;
   if (d.book.noteLeftAlone(key, why?.message) && why) {
     d.log[why.type === 'Warning' ? 'warn' : 'info']({ service: key, reason: why.reason }, why.message);
@@ -268,6 +311,7 @@ async function ensure(
   // the targets this ensure hands the provider: a node event during the call must still find them stale
   const targetsApplied = d.targets(provider.capabilities.mapsNodesByProviderID).fingerprint;
   const missing = nodesWithoutProviderID(d, provider, r);
+  d.book.noteBuilding(key, { provider: providerName, ref: lb.ref });
   const allocation = provider.allocate
     ? await call(d, providerName, 'allocate', () => provider.allocate!(lb, signal))
     : undefined;
@@ -285,7 +329,11 @@ async function ensure(
   if (isNew || Object.keys(annotations).length > 0) {
     // never add a finalizer to an object being deleted (decide() routes those to cleanup)
     if (isBeingDeleted(svc)) throw new Error('the Service is being deleted');
-    current = await d.writer.patchMetadata(svc, { addFinalizers: isNew ? [finalizer] : [], annotations });
+    current = await d.writer.patchMetadata(svc, {
+      addFinalizers: isNew ? [finalizer] : [],
+      annotations,
+      ifUnchanged: true,
+    });
     d.book.wrote(current);
     r.svc = current;
     lb.annotations = Object.fromEntries(
@@ -310,6 +358,7 @@ async function ensure(
     const written = await d.writer.patchStatus(current, {
       ...(ingressChanged ? { ingress } : {}),
       ...(conditionChanged ? { condition: readyCondition(current, ready, new Date()) } : {}),
+      ifUnchanged: true,
     });
     if (ingressChanged) learnIpMode(d, ingress, written);
     d.book.wrote(written);
@@ -323,27 +372,18 @@ async function ensure(
       message: `Load balancer ${isNew ? 'ensured' : 'updated'}${where ? `: ${where}` : ''}`,
     });
   }
-  // Our writes answer with the newest object. Where someone else changed the Service after the version this
-  // sync read (a cache behind a watch that is restarting, as on a new leader after an apiserver restart),
-  // that change was not acted on: it must not count as applied (its watch event would then look like our
-  // own write and be skipped), and the key syncs again at once from the newer object.
-  const written = r.svc ?? current;
-  const own = {
-    finalizers: [finalizer],
-    annotations: [PROVIDER_ANNOTATION, ...(provider.allocationAnnotations ?? [])],
-  };
-  const missed = written !== svc && relevantToOthers(written, own) !== relevantToOthers(svc, own);
+  // what we wrote is the version we read plus our changes (the writes' precondition): its watch event, our
+  // own write coming back, is not a change to act on
   d.book.setApplied(key, {
     provider: providerName,
     lb,
     targets: targetsApplied,
-    service: relevantService(missed ? svc : written),
+    service: relevantService(r.svc ?? current),
     ready: status.ready,
     ...(status.ready ? {} : { recheckAt: Date.now() + d.provisioningRecheckMs }),
     missing,
   });
-  if (missed) r.next = { kind: 'again' };
-  else if (!status.ready) r.next = { kind: 'recheck', delayMs: d.provisioningRecheckMs };
+  if (!status.ready) r.next = { kind: 'recheck', delayMs: d.provisioningRecheckMs };
   // a node sync during the call may have skipped this key (nothing applied yet, as on a new leader)
   else if (d.targets(provider.capabilities.mapsNodesByProviderID).fingerprint !== targetsApplied)
     r.next = { kind: 'targets' };
@@ -436,6 +476,8 @@ async function cleanup(
   d.progress(svc, 'DeletingLoadBalancer', 'Deleting load balancer');
   await call(d, providerName, 'delete', () => provider.delete(refOf(d, svc), signal));
   d.book.forgetApplied(key);
+  const building = d.book.building(key);
+  if (building?.provider === providerName && building.ref.uid === meta.uid) d.book.forgetBuilding(key);
   const remove = ourFinalizers(svc);
   const annotations: Record<string, string | null> = {};
   for (const k of [PROVIDER_ANNOTATION, ...(provider.allocationAnnotations ?? [])])

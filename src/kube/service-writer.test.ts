@@ -64,6 +64,47 @@ describe('ServiceWriter', () => {
     expect(cleared.metadata?.resourceVersion).toBe(read.metadata?.resourceVersion);
   });
 
+  it('ifUnchanged: a write computed from an older version is refused (409 Conflict) and changes nothing', async () => {
+    const before = await writer.read('default', 'web');
+    // someone else's write: what we read is behind now
+    const edited = await core.patchNamespacedService(
+      { name: 'web', namespace: 'default', body: { metadata: { labels: { edited: 'yes' } } } },
+      k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
+    );
+    const stale = before!;
+    const metadata = await writer
+      .patchMetadata(stale, { annotations: { 'lbprovisioner.io/allocated-ips': '198.51.100.9' }, ifUnchanged: true })
+      .catch((e: unknown) => e);
+    expect(describeApiError(metadata)).toMatch(/the object has been modified.*\(409 Conflict\)$/);
+    const status = await writer
+      .patchStatus(stale, { ingress: [{ ip: '198.51.100.9' }], ifUnchanged: true })
+      .catch((e: unknown) => e);
+    expect(describeApiError(status)).toMatch(/\(409 Conflict\)$/);
+    const after = await writer.read('default', 'web');
+    expect(after?.metadata?.resourceVersion).toBe(edited.metadata?.resourceVersion);
+    expect(after?.metadata?.annotations?.['lbprovisioner.io/allocated-ips']).toBeUndefined();
+    expect(after?.status?.loadBalancer?.ingress ?? []).toEqual([]);
+
+    // from the version it is now, both apply
+    const written = await writer.patchMetadata(after!, {
+      annotations: { 'lbprovisioner.io/allocated-ips': '198.51.100.9' },
+      ifUnchanged: true,
+    });
+    const shown = await writer.patchStatus(written, { ingress: [{ ip: '198.51.100.9' }], ifUnchanged: true });
+    expect(shown.status?.loadBalancer?.ingress?.map((i) => i.ip)).toEqual(['198.51.100.9']);
+    expect(shown.metadata?.annotations?.['lbprovisioner.io/allocated-ips']).toBe('198.51.100.9');
+    svc = shown;
+  });
+
+  it('read: the Service as the apiserver has it, as plain JSON; undefined once it is gone', async () => {
+    const read = await writer.read('default', 'web');
+    const typed = await core.readNamespacedService({ name: 'web', namespace: 'default' });
+    expect(read?.metadata?.resourceVersion).toBe(typed.metadata?.resourceVersion);
+    expect(read?.metadata?.annotations?.['lbprovisioner.io/allocated-ips']).toBe('198.51.100.9');
+    expect(typeof read?.metadata?.creationTimestamp).toBe('string');
+    expect(await writer.read('default', 'gone')).toBeUndefined();
+  });
+
   it("fails on a Service that isn't there with the apiserver's answer, as kubectl says it", async () => {
     const gone = { metadata: { name: 'gone', namespace: 'default' } };
     const err = await writer.patchMetadata(gone, { annotations: { a: 'b' } }).catch((e: unknown) => e);

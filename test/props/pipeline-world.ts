@@ -22,6 +22,7 @@ import { silentLogger } from '../../src/log.ts';
 import { Metrics } from '../../src/metrics.ts';
 import type { NodeObject, ServiceObject } from '../../src/model/objects.ts';
 import { aNode } from '../builders/service.ts';
+import { refuseAsApiserver } from '../builders/apiserver-rules.ts';
 import { RecordingBackend } from '../builders/recording-backend.ts';
 import { PROPERTY_POOLS } from './bad-input.ts';
 
@@ -66,8 +67,9 @@ export class ServiceStore implements ServiceWrites {
   }
 
   async patchMetadata(svc: ServiceObject, change: MetadataChange): Promise<ServiceObject> {
-    this.writes++;
     const stored = this.stored(svc);
+    refuseAsApiserver(stored, svc, change);
+    this.writes++;
     const m = stored.metadata!;
     const remove = new Set(change.removeFinalizers ?? []);
     m.finalizers = [...(m.finalizers ?? []).filter((f) => !remove.has(f)), ...(change.addFinalizers ?? [])];
@@ -81,8 +83,9 @@ export class ServiceStore implements ServiceWrites {
   }
 
   async patchStatus(svc: ServiceObject, change: StatusChange): Promise<ServiceObject> {
-    this.writes++;
     const stored = this.stored(svc);
+    refuseAsApiserver(stored, svc, change);
+    this.writes++;
     const status = (stored.status ??= {});
     if (change.ingress !== undefined) status.loadBalancer = { ingress: change.ingress ?? [] };
     if (change.removeConditionType)
@@ -192,6 +195,7 @@ export async function pipelineWorld(): Promise<PipelineWorld> {
     metrics,
     log: silentLogger(),
     service: (key) => store.get(key),
+    readLive: async (key) => store.get(key),
     nodes: () => NODES,
     targets: (requireProviderID) => targets.for(requireProviderID),
     namespaceLabels: () => ({}),

@@ -20,6 +20,7 @@ import { ResilientInformer } from '../kube/informer.ts';
 import { LeaderElector, type LeaseSettings } from '../kube/leader.ts';
 import { activeServiceController } from '../kube/peer-controllers.ts';
 import { ServiceWriter } from '../kube/service-writer.ts';
+import { trimManagedFields, trimNode, trimService } from '../kube/trim.ts';
 import { Metrics } from '../metrics.ts';
 import { ServiceBook, type Intent } from './book.ts';
 import { findOrphans } from './orphans.ts';
@@ -115,21 +116,21 @@ export class ServiceController {
         onUpdate: (s) => this.onService(s),
         onDelete: (s) => this.onServiceDeleted(s),
       },
-      { name: 'services', log: this.log },
+      { name: 'services', log: this.log, transform: (s) => trimService(s as ServiceObject) as k8s.V1Service },
     );
     this.nodes = new ResilientInformer<k8s.V1Node>(
       this.kc,
       '/api/v1/nodes',
       () => this.core.listNode(),
       { onAdd: (n) => this.onNode(n), onUpdate: (n) => this.onNode(n), onDelete: (n) => this.onNode(n, true) },
-      { name: 'nodes', log: this.log },
+      { name: 'nodes', log: this.log, transform: trimNode },
     );
     this.namespaces = new ResilientInformer<k8s.V1Namespace>(
       this.kc,
       '/api/v1/namespaces',
       () => this.core.listNamespace(),
       {},
-      { name: 'namespaces', log: this.log },
+      { name: 'namespaces', log: this.log, transform: trimManagedFields },
     );
     this.targetSets = new TargetSets(() => this.nodes.list());
     this.nodeChanges = new NodeChanges({ windowMs: opts.nodeSyncDelayMs ?? 100, sync: () => this.nodeSync() });

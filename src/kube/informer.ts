@@ -2,6 +2,7 @@
  * An informer that survives. client-node's ListWatch stops on most errors (anything but 410 Gone and its
  * own inactivity timeout): this wrapper restarts it with jittered backoff, so watch errors and apiserver
  * restarts only delay events. After a restart the ListWatch relists as needed and reports what changed.
+ * A `transform` trims each object before the cache keeps it (client-go's SetTransform), listed or watched.
  */
 import * as k8s from '@kubernetes/client-node';
 import type { Logger } from 'pino';
@@ -13,11 +14,13 @@ export interface InformerHandlers<T> {
   onDelete?: (obj: T) => void;
 }
 
-export interface InformerOptions {
+export interface InformerOptions<T = unknown> {
   name: string;
   log: Logger;
   minBackoffMs?: number;
   maxBackoffMs?: number;
+  /** trims an object before it is cached and handed to the handlers (what the controller never reads) */
+  transform?: (obj: T) => T;
 }
 
 export class ResilientInformer<T extends k8s.KubernetesObject> {
@@ -40,14 +43,27 @@ export class ResilientInformer<T extends k8s.KubernetesObject> {
     path: string,
     list: () => Promise<k8s.KubernetesListObject<T>>,
     handlers: InformerHandlers<T>,
-    options: InformerOptions,
+    options: InformerOptions<T>,
   ) {
     this.name = options.name;
     this.log = options.log.child({ informer: options.name });
     this.minBackoffMs = options.minBackoffMs ?? 500;
     this.maxBackoffMs = options.maxBackoffMs ?? 30_000;
     this.backoffMs = this.minBackoffMs;
-    this.lw = new k8s.ListWatch<T>(path, new k8s.Watch(kc), list, false);
+    const transform = options.transform;
+    const watch = new k8s.Watch(kc);
+    let listFn = list;
+    if (transform) {
+      const watchFn = watch.watch.bind(watch);
+      watch.watch = (p, params, callback, done) =>
+        watchFn(p, params, (phase, obj: unknown, raw) => callback(phase, trimmed(phase, obj, transform), raw), done);
+      listFn = async () => {
+        const l = await list();
+        l.items = l.items.map(transform);
+        return l;
+      };
+    }
+    this.lw = new k8s.ListWatch<T>(path, watch, listFn, false);
     if (handlers.onAdd) this.lw.on(k8s.ADD, handlers.onAdd);
     if (handlers.onUpdate) this.lw.on(k8s.UPDATE, handlers.onUpdate);
     if (handlers.onDelete) this.lw.on(k8s.DELETE, handlers.onDelete);
@@ -117,4 +133,9 @@ export class ResilientInformer<T extends k8s.KubernetesObject> {
     }, delay);
     this.restartTimer.unref();
   }
+}
+
+/** A watch event's object through the transform; an ERROR's Status passes as it is. */
+function trimmed<T>(phase: string, obj: unknown, transform: (obj: T) => T): unknown {
+  return phase === 'ERROR' || typeof obj !== 'object' || obj === null ? obj : transform(obj as T);
 }

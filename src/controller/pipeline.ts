@@ -145,18 +145,18 @@ export async function syncKey(d: SyncDeps, key: string, signal: AbortSignal): Pr
     if (applied && (!svc || svc.metadata?.uid !== applied.lb.ref.uid)) {
       // vanished without our cleanup (finalizer removed by hand, namespace force-deleted), or re-created
       // under the same name: the old load balancer goes, from what we last applied
-      await deleteApplied(d, key, applied, r, signal);
+      await deleteKnown(d, key, appliedOf(applied), r, signal);
     }
     const building = d.book.building(key);
     if (!svc) {
-      if (building) await release(d, key, building, r, signal);
+      if (building) await deleteKnown(d, key, buildingOf(building), r, signal);
       return r;
     }
     const decision = decide(svc, d.ownership);
     if (decision.action === 'ignore') return await ignore(d, key, svc, decision, r, signal);
     // handed to a provider that no longer builds this Service (or for a Service re-created since): deleted
     if (building && (building.provider !== decision.provider || building.ref.uid !== svc.metadata?.uid))
-      await release(d, key, building, r, signal);
+      await deleteKnown(d, key, buildingOf(building), r, signal);
     d.book.noteLeftAlone(key, undefined);
     r.provider = decision.provider;
     if (decision.action === 'cleanup') {
@@ -231,42 +231,34 @@ async function deleteOrphans(
   }
 }
 
-async function deleteApplied(
+/**
+ * Deletes what a provider holds for a key, from what this process knows of it: the load balancer last
+ * applied for a Service that is gone or was re-created without our cleanup, or what a provider was handed
+ * for a Service that turned out gone or not its own (book.ts Building).
+ */
+async function deleteKnown(
   d: SyncDeps,
   key: string,
-  applied: Applied,
+  held: { kind: 'applied' | 'building'; provider: string; ref: LoadBalancerRef },
   r: SyncResult,
   signal: AbortSignal,
 ): Promise<void> {
   r.operation = 'cleanup';
-  r.provider = applied.provider;
-  const provider = providerOf(d, applied.provider);
-  await call(d, applied.provider, 'delete', () => provider.delete(applied.lb.ref, signal));
-  d.book.forgetApplied(key);
+  r.provider = held.provider;
+  const provider = providerOf(d, held.provider);
+  await call(d, held.provider, 'delete', () => provider.delete(held.ref, signal));
+  if (held.kind === 'applied') d.book.forgetApplied(key);
+  else d.book.forgetBuilding(key);
   d.log.info(
-    { service: key, uid: applied.lb.ref.uid, provider: applied.provider },
-    'deleted the load balancer of a Service that is gone (or was re-created) without our cleanup',
+    { service: key, uid: held.ref.uid, provider: held.provider },
+    held.kind === 'applied'
+      ? 'deleted the load balancer of a Service that is gone (or was re-created) without our cleanup'
+      : 'released what a provider was given for a Service that is gone or no longer its own',
   );
 }
 
-/** What a provider was handed for a Service that is gone or not its own (book.ts Building) is deleted. */
-async function release(
-  d: SyncDeps,
-  key: string,
-  building: Building,
-  r: SyncResult,
-  signal: AbortSignal,
-): Promise<void> {
-  r.operation = 'cleanup';
-  r.provider = building.provider;
-  const provider = providerOf(d, building.provider);
-  await call(d, building.provider, 'delete', () => provider.delete(building.ref, signal));
-  d.book.forgetBuilding(key);
-  d.log.info(
-    { service: key, uid: building.ref.uid, provider: building.provider },
-    'released what a provider was given for a Service that is gone or no longer its own',
-  );
-}
+const appliedOf = (a: Applied) => ({ kind: 'applied' as const, provider: a.provider, ref: a.lb.ref });
+const buildingOf = (b: Building) => ({ kind: 'building' as const, ...b });
 
 async function ignore(
   d: SyncDeps,
@@ -285,8 +277,8 @@ async function ignore(
     await cleanup(d, key, svc, built, r, signal);
     return r;
   }
-  if (applied) await deleteApplied(d, key, applied, r, signal);
-  if (building) await release(d, key, building, r, signal);
+  if (applied) await deleteKnown(d, key, appliedOf(applied), r, signal);
+  if (building) await deleteKnown(d, key, buildingOf(building), r, signal);
   const why = decision.why;
   if (d.book.noteLeftAlone(key, why?.message) && why) {
     d.log[why.type === 'Warning' ? 'warn' : 'info']({ service: key, reason: why.reason }, why.message);

@@ -108,7 +108,7 @@ export async function burst(
         });
       },
     );
-    await Promise.race([done, sleep(timeoutMs)]);
+    await Promise.race([done, sleep(timeoutMs, undefined, { ref: false })]);
     const end = Math.max(start, ...addressed.values());
     await settle(cluster, c.user);
     const cpu = cpuSeconds(running.proc.pid) - cpuBefore;

@@ -65,6 +65,9 @@ export class KubeHttp {
     this.agent = new Agent({
       connect: { ...(tls.ca ? { ca: tls.ca } : {}), ...(tls.cert ? { cert: tls.cert, key: tls.key } : {}) },
       connections: opts.connections ?? 32,
+      // HTTP/1.1, as ours speaks (src/kube/client.ts): undici's HTTP/2 puts every request on one connection,
+      // whose round trips in a burst were about three times the apiserver's own time
+      allowH2: false,
       // watches stay open for minutes
       bodyTimeout: 0,
       headersTimeout: 60_000,

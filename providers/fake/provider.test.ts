@@ -1,5 +1,6 @@
 /** The fake cloud's report of answered calls, which benchmarks time as the upstream anchor's lines. */
 import { afterEach, describe, expect, it, jest } from '@jest/globals';
+import { getEventListeners } from 'node:events';
 import { desiredLoadBalancerFor } from '../../test/builders/load-balancer.ts';
 import { silentLogger } from '../../src/log.ts';
 import { fakeProvider } from './index.ts';
@@ -62,5 +63,25 @@ describe('the fake cloud reports each call once it is answered', () => {
     await printing.ensure(lb, signal);
     await printing.updateTargets(lb, signal);
     expect(written).toEqual(['ensure default/web 2\n', 'updateTargets default/web 2\n']);
+  });
+});
+
+describe('the fake cloud latency', () => {
+  it('leaves no listener on the signal it was given (a signal lives as long as the leader term)', async () => {
+    const fake = new FakeProvider({ latencyMs: 1 });
+    const term = new AbortController();
+    for (let i = 0; i < 20; i++) await fake.ensure(desiredLoadBalancerFor(`web-${i}`), term.signal);
+    expect(getEventListeners(term.signal, 'abort')).toHaveLength(0);
+    expect(fake.balancers.size).toBe(20);
+  });
+
+  it('a call in flight ends with the abort reason when the term ends', async () => {
+    const fake = new FakeProvider({ latencyMs: 60_000 });
+    const term = new AbortController();
+    const call = fake.ensure(desiredLoadBalancerFor('web'), term.signal);
+    term.abort(new Error('lost the lease'));
+    await expect(call).rejects.toThrow('lost the lease');
+    expect(fake.balancers.size).toBe(0);
+    expect(fake.inFlight).toBe(0);
   });
 });

@@ -220,16 +220,18 @@ export class FakeProvider implements LoadBalancerProvider {
     if (this.latencyMs <= 0) return;
     this.inFlight++;
     try {
+      // the signal lives as long as the leader's term: a listener left on it for every call piled up
+      // (memory, and a duplicate check over all of them in each addEventListener)
       await new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(resolve, this.latencyMs);
-        signal.addEventListener(
-          'abort',
-          () => {
-            clearTimeout(timer);
-            reject(signal.reason as Error);
-          },
-          { once: true },
-        );
+        const onAbort = (): void => {
+          clearTimeout(timer);
+          reject(signal.reason as Error);
+        };
+        const timer = setTimeout(() => {
+          signal.removeEventListener('abort', onAbort);
+          resolve();
+        }, this.latencyMs);
+        signal.addEventListener('abort', onAbort, { once: true });
       });
     } finally {
       this.inFlight--;

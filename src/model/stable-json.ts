@@ -2,17 +2,31 @@
 
 /**
  * JSON with sorted keys, undefined dropped and dates as ISO strings: the same object from a watch (raw
- * JSON) and from a client-node call (its model classes, another key order) prints the same.
+ * JSON) and from a client-node call (its model classes, another key order) prints the same. It runs on
+ * every Service and Node event, so it appends to one string rather than building arrays of parts.
  */
 export function stableStringify(value: unknown): string {
-  if (value === null || value === undefined) return 'null';
-  if (value instanceof Date) return JSON.stringify(value.toISOString());
-  if (Array.isArray(value)) return `[${value.map(stableStringify).join(',')}]`;
-  if (typeof value === 'object') {
-    const entries = Object.entries(value as Record<string, unknown>)
-      .filter(([, v]) => v !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${stableStringify(v)}`).join(',')}}`;
+  return append('', value);
+}
+
+function append(out: string, value: unknown): string {
+  if (value === null || value === undefined) return out + 'null';
+  if (typeof value !== 'object') return out + JSON.stringify(value);
+  if (value instanceof Date) return out + JSON.stringify(value.toISOString());
+  if (Array.isArray(value)) {
+    out += '[';
+    for (let i = 0; i < value.length; i++) out = append(i ? out + ',' : out, value[i]);
+    return out + ']';
   }
-  return JSON.stringify(value);
+  const record = value as Record<string, unknown>;
+  const keys = Object.keys(record).sort();
+  out += '{';
+  let first = true;
+  for (const key of keys) {
+    const v = record[key];
+    if (v === undefined) continue;
+    out = append(`${first ? out : out + ','}${JSON.stringify(key)}:`, v);
+    first = false;
+  }
+  return out + '}';
 }

@@ -7,10 +7,40 @@
  * TLS (its dispatcher: the pooled connections of client.ts), by undici's request() rather than the WHATWG
  * fetch client-node uses (no web streams, Request and Response objects per call); a failure is
  * client-node's ApiException, as its typed methods throw it, so callers and describeApiError() see the
- * same error.
+ * same error. The credentials and connections are worked out once a second, not per request.
  */
 import * as k8s from '@kubernetes/client-node';
 import { request } from 'undici';
+
+/**
+ * How long the credentials and connections client-node worked out for one request serve the next ones.
+ * Working them out (client-node's applySecurityAuthentication: its TLS options, its auth provider, our
+ * pool's identity check) was a visible share of the CPU of a burst, for an answer that changes only when
+ * a token or certificate rotates; a rotated one is picked up within this time (client-go re-reads a
+ * token file once a minute).
+ */
+const AUTH_REUSE_MS = 1000;
+
+interface Auth {
+  at: number;
+  server: string;
+  headers: Record<string, string>;
+  dispatcher: ReturnType<k8s.RequestContext['getDispatcher']>;
+}
+
+const authOf = new WeakMap<k8s.KubeConfig, Auth>();
+
+async function authFor(kc: k8s.KubeConfig): Promise<Auth> {
+  const cached = authOf.get(kc);
+  const server = kc.getCurrentCluster()?.server;
+  if (!server) throw new Error('the kubeconfig has no current cluster');
+  if (cached && cached.server === server && performance.now() - cached.at < AUTH_REUSE_MS) return cached;
+  const ctx = new k8s.RequestContext(server, k8s.HttpMethod.GET);
+  await kc.applySecurityAuthentication(ctx);
+  const auth: Auth = { at: performance.now(), server, headers: ctx.getHeaders(), dispatcher: ctx.getDispatcher() };
+  authOf.set(kc, auth);
+  return auth;
+}
 
 /** Send `body` as JSON (`contentType`; no body for a GET) to `path` (with its query); the answer's text. */
 export async function sendPlain(
@@ -20,17 +50,14 @@ export async function sendPlain(
   body: unknown,
   contentType = 'application/json',
 ): Promise<string> {
-  const server = kc.getCurrentCluster()?.server;
-  if (!server) throw new Error('the kubeconfig has no current cluster');
-  const ctx = new k8s.RequestContext(`${server}${path}`, k8s.HttpMethod[method]);
-  await kc.applySecurityAuthentication(ctx);
-  if (method !== 'GET') ctx.setHeaderParam('Content-Type', contentType);
-  ctx.setHeaderParam('Accept', 'application/json');
-  const response = await request(ctx.getUrl(), {
+  const auth = await authFor(kc);
+  const headers: Record<string, string> = { ...auth.headers, Accept: 'application/json' };
+  if (method !== 'GET') headers['Content-Type'] = contentType;
+  const response = await request(`${auth.server}${path}`, {
     method,
-    headers: ctx.getHeaders(),
+    headers,
     ...(method === 'GET' ? {} : { body: JSON.stringify(body) }),
-    ...(ctx.getDispatcher() ? { dispatcher: ctx.getDispatcher() } : {}),
+    ...(auth.dispatcher ? { dispatcher: auth.dispatcher } : {}),
   });
   const text = await response.body.text();
   if (response.statusCode < 200 || response.statusCode > 299) {

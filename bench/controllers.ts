@@ -105,8 +105,9 @@ async function turn(
     const b = await burst(cluster, c, running, ns, n, timeoutFor(n));
     result.burst = b;
     log(
-      `${c.id}: ${b.addressed}/${n} addressed in ${seconds(b.totalMs)} (p99 ${seconds(b.p99Ms)}), ${(b.requests.serviceWrites / n).toFixed(2)} Service writes/Service, peak RSS ${b.peakRssMB.toFixed(0)} MB, CPU ${b.cpuSeconds.toFixed(1)} s`,
+      `${c.id}: ${b.addressed}/${n} addressed in ${seconds(b.totalMs)} (p99 ${seconds(b.p99Ms)}), ${(b.requests.serviceWrites / n).toFixed(2)} Service writes/Service, peak RSS ${b.peakRssMB.toFixed(0)} MB, CPU ${b.cpuSeconds.toFixed(1)} s, apiserver + etcd CPU ${b.controlPlaneCpuSeconds?.toFixed(1) ?? '?'} s`,
     );
+    if (running.diagnose) log(`${c.id}: ${await running.diagnose().catch((err: unknown) => String(err))}`);
     // profiling: e.g. OURS_NODE_OPTIONS=--heapsnapshot-signal=SIGUSR2 BENCH_SIGNAL_OURS=SIGUSR2 for a heap snapshot
     const signal = process.env['BENCH_SIGNAL_OURS'];
     if (signal && c.kind === 'ours') {

@@ -36,6 +36,8 @@ export interface Running {
   updatedAt(): readonly number[];
   /** how often the restart asks counts(): reading ours from /metrics costs its process a render, lines nothing */
   readonly pollMs: number;
+  /** where its time went, from its own metrics (ours: queue wait and sync time per sync), for the log */
+  diagnose?(): Promise<string>;
 }
 
 /** how often node churn looks at the update lines, the same for ours and the upstream controller (5 ms) */
@@ -172,9 +174,18 @@ export function ours(
         proc,
         async () => sumOf(await metrics(), 'lbprovisioner_leader') === 1,
       );
+      // what a sync waited in the queue and took, on average (ms): where a per-Service latency goes
+      const diagnose = async () => {
+        const m = await metrics();
+        const mean = (name: string, where: Record<string, string> = {}) =>
+          ((1000 * sumOf(m, `${name}_sum`, where)) / Math.max(1, sumOf(m, `${name}_count`, where))).toFixed(0);
+        const ensures = { operation: 'ensure' };
+        return `${sumOf(m, 'lbprovisioner_workqueue_queue_duration_seconds_count')} keys taken, mean queue wait ${mean('lbprovisioner_workqueue_queue_duration_seconds')} ms; ${sumOf(m, 'lbprovisioner_reconcile_duration_seconds_count', ensures)} ensures, mean ${mean('lbprovisioner_reconcile_duration_seconds', ensures)} ms`;
+      };
       if (fake)
         return {
           proc,
+          diagnose,
           // the fake cloud's answered ensures stand for the syncs: no /metrics render while polling
           counts: async () => ({ syncs: ensures }),
           updatedAt: () => updatedAt,
@@ -182,6 +193,7 @@ export function ours(
         };
       return {
         proc,
+        diagnose,
         async counts() {
           const m = await metrics();
           return { syncs: sumOf(m, 'lbprovisioner_reconcile_duration_seconds_count') };

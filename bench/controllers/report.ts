@@ -113,6 +113,7 @@ export function burstTable(run: ControllersRun): string {
       fixed(med(perRound(run, c.id, (t) => (t.burst ? t.burst.requests.total / t.burst.services : undefined)))),
       c.kind === 'floor' ? '' : `${fixed(med(perRound(run, c.id, (t) => t.burst?.peakRssMB)), 0)} MB`,
       c.kind === 'floor' ? '' : fixed(med(perRound(run, c.id, (t) => t.burst?.cpuSeconds)), 1),
+      fixed(med(perRound(run, c.id, (t) => t.burst?.controlPlaneCpuSeconds)), 1),
       ratio ? `${ratio} (${ref === 'ours-fake' ? 'fake' : 'local'})` : '',
     ];
   });
@@ -129,6 +130,7 @@ export function burstTable(run: ControllersRun): string {
       'API requests / Service',
       'peak RSS',
       'CPU s',
+      'apiserver + etcd CPU s',
       'ours / this',
     ],
     rows,

@@ -7,7 +7,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isWrite, requestsOf, tally, type RequestTally } from '../lib/audit.ts';
 import { inParallel } from '../lib/kube-http.ts';
-import { cpuSeconds, memoryMB } from '../lib/proc.ts';
+import { controlPlanePids, cpuSeconds, memoryMB } from '../lib/proc.ts';
 import { sumOf, type Sample } from '../lib/prom-text.ts';
 import { percentile } from '../lib/stats.ts';
 import type { Cluster } from './cluster.ts';
@@ -55,6 +55,8 @@ export interface BurstResult {
   peakRssMB: number;
   rssAfterMB: number;
   cpuSeconds: number;
+  /** CPU seconds of the kube-apiserver and etcd over the same window (absent in older runs) */
+  controlPlaneCpuSeconds?: number;
 }
 
 interface Service {
@@ -95,6 +97,8 @@ export async function burst(
     await sleep(300);
     const metricsBefore = await cluster.apiserverMetrics();
     const cpuBefore = cpuSeconds(running.proc.pid);
+    const controlPlane = controlPlanePids(Number(new URL(cluster.cp.url).port));
+    const controlPlaneBefore = sum(controlPlane.map(cpuSeconds));
     const wallStart = Date.now();
     const start = performance.now();
     await inParallel(
@@ -112,6 +116,7 @@ export async function burst(
     const end = Math.max(start, ...addressed.values());
     await settle(cluster, c.user);
     const cpu = cpuSeconds(running.proc.pid) - cpuBefore;
+    const controlPlaneCpu = sum(controlPlane.map(cpuSeconds)) - controlPlaneBefore;
     const mem = memoryMB(running.proc.pid);
     const metricsAfter = await cluster.apiserverMetrics();
     cluster.audit.catchUp();
@@ -128,6 +133,7 @@ export async function burst(
       peakRssMB: mem.peak,
       rssAfterMB: mem.now,
       cpuSeconds: cpu,
+      ...(controlPlane.length ? { controlPlaneCpuSeconds: controlPlaneCpu } : {}),
     };
   } finally {
     watch.stop();
@@ -256,4 +262,8 @@ export async function restart(
       peakRssMB: memoryMB(fresh.proc.pid).peak,
     },
   };
+}
+
+function sum(values: readonly number[]): number {
+  return values.reduce((a, b) => a + b, 0);
 }

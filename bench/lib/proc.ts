@@ -4,7 +4,7 @@
  * and their cost read from /proc: peak RSS (VmHWM) and CPU seconds (user + system, all threads).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 export interface Proc {
   readonly name: string;
@@ -77,4 +77,32 @@ export function memoryMB(pid: number): { peak: number; now: number } {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kib = (key: string) => Number(new RegExp(`${key}:\\s+(\\d+)`).exec(status)?.[1] ?? NaN);
   return { peak: kib('VmHWM') / 1024, now: kib('VmRSS') / 1024 };
+}
+
+/**
+ * The test control plane's processes, found by their command lines: the kube-apiserver serving `port`
+ * and the etcd it names in --etcd-servers. What a controller makes the apiserver and etcd do costs the
+ * machine's shared CPU too (and slows whoever else is using the apiserver), so bursts report it beside the
+ * controller's own.
+ */
+export function controlPlanePids(port: number): number[] {
+  const cmdlines = new Map<number, string[]>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      cmdlines.set(Number(entry), readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0'));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  const pids: number[] = [];
+  for (const [pid, args] of cmdlines) {
+    if (!args[0]?.endsWith('kube-apiserver') || !args.includes(`--secure-port=${port}`)) continue;
+    pids.push(pid);
+    const etcd = args.find((a) => a.startsWith('--etcd-servers='))?.slice('--etcd-servers='.length);
+    for (const [other, otherArgs] of cmdlines)
+      if (etcd && otherArgs[0]?.endsWith('etcd') && otherArgs.includes(`--listen-client-urls=${etcd}`))
+        pids.push(other);
+  }
+  return pids;
 }

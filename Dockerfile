@@ -26,8 +26,8 @@ LABEL org.opencontainers.image.source="https://github.com/lb-provisioner/lb-prov
       org.opencontainers.image.version="${VERSION}"
 WORKDIR /app
 ENV NODE_ENV=production
-# V8 heap sizing measured by bench/controlplane-burst.ts (src/cli/runtime-flags.ts)
-ENV NODE_OPTIONS="--max-semi-space-size=1 --max-old-space-size=96"
+# V8 heap sizing (src/cli/runtime-flags.ts): the old space is half the container's memory limit
+ENV NODE_OPTIONS="--max-semi-space-size=1 --max-old-space-size-percentage=50"
 COPY --from=deps /app/node_modules ./node_modules
 COPY package.json ./
 COPY bin ./bin

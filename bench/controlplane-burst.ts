@@ -17,6 +17,7 @@ import { withConnectionPool } from '../src/kube/client.ts';
 import { ResilientInformer } from '../src/kube/informer.ts';
 import { silentLogger } from '../src/log.ts';
 import { PRODUCTION_NODE_OPTIONS } from '../src/cli/runtime-flags.ts';
+import { deploymentMemoryLimitMiB, memoryCgroup, type MemoryCgroup } from './lib/memory-cgroup.ts';
 
 const SERVICES = Number(process.env['SERVICES'] ?? 1000);
 const NODES = Number(process.env['NODES'] ?? 100);
@@ -54,6 +55,7 @@ async function main(): Promise<void> {
   log('starting the control plane (first run builds it from the Go module proxy)');
   const cp = await startControlPlane({ log });
   let controller: ReturnType<typeof spawn> | undefined;
+  let cgroup: MemoryCgroup | undefined;
   try {
     for (const file of [`${DEPLOY}crds/ippool.yaml`, `${DEPLOY}controller/rbac.yaml`]) {
       const r = await cp.kubectl(['apply', '--server-side', '-f', file]);
@@ -75,9 +77,16 @@ async function main(): Promise<void> {
     }
     const ns = await uniqueNamespace(kc, 'bench');
     const saKubeconfig = await cp.serviceAccountKubeconfig('lb-provisioner', 'lb-provisioner');
+    // within the Deployment's memory limit, which sizes the heap (src/cli/runtime-flags.ts)
+    const limitMiB = deploymentMemoryLimitMiB();
+    cgroup = memoryCgroup(`lbp-controlplane-burst-${process.pid}`, limitMiB * 1024 * 1024);
+    const heap = cgroup ? [] : [`--max-old-space-size=${limitMiB / 2}`];
+    const enter = cgroup ? ['sh', '-c', 'echo $$ > "$0" && exec "$@"', cgroup.procs] : [];
     controller = spawn(
-      process.execPath,
+      enter[0] ?? process.execPath,
       [
+        ...enter.slice(1),
+        ...(cgroup ? [process.execPath] : []),
         BIN,
         'run',
         '--kubeconfig',
@@ -96,7 +105,10 @@ async function main(): Promise<void> {
       // the flags the controller ships with (Dockerfile, Deployment); CONTROLLER_NODE_OPTIONS to experiment
       {
         stdio: ['ignore', 'inherit', 'inherit'],
-        env: { ...process.env, NODE_OPTIONS: process.env['CONTROLLER_NODE_OPTIONS'] ?? PRODUCTION_NODE_OPTIONS },
+        env: {
+          ...process.env,
+          NODE_OPTIONS: process.env['CONTROLLER_NODE_OPTIONS'] ?? [PRODUCTION_NODE_OPTIONS, ...heap].join(' '),
+        },
       },
     );
     const pid = controller.pid!;
@@ -216,7 +228,12 @@ async function main(): Promise<void> {
     );
     console.log(`  controller CPU during burst  : ${cpu.toFixed(2)} s`);
   } finally {
-    controller?.kill('SIGTERM');
+    if (controller && controller.exitCode === null) {
+      const exited = new Promise((resolve) => controller!.once('exit', resolve));
+      controller.kill('SIGTERM');
+      await exited;
+    }
+    cgroup?.remove();
     await cp.stop();
   }
 }

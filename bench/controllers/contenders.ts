@@ -10,6 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { freePort } from '../../test/harness/ports.ts';
 import { PRODUCTION_NODE_OPTIONS } from '../../src/cli/runtime-flags.ts';
 import { parsePromText, sumOf } from '../lib/prom-text.ts';
+import { deploymentMemoryLimitMiB, memoryCgroup } from '../lib/memory-cgroup.ts';
 import { spawnProc, type Proc } from '../lib/proc.ts';
 import { METALLB_POD } from './cluster.ts';
 
@@ -75,7 +76,8 @@ export interface Contender {
   churn: boolean;
   /** measured in the restart workload */
   restart: boolean;
-  start(opts?: { latencyMs?: number }): Promise<Running>;
+  /** memoryLimitMiB: ours runs within it (default: its Deployment's limit), in a memory cgroup */
+  start(opts?: { latencyMs?: number; memoryLimitMiB?: number }): Promise<Running>;
 }
 
 /** Waits until a started process is ready; one that never gets there is killed. */
@@ -101,6 +103,9 @@ async function until(
   }
 }
 
+/** said once per run: ours runs without a memory cgroup */
+let warnedNoCgroup = false;
+
 export const USERS = {
   ours: 'system:serviceaccount:lb-provisioner:lb-provisioner',
   upstream: 'system:serviceaccount:bench-system:upstream-service-controller',
@@ -123,10 +128,19 @@ export function ours(
     churn: o.provider === 'fake',
     // the fake provider forgets its load balancers with its process; the local provider restores them
     restart: o.provider === 'local',
-    async start() {
+    async start(startOpts = {}) {
       const port = await freePort('127.0.0.1');
       // the fake cloud prints each answered call (ensure/updateTargets/delete <ns>/<name> ...), as upstream's does
       const fake = o.provider === 'fake';
+      // within the memory limit its Deployment gives it: the heap is sized from that limit (runtime-flags.ts)
+      const limitMiB = startOpts.memoryLimitMiB ?? deploymentMemoryLimitMiB();
+      const cgroup = memoryCgroup(`lbp-bench-${c.id}-${process.pid}`, limitMiB * 1024 * 1024);
+      if (!cgroup && !warnedNoCgroup) {
+        warnedNoCgroup = true;
+        env.log(
+          `no memory cgroup (root and cgroup v1 or v2 memory needed): ours runs with --max-old-space-size=${limitMiB / 2} for its ${limitMiB} MiB limit`,
+        );
+      }
       let ensures = 0;
       const updatedAt: number[] = [];
       const proc = spawnProc(
@@ -155,7 +169,13 @@ export function ours(
           // OURS_NODE_OPTIONS adds flags for profiling (--cpu-prof, --heapsnapshot-signal=SIGUSR2)
           env: {
             ...process.env,
-            NODE_OPTIONS: `${PRODUCTION_NODE_OPTIONS} ${process.env['OURS_NODE_OPTIONS'] ?? ''}`.trim(),
+            NODE_OPTIONS: [
+              PRODUCTION_NODE_OPTIONS,
+              cgroup ? '' : `--max-old-space-size=${limitMiB / 2}`,
+              process.env['OURS_NODE_OPTIONS'] ?? '',
+            ]
+              .filter(Boolean)
+              .join(' '),
             ...(fake ? { LBP_FAKE_CALL_LINES: '1' } : {}),
           },
           onLine: (line, at) => {
@@ -163,8 +183,10 @@ export function ours(
             else if (fake && line.startsWith('ensure ')) ensures++;
             else if (!(fake && line.startsWith('delete '))) env.log(`${c.id}: ${line}`);
           },
+          ...(cgroup ? { cgroupProcs: cgroup.procs } : {}),
         },
       );
+      void proc.exited.then(() => cgroup?.remove());
       const metrics = async () => {
         const res = await fetch(`http://127.0.0.1:${port}/metrics`, { signal: AbortSignal.timeout(5000) });
         return parsePromText(await res.text());

@@ -40,7 +40,13 @@ export interface ControllersRun {
   /** the phases each turn ran (PHASES; absent in runs from before it: all three) */
   phases?: Phase[];
   turns: TurnResult[];
-  big?: { services: number; contenders: ContenderInfo[]; turns: TurnResult[] };
+  big?: {
+    services: number;
+    contenders: ContenderInfo[];
+    turns: TurnResult[];
+    /** the memory limit ours ran within (absent in older runs) */
+    oursMemoryLimitMiB?: number;
+  };
   /** Node alone, Node with client-node loaded, and that as TypeScript, measured in the same run (bench/lib/runtime-floor.ts) */
   runtimeFloor?: RuntimeFloor;
 }

@@ -1,6 +1,7 @@
 /**
  * Controllers under test as processes of their own: spawned through `setpriv --pdeathsig SIGKILL` (it
- * execs, so the pid is the controller's and it dies with the benchmark), their output read line by line,
+ * execs, so the pid is the controller's and it dies with the benchmark), in a memory cgroup if asked
+ * (bench/lib/memory-cgroup.ts), their output read line by line,
  * and their cost read from /proc: peak RSS (VmHWM) and CPU seconds (user + system, all threads).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -21,10 +22,17 @@ export interface SpawnOptions {
   env?: NodeJS.ProcessEnv;
   /** each complete line of stdout and stderr, with the time it arrived (performance.now()) */
   onLine?: (line: string, at: number) => void;
+  /** join this cgroup (its cgroup.procs file) before exec, so the limits hold from the first instruction */
+  cgroupProcs?: string;
 }
 
 export function spawnProc(bin: string, args: readonly string[], opts: SpawnOptions): Proc {
-  const child: ChildProcess = spawn('setpriv', ['--pdeathsig', 'SIGKILL', '--', bin, ...args], {
+  const command = ['setpriv', '--pdeathsig', 'SIGKILL', '--', bin, ...args];
+  // sh writes its own pid (the controller's, after the execs) into the cgroup, then execs the rest
+  const [file, ...argv] = opts.cgroupProcs
+    ? ['sh', '-c', 'echo $$ > "$0" && exec "$@"', opts.cgroupProcs, ...command]
+    : command;
+  const child: ChildProcess = spawn(file!, argv, {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: opts.env ?? process.env,
   });

@@ -1,9 +1,11 @@
 /**
  * The V8 flags the controller ships with (Dockerfile ENV NODE_OPTIONS, deploy/controller/deployment.yaml): a small
- * young generation (1 MB semi-spaces) and a bounded old space. Measured with bench/controlplane-burst.ts:
- * without them V8 grows the heap lazily on a roomy machine and peak RSS doubles under a burst; with them
- * 1000 Services need < 64 MB of live heap. Raise --max-old-space-size for clusters with more than a few
- * thousand LoadBalancer Services (NODE_OPTIONS in the Deployment): 10,000 run out of a 96 MB old space
- * (bench/results/2026-12-06-vm-10k: they converge at a 245 MB peak RSS with 1024).
+ * young generation (1 MB semi-spaces) and an old space of half the memory the container may use. Node reads
+ * the container's limit from its cgroup (--max-old-space-size-percentage), so the heap follows
+ * `resources.limits.memory`: the Deployment's 256Mi gives a 128 MB old space, where 1000 LoadBalancer
+ * Services peak at about 160 MB RSS; 10,000 need the limit raised to 512Mi and nothing else
+ * (bench/controllers.ts, workload 4, runs ours in a memory cgroup of each size). Without a limit the heap may
+ * grow to half the machine's memory. Measured with bench/controlplane-burst.ts: without the small young
+ * generation V8 grows the heap lazily on a roomy machine and peak RSS doubles under a burst.
  */
-export const PRODUCTION_NODE_OPTIONS = '--max-semi-space-size=1 --max-old-space-size=96';
+export const PRODUCTION_NODE_OPTIONS = '--max-semi-space-size=1 --max-old-space-size-percentage=50';

@@ -1,0 +1,79 @@
+/**
+ * A memory cgroup for a controller under test, so it runs within the memory limit its Deployment gives it
+ * (deploy/controller/deployment.yaml): our V8 flags size the heap from that limit
+ * (--max-old-space-size-percentage), as they do in a container. cgroup v2 where its memory controller is
+ * on, else the v1 memory hierarchy; none (undefined) without root or either, and the caller says so.
+ */
+import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parse } from 'yaml';
+
+export interface MemoryCgroup {
+  /** the file a process writes its pid into to join */
+  readonly procs: string;
+  readonly limitBytes: number;
+  /** removes the cgroup (once its processes have exited) */
+  remove(): void;
+}
+
+const V2 = '/sys/fs/cgroup';
+const V1 = '/sys/fs/cgroup/memory';
+
+function v2WithMemory(): boolean {
+  try {
+    return readFileSync(join(V2, 'cgroup.controllers'), 'utf8').split(/\s+/).includes('memory');
+  } catch {
+    return false;
+  }
+}
+
+export function memoryCgroup(name: string, limitBytes: number): MemoryCgroup | undefined {
+  if (process.getuid?.() !== 0) return undefined;
+  try {
+    let dir: string;
+    if (v2WithMemory()) {
+      writeFileSync(join(V2, 'cgroup.subtree_control'), '+memory');
+      dir = join(V2, name);
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(join(dir, 'memory.max'), String(limitBytes));
+    } else if (existsSync(join(V1, 'memory.limit_in_bytes'))) {
+      dir = join(V1, name);
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(join(dir, 'memory.limit_in_bytes'), String(limitBytes));
+    } else {
+      return undefined;
+    }
+    return {
+      procs: join(dir, 'cgroup.procs'),
+      limitBytes,
+      remove() {
+        try {
+          rmdirSync(dir);
+        } catch {
+          // a process still in it (removed by the next run of the same name)
+        }
+      },
+    };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Mebibytes from a Kubernetes quantity such as `256Mi` or `1Gi`. */
+export function mebibytes(quantity: string): number {
+  const m = /^(\d+)(Mi|Gi)$/.exec(quantity.trim());
+  if (!m) throw new Error(`not a Mi or Gi quantity: ${quantity}`);
+  return Number(m[1]) * (m[2] === 'Gi' ? 1024 : 1);
+}
+
+/** The controller's memory limit in its Deployment (deploy/controller/deployment.yaml), MiB. */
+export function deploymentMemoryLimitMiB(): number {
+  const file = fileURLToPath(new URL('../../deploy/controller/deployment.yaml', import.meta.url));
+  const deployment = parse(readFileSync(file, 'utf8')) as {
+    spec: { template: { spec: { containers: { resources?: { limits?: { memory?: string } } }[] } } };
+  };
+  const limit = deployment.spec.template.spec.containers[0]?.resources?.limits?.memory;
+  if (!limit) throw new Error(`${file}: the controller has no memory limit`);
+  return mebibytes(limit);
+}

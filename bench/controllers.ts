@@ -262,31 +262,37 @@ export function markdown(r: ControllersRun): string {
   const errors = [...r.turns, ...(r.big?.turns ?? [])].filter((t) => t.error);
   const notRun = `Not run in this run (PHASES=${(r.phases ?? []).join(',')}).`;
   const ran = (phase: Phase) => !r.phases || r.phases.includes(phase);
+  const roundWorkloads =
+    r.rounds > 0
+      ? [
+          `### Workload 1: burst-create ${r.services} Services with ${r.nodes} Nodes`,
+          '',
+          `${r.rounds} round(s), contenders in rotating order, each alone on the apiserver; fake clouds answer every call after ${r.latencyMs} ms; ${r.workers} workers for ours; pool ${r.pool} for every allocating controller. Ratios are ours / this contender within each round: median (range). Writes and requests from the apiserver's audit log (the contender's ServiceAccount).`,
+          '',
+          burstTable(r),
+          '',
+          '![addresses assigned over time](burst.svg)',
+          '',
+          `Requests per Service in the last round:`,
+          '',
+          requestMixTable(r),
+          '',
+          `### Workload 2: node churn with ${r.services} Services`,
+          '',
+          "A Node added (the object, then its status as a kubelet writes it), then (after the writes settled and 1 s without an update) removed: the time until as many update calls were answered as there are load balancers, and until the last update of the phase (a follow-up sync included). Both sides are timed alike, from the line their fake cloud prints when a call is answered (our fake provider's `updateTargets` lines, `LBP_FAKE_CALL_LINES=1`; the upstream fake cloud's `UpdateLoadBalancer` lines), read every 5 ms.",
+          '',
+          ran('churn') ? churnTable(r) : notRun,
+          '',
+          `### Workload 3: restart with ${r.services} Services`,
+          '',
+          "The controller stopped (SIGTERM) and started again with the same flags (fake clouds answer at once): time from the start of the process until every Service was synced again (our reconciles, the upstream cloud's `EnsureLoadBalancer` calls, MetalLB's service reconciles), and what it wrote.",
+          '',
+          ran('restart') ? restartTable(r) : notRun,
+          '',
+        ]
+      : ['Workloads 1-3: not run in this run (ROUNDS=0).', ''];
   return [
-    `### Workload 1: burst-create ${r.services} Services with ${r.nodes} Nodes`,
-    '',
-    `${r.rounds} round(s), contenders in rotating order, each alone on the apiserver; fake clouds answer every call after ${r.latencyMs} ms; ${r.workers} workers for ours; pool ${r.pool} for every allocating controller. Ratios are ours / this contender within each round: median (range). Writes and requests from the apiserver's audit log (the contender's ServiceAccount).`,
-    '',
-    burstTable(r),
-    '',
-    '![addresses assigned over time](burst.svg)',
-    '',
-    `Requests per Service in the last round:`,
-    '',
-    requestMixTable(r),
-    '',
-    `### Workload 2: node churn with ${r.services} Services`,
-    '',
-    "A Node added (the object, then its status as a kubelet writes it), then (after the writes settled and 1 s without an update) removed: the time until as many update calls were answered as there are load balancers, and until the last update of the phase (a follow-up sync included). Both sides are timed alike, from the line their fake cloud prints when a call is answered (our fake provider's `updateTargets` lines, `LBP_FAKE_CALL_LINES=1`; the upstream fake cloud's `UpdateLoadBalancer` lines), read every 5 ms.",
-    '',
-    ran('churn') ? churnTable(r) : notRun,
-    '',
-    `### Workload 3: restart with ${r.services} Services`,
-    '',
-    "The controller stopped (SIGTERM) and started again with the same flags (fake clouds answer at once): time from the start of the process until every Service was synced again (our reconciles, the upstream cloud's `EnsureLoadBalancer` calls, MetalLB's service reconciles), and what it wrote.",
-    '',
-    ran('restart') ? restartTable(r) : notRun,
-    '',
+    ...roundWorkloads,
     ...(r.big
       ? [
           `### Workload 4: ${r.big.services} Services`,
@@ -313,4 +319,5 @@ export function markdown(r: ControllersRun): string {
   ].join('\n');
 }
 
-await main();
+// a run only when started as a program: importing markdown() (to render a saved run) starts nothing
+if (import.meta.main) await main();

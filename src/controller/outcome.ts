@@ -21,7 +21,18 @@ export interface OutcomeDeps {
   writer: ServiceWrites;
   metrics: Metrics;
   log: Logger;
+  /** how long a provider call runs before its progress Event is recorded (default PROGRESS_EVENT_AFTER_MS) */
+  progressAfterMs?: number;
 }
+
+/**
+ * A progress Event (EnsuringLoadBalancer, DeletingLoadBalancer) is news only while the work is still going:
+ * it is recorded once the provider call has run this long. A call that is done sooner (the local provider,
+ * most updates) leaves only its result (EnsuredLoadBalancer), as MetalLB records one Event per allocation;
+ * a cloud that takes seconds shows both, as the upstream controller does. Half the Events of a burst of
+ * fast creates, which the apiserver and etcd would otherwise write and keep for an hour.
+ */
+export const PROGRESS_EVENT_AFTER_MS = 1000;
 
 export class Outcomes {
   private readonly d: OutcomeDeps;
@@ -30,9 +41,17 @@ export class Outcomes {
     this.d = deps;
   }
 
-  /** A progress Event that must show before a slow provider call returns. */
-  progress(svc: ServiceObject, reason: string, message: string): void {
-    this.d.events.record(svc, 'Normal', reason, message);
+  /**
+   * A progress Event for a provider call about to start, recorded if the call is still running after
+   * progressAfterMs; call the returned function once the call is done (answered, failed or aborted).
+   */
+  progress(svc: ServiceObject, reason: string, message: string): () => void {
+    const timer = setTimeout(
+      () => this.d.events.record(svc, 'Normal', reason, message),
+      this.d.progressAfterMs ?? PROGRESS_EVENT_AFTER_MS,
+    );
+    timer.unref();
+    return () => clearTimeout(timer);
   }
 
   /**

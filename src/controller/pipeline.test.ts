@@ -84,7 +84,7 @@ function depsFor(api: OldApiserver, provider: FakeProvider | LocalProvider): Syn
     nodes: () => [],
     targets: (requireProviderID) => targets.for(requireProviderID),
     namespaceLabels: () => ({}),
-    progress: () => {},
+    progress: () => () => {},
     apiserver: { dropsIpMode: false },
     provisioningRecheckMs: 15_000,
   };
@@ -275,5 +275,39 @@ describe('the sync pipeline', () => {
     expect(provider.callsOf('ensure')).toHaveLength(2);
     expect(done.next).toEqual({ kind: 'forget' });
     expect(d.book.applied('default/slow')?.recheckAt).toBeUndefined();
+  });
+});
+
+describe('progress Events', () => {
+  it('are started around the first build of a load balancer and ended when the call answers or fails', async () => {
+    const api = new OldApiserver(aService('web').withPorts(80).withNodePorts().build());
+    const provider = new FakeProvider();
+    const log: string[] = [];
+    const d: SyncDeps = {
+      ...depsFor(api, provider),
+      progress: (_svc, reason) => {
+        log.push(`start ${reason} (ensures so far: ${provider.callsOf('ensure').length})`);
+        return () => log.push(`done ${reason} (ensures so far: ${provider.callsOf('ensure').length})`);
+      },
+    };
+    const signal = new AbortController().signal;
+    provider.failNext('ensure', new Error('the cloud is down'));
+    const failed = await syncKey(d, 'default/web', signal);
+    expect(failed.failure).toBeDefined();
+    const ok = await syncKey(d, 'default/web', signal);
+    expect(ok.failure).toBeUndefined();
+    expect(ok.notices.map((n) => n.reason)).toEqual(['EnsuredLoadBalancer']);
+    // the first ensure failed after the finalizer was written: the retry still builds it for the first time
+    expect(log).toEqual([
+      'start EnsuringLoadBalancer (ensures so far: 0)',
+      'done EnsuringLoadBalancer (ensures so far: 1)',
+      'start EnsuringLoadBalancer (ensures so far: 1)',
+      'done EnsuringLoadBalancer (ensures so far: 2)',
+    ]);
+    // once built, a resync is neither: nothing changed, no Event
+    d.book.noteIntent('default/web', 'drift');
+    const resync = await syncKey(d, 'default/web', signal);
+    expect(resync.notices).toEqual([]);
+    expect(log).toHaveLength(4);
   });
 });

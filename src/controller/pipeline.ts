@@ -15,7 +15,7 @@
  * not to be this provider's (book.ts Building).
  */
 import type { Logger } from 'pino';
-import type { LoadBalancerProvider, LoadBalancerRef } from '../provider.ts';
+import type { LoadBalancerProvider, LoadBalancerRef, LoadBalancerStatus } from '../provider.ts';
 import type { DesiredLoadBalancer } from '../model/desired.ts';
 import type { NodeObject, ServiceObject } from '../model/objects.ts';
 import type { Metrics } from '../metrics.ts';
@@ -90,8 +90,11 @@ export interface SyncDeps {
   nodes(): readonly NodeObject[];
   targets(requireProviderID: boolean): TargetSet;
   namespaceLabels(namespace: string): Record<string, string>;
-  /** progress Events that must show before a slow provider call returns (EnsuringLoadBalancer...) */
-  progress(svc: ServiceObject, reason: string, message: string): void;
+  /**
+   * A progress Event (EnsuringLoadBalancer...) for a provider call about to start, shown if the call is
+   * slow; the returned function is called once the call is done (outcome.ts)
+   */
+  progress(svc: ServiceObject, reason: string, message: string): () => void;
   /** the Service as the apiserver has it now (after a Conflict: the cache is behind); undefined if gone */
   readLive?(key: string): Promise<ServiceObject | undefined>;
   /** whether the apiserver keeps ipMode in status (false before KEP-1860's gate): learnt from our writes */
@@ -318,6 +321,9 @@ async function ensure(
   }
   const finalizer = finalizerFor(svc);
   const isNew = !hasFinalizer(svc, finalizer);
+  // the first build of this load balancer: a new Service, or one whose first ensure failed (retried, the
+  // finalizer already in place) and nothing applied since; it is "ensured", not "updated"
+  const firstBuild = isNew || d.book.applied(key) === undefined;
   if (isNew || Object.keys(annotations).length > 0) {
     // never add a finalizer to an object being deleted (decide() routes those to cleanup)
     if (isBeingDeleted(svc)) throw new Error('the Service is being deleted');
@@ -332,11 +338,13 @@ async function ensure(
       Object.entries({ ...lb.annotations, ...annotations }).filter((e): e is [string, string] => e[1] !== null),
     );
   }
-  if (isNew) d.progress(current, 'EnsuringLoadBalancer', 'Ensuring load balancer');
-
-  const status = await call(d, providerName, 'ensure', () =>
-    provider.ensure(lb, signal, { drift: intent === 'drift' }),
-  );
+  const done = firstBuild ? d.progress(current, 'EnsuringLoadBalancer', 'Ensuring load balancer') : undefined;
+  let status: LoadBalancerStatus;
+  try {
+    status = await call(d, providerName, 'ensure', () => provider.ensure(lb, signal, { drift: intent === 'drift' }));
+  } finally {
+    done?.();
+  }
   for (const warning of status.warnings ?? [])
     r.notices.push({ type: 'Warning', reason: 'LoadBalancerWarning', message: warning });
   const ingress = ingressFor(status.ingress, provider.capabilities.ipMode);
@@ -356,12 +364,12 @@ async function ensure(
     d.book.wrote(written);
     r.svc = written;
   }
-  if (isNew || status.changed || ingressChanged) {
+  if (firstBuild || status.changed || ingressChanged) {
     const where = ingress.map((i) => i.ip ?? i.hostname).join(', ');
     r.notices.push({
       type: 'Normal',
-      reason: isNew ? 'EnsuredLoadBalancer' : 'UpdatedLoadBalancer',
-      message: `Load balancer ${isNew ? 'ensured' : 'updated'}${where ? `: ${where}` : ''}`,
+      reason: firstBuild ? 'EnsuredLoadBalancer' : 'UpdatedLoadBalancer',
+      message: `Load balancer ${firstBuild ? 'ensured' : 'updated'}${where ? `: ${where}` : ''}`,
     });
   }
   // what we wrote is the version we read plus our changes (the writes' precondition): its watch event, our
@@ -465,8 +473,12 @@ async function cleanup(
   r.operation = 'cleanup';
   const provider = providerOf(d, providerName);
   const meta = svc.metadata ?? {};
-  d.progress(svc, 'DeletingLoadBalancer', 'Deleting load balancer');
-  await call(d, providerName, 'delete', () => provider.delete(refOf(d, svc), signal));
+  const done = d.progress(svc, 'DeletingLoadBalancer', 'Deleting load balancer');
+  try {
+    await call(d, providerName, 'delete', () => provider.delete(refOf(d, svc), signal));
+  } finally {
+    done();
+  }
   d.book.forgetApplied(key);
   const building = d.book.building(key);
   if (building?.provider === providerName && building.ref.uid === meta.uid) d.book.forgetBuilding(key);

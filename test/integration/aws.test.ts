@@ -279,8 +279,9 @@ describe('AWS provider through the controller (real apiserver, moto)', () => {
     for (const port of [nodePortOf(svc, 80), nodePortOf(svc, 443)])
       expect(fromNlb.some((p) => p.IpProtocol === 'tcp' && p.FromPort! <= port && port <= p.ToPort!)).toBe(true);
     expect(fromNlb.some((p) => p.IpProtocol === 'tcp' && p.FromPort === 10256 && p.ToPort === 10256)).toBe(true);
+    // EnsuringLoadBalancer too when the build took over a second (moto is usually faster: outcome.ts)
     const reasons = (await eventsOf(kube(), ns, 'web')).map((e) => e.reason);
-    expect(reasons).toEqual(expect.arrayContaining(['EnsuringLoadBalancer', 'EnsuredLoadBalancer']));
+    expect(reasons).toContain('EnsuredLoadBalancer');
     await deleteService(kube(), ns, 'web');
   });
 
@@ -646,7 +647,7 @@ describe('AWS provider through the controller (real apiserver, moto)', () => {
     });
     expect(await resourcesOf(uid)).toEqual({ lbs: [], tgs: [] });
     const reasons = (await eventsOf(kube(), ns, 'gone')).map((e) => e.reason);
-    expect(reasons).toEqual(expect.arrayContaining(['DeletingLoadBalancer', 'DeletedLoadBalancer']));
+    expect(reasons).toContain('DeletedLoadBalancer');
 
     // every Service is gone now (each test deleted its own): the cluster's shared groups and node rule went
     // with the last NLB. Listed by tag, and everything ELBv2 and EC2 hold, not only what carries our tags.

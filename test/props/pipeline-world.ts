@@ -199,7 +199,7 @@ export async function pipelineWorld(): Promise<PipelineWorld> {
     nodes: () => NODES,
     targets: (requireProviderID) => targets.for(requireProviderID),
     namespaceLabels: () => ({}),
-    progress: () => {},
+    progress: () => () => {},
     apiserver: { dropsIpMode: false },
     provisioningRecheckMs: 15_000,
   };

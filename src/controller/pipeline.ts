@@ -322,8 +322,10 @@ async function ensure(
   const finalizer = finalizerFor(svc);
   const isNew = !hasFinalizer(svc, finalizer);
   // the first build of this load balancer: a new Service, or one whose first ensure failed (retried, the
-  // finalizer already in place) and nothing applied since; it is "ensured", not "updated"
-  const firstBuild = isNew || d.book.applied(key) === undefined;
+  // finalizer in place, no address shown yet); it is "ensured", not "updated". A restart meets addresses
+  // shown, builds nothing new and says nothing.
+  const firstBuild =
+    isNew || ((svc.status?.loadBalancer?.ingress?.length ?? 0) === 0 && d.book.applied(key) === undefined);
   if (isNew || Object.keys(annotations).length > 0) {
     // never add a finalizer to an object being deleted (decide() routes those to cleanup)
     if (isBeingDeleted(svc)) throw new Error('the Service is being deleted');

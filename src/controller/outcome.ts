@@ -21,8 +21,6 @@ export interface OutcomeDeps {
   writer: ServiceWrites;
   metrics: Metrics;
   log: Logger;
-  /** how long a provider call runs before its progress Event is recorded (default PROGRESS_EVENT_AFTER_MS) */
-  progressAfterMs?: number;
 }
 
 /**
@@ -43,13 +41,10 @@ export class Outcomes {
 
   /**
    * A progress Event for a provider call about to start, recorded if the call is still running after
-   * progressAfterMs; call the returned function once the call is done (answered, failed or aborted).
+   * PROGRESS_EVENT_AFTER_MS; call the returned function once the call is done (answered, failed or aborted).
    */
   progress(svc: ServiceObject, reason: string, message: string): () => void {
-    const timer = setTimeout(
-      () => this.d.events.record(svc, 'Normal', reason, message),
-      this.d.progressAfterMs ?? PROGRESS_EVENT_AFTER_MS,
-    );
+    const timer = setTimeout(() => this.d.events.record(svc, 'Normal', reason, message), PROGRESS_EVENT_AFTER_MS);
     timer.unref();
     return () => clearTimeout(timer);
   }

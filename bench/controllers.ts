@@ -4,11 +4,13 @@
  *
  *   node bench/controllers.ts [--quick] [--out <dir>]
  *     SERVICES (1000; 100 quick)  NODES (100)  ROUNDS (3; 1 quick)  LATENCY_MS (50)  WORKERS (8)
- *     BIG_SERVICES (10000; 0 quick: workload 4 off)  ONLY (comma-separated contender ids)
+ *     BIG_SERVICES (10000; 0 quick: workload 4 off)  BIG_MEMORY_LIMIT_MIB (512: ours' limit in workload 4)
+ *     ONLY (comma-separated contender ids)
  *     PHASES (burst,churn,restart: the phases of each turn; churn and restart need the burst, which always runs)
  *     profiling ours: OURS_NODE_OPTIONS (added to its NODE_OPTIONS), OURS_BIN (another build of it),
  *     BENCH_SIGNAL_OURS (a signal sent to it after the burst, e.g. SIGUSR2 with --heapsnapshot-signal)
  *
+ * Ours runs in a memory cgroup of its Deployment's limit (root; else with the old space that limit gives).
  * Per contender and round: burst-create SERVICES LoadBalancer Services (each one's address timed from a
  * watch), then node churn (a node added, then removed), then a restart (those two as PHASES says), then its
  * Services are removed.

@@ -17,7 +17,7 @@ import { withConnectionPool } from '../src/kube/client.ts';
 import { ResilientInformer } from '../src/kube/informer.ts';
 import { silentLogger } from '../src/log.ts';
 import { PRODUCTION_NODE_OPTIONS } from '../src/cli/runtime-flags.ts';
-import { deploymentMemoryLimitMiB, memoryCgroup, type MemoryCgroup } from './lib/memory-cgroup.ts';
+import { deploymentMemoryLimitMiB, entering, memoryCgroup, type MemoryCgroup } from './lib/memory-cgroup.ts';
 
 const SERVICES = Number(process.env['SERVICES'] ?? 1000);
 const NODES = Number(process.env['NODES'] ?? 100);
@@ -81,7 +81,7 @@ async function main(): Promise<void> {
     const limitMiB = deploymentMemoryLimitMiB();
     cgroup = memoryCgroup(`lbp-controlplane-burst-${process.pid}`, limitMiB * 1024 * 1024);
     const heap = cgroup ? [] : [`--max-old-space-size=${limitMiB / 2}`];
-    const enter = cgroup ? ['sh', '-c', 'echo $$ > "$0" && exec "$@"', cgroup.procs] : [];
+    const enter = cgroup ? entering(cgroup.procs) : [];
     controller = spawn(
       enter[0] ?? process.execPath,
       [

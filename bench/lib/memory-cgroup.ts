@@ -60,6 +60,14 @@ export function memoryCgroup(name: string, limitBytes: number): MemoryCgroup | u
   }
 }
 
+/**
+ * The prefix that runs a command inside a cgroup: sh writes its own pid (the command's, once it has
+ * exec'd) into `procs`, then execs the command, so the limits hold from its first instruction.
+ */
+export function entering(procs: string): string[] {
+  return ['sh', '-c', 'echo $$ > "$0" && exec "$@"', procs];
+}
+
 /** Mebibytes from a Kubernetes quantity such as `256Mi` or `1Gi`. */
 export function mebibytes(quantity: string): number {
   const m = /^(\d+)(Mi|Gi)$/.exec(quantity.trim());

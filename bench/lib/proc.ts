@@ -6,6 +6,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
+import { entering } from './memory-cgroup.ts';
 
 export interface Proc {
   readonly name: string;
@@ -28,10 +29,7 @@ export interface SpawnOptions {
 
 export function spawnProc(bin: string, args: readonly string[], opts: SpawnOptions): Proc {
   const command = ['setpriv', '--pdeathsig', 'SIGKILL', '--', bin, ...args];
-  // sh writes its own pid (the controller's, after the execs) into the cgroup, then execs the rest
-  const [file, ...argv] = opts.cgroupProcs
-    ? ['sh', '-c', 'echo $$ > "$0" && exec "$@"', opts.cgroupProcs, ...command]
-    : command;
+  const [file, ...argv] = opts.cgroupProcs ? [...entering(opts.cgroupProcs), ...command] : command;
   const child: ChildProcess = spawn(file!, argv, {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: opts.env ?? process.env,

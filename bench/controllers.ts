@@ -8,7 +8,8 @@
  *     ONLY (comma-separated contender ids)
  *     PHASES (burst,churn,restart: the phases of each turn; churn and restart need the burst, which always runs)
  *     profiling ours: OURS_NODE_OPTIONS (added to its NODE_OPTIONS), OURS_BIN (another build of it),
- *     BENCH_SIGNAL_OURS (a signal sent to it after the burst, e.g. SIGUSR2 with --heapsnapshot-signal)
+ *     BENCH_SIGNAL_OURS (a signal sent to it after the burst, e.g. SIGUSR2 with --heapsnapshot-signal),
+ *     OURS_MEMORY_LIMIT_MIB (its memory limit in place of the Deployment's: a heap snapshot needs room)
  *
  * Ours runs in a memory cgroup of its Deployment's limit (root; else with the old space that limit gives).
  * Per contender and round: burst-create SERVICES LoadBalancer Services (each one's address timed from a

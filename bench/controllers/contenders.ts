@@ -133,7 +133,9 @@ export function ours(
       // the fake cloud prints each answered call (ensure/updateTargets/delete <ns>/<name> ...), as upstream's does
       const fake = o.provider === 'fake';
       // within the memory limit its Deployment gives it: the heap is sized from that limit (runtime-flags.ts)
-      const limitMiB = startOpts.memoryLimitMiB ?? deploymentMemoryLimitMiB();
+      // OURS_MEMORY_LIMIT_MIB for profiling: writing a heap snapshot needs about the heap's size again
+      const limitMiB =
+        startOpts.memoryLimitMiB ?? (Number(process.env['OURS_MEMORY_LIMIT_MIB']) || deploymentMemoryLimitMiB());
       const cgroup = memoryCgroup(`lbp-bench-${c.id}-${process.pid}`, limitMiB * 1024 * 1024);
       if (!cgroup && !warnedNoCgroup) {
         warnedNoCgroup = true;

@@ -25,6 +25,8 @@ export interface RuntimeFloor {
   typeScriptClientNodeMB?: number;
 }
 
+const REPO = fileURLToPath(new URL('../../', import.meta.url));
+
 /** the client-node script as a .ts file (bench/lib/runtime-floor-client.ts) */
 const TS_CLIENT = new URL('./runtime-floor-client.ts', import.meta.url);
 
@@ -35,6 +37,9 @@ const TS_CLIENT = new URL('./runtime-floor-client.ts', import.meta.url);
 async function peakOf(script: string): Promise<number> {
   const started = Date.now();
   const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
+    // an -e script resolves its imports from the working directory: the repository's, wherever the
+    // benchmark was started from
+    cwd: REPO,
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, NODE_OPTIONS: PRODUCTION_NODE_OPTIONS },
   });

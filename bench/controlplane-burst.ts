@@ -16,8 +16,7 @@ import { createNode, uniqueNamespace, waitFor } from '../test/harness/fixtures.t
 import { withConnectionPool } from '../src/kube/client.ts';
 import { ResilientInformer } from '../src/kube/informer.ts';
 import { silentLogger } from '../src/log.ts';
-import { PRODUCTION_NODE_OPTIONS } from '../src/cli/runtime-flags.ts';
-import { deploymentMemoryLimitMiB, entering, memoryCgroup, type MemoryCgroup } from './lib/memory-cgroup.ts';
+import { deploymentMemoryLimitMiB, entering, withinMemoryLimit, type MemoryCgroup } from './lib/memory-cgroup.ts';
 
 const SERVICES = Number(process.env['SERVICES'] ?? 1000);
 const NODES = Number(process.env['NODES'] ?? 100);
@@ -78,9 +77,8 @@ async function main(): Promise<void> {
     const ns = await uniqueNamespace(kc, 'bench');
     const saKubeconfig = await cp.serviceAccountKubeconfig('lb-provisioner', 'lb-provisioner');
     // within the Deployment's memory limit, which sizes the heap (src/cli/runtime-flags.ts)
-    const limitMiB = deploymentMemoryLimitMiB();
-    cgroup = memoryCgroup(`lbp-controlplane-burst-${process.pid}`, limitMiB * 1024 * 1024);
-    const heap = cgroup ? [] : [`--max-old-space-size=${limitMiB / 2}`];
+    const limit = withinMemoryLimit(`lbp-controlplane-burst-${process.pid}`, deploymentMemoryLimitMiB());
+    cgroup = limit.cgroup;
     const enter = cgroup ? entering(cgroup.procs) : [];
     controller = spawn(
       enter[0] ?? process.execPath,
@@ -107,7 +105,7 @@ async function main(): Promise<void> {
         stdio: ['ignore', 'inherit', 'inherit'],
         env: {
           ...process.env,
-          NODE_OPTIONS: process.env['CONTROLLER_NODE_OPTIONS'] ?? [PRODUCTION_NODE_OPTIONS, ...heap].join(' '),
+          NODE_OPTIONS: process.env['CONTROLLER_NODE_OPTIONS'] ?? limit.nodeOptions,
         },
       },
     );

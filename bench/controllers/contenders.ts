@@ -8,9 +8,8 @@
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { freePort } from '../../test/harness/ports.ts';
-import { PRODUCTION_NODE_OPTIONS } from '../../src/cli/runtime-flags.ts';
 import { parsePromText, sumOf } from '../lib/prom-text.ts';
-import { deploymentMemoryLimitMiB, memoryCgroup } from '../lib/memory-cgroup.ts';
+import { deploymentMemoryLimitMiB, withinMemoryLimit } from '../lib/memory-cgroup.ts';
 import { spawnProc, type Proc } from '../lib/proc.ts';
 import { METALLB_POD } from './cluster.ts';
 
@@ -136,11 +135,11 @@ export function ours(
       // OURS_MEMORY_LIMIT_MIB for profiling: writing a heap snapshot needs about the heap's size again
       const limitMiB =
         startOpts.memoryLimitMiB ?? (Number(process.env['OURS_MEMORY_LIMIT_MIB']) || deploymentMemoryLimitMiB());
-      const cgroup = memoryCgroup(`lbp-bench-${c.id}-${process.pid}`, limitMiB * 1024 * 1024);
+      const { cgroup, nodeOptions } = withinMemoryLimit(`lbp-bench-${c.id}-${process.pid}`, limitMiB);
       if (!cgroup && !warnedNoCgroup) {
         warnedNoCgroup = true;
         env.log(
-          `no memory cgroup (root and cgroup v1 or v2 memory needed): ours runs with --max-old-space-size=${limitMiB / 2} for its ${limitMiB} MiB limit`,
+          `no memory cgroup (root and cgroup v1 or v2 memory needed): ours runs with ${nodeOptions} for its ${limitMiB} MiB limit`,
         );
       }
       let ensures = 0;
@@ -171,13 +170,7 @@ export function ours(
           // OURS_NODE_OPTIONS adds flags for profiling (--cpu-prof, --heapsnapshot-signal=SIGUSR2)
           env: {
             ...process.env,
-            NODE_OPTIONS: [
-              PRODUCTION_NODE_OPTIONS,
-              cgroup ? '' : `--max-old-space-size=${limitMiB / 2}`,
-              process.env['OURS_NODE_OPTIONS'] ?? '',
-            ]
-              .filter(Boolean)
-              .join(' '),
+            NODE_OPTIONS: `${nodeOptions} ${process.env['OURS_NODE_OPTIONS'] ?? ''}`.trim(),
             ...(fake ? { LBP_FAKE_CALL_LINES: '1' } : {}),
           },
           onLine: (line, at) => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { PRODUCTION_NODE_OPTIONS } from '../../src/cli/runtime-flags.ts';
-import { deploymentMemoryLimitMiB, mebibytes, memoryCgroup } from './memory-cgroup.ts';
+import { deploymentMemoryLimitMiB, mebibytes, memoryCgroup, nodeOptionsOutsideCgroup } from './memory-cgroup.ts';
 import { spawnProc } from './proc.ts';
 
 describe('memory limits for controllers under test', () => {
@@ -12,6 +12,14 @@ describe('memory limits for controllers under test', () => {
 
   it("reads the controller's limit from its Deployment", () => {
     expect(deploymentMemoryLimitMiB()).toBe(256);
+  });
+
+  it('outside a cgroup, the old space the shipped percentage gives is set as a size in its place', () => {
+    const options = nodeOptionsOutsideCgroup(256);
+    expect(options).toContain('--max-old-space-size=128');
+    // the percentage would win over the size, and take its share of the whole machine
+    expect(options).not.toContain('percentage');
+    expect(options).toContain('--max-semi-space-size=1');
   });
 
   // creating a cgroup needs root, which CI has

@@ -8,6 +8,7 @@ import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'n
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
+import { PRODUCTION_NODE_OPTIONS } from '../../src/cli/runtime-flags.ts';
 
 export interface MemoryCgroup {
   /** the file a process writes its pid into to join */
@@ -84,4 +85,30 @@ export function deploymentMemoryLimitMiB(): number {
   const limit = deployment.spec.template.spec.containers[0]?.resources?.limits?.memory;
   if (!limit) throw new Error(`${file}: the controller has no memory limit`);
   return mebibytes(limit);
+}
+
+/** Ours within a memory limit: the cgroup it joins (none without root), and the NODE_OPTIONS it runs with. */
+export interface MemoryLimit {
+  cgroup: MemoryCgroup | undefined;
+  nodeOptions: string;
+}
+
+/**
+ * Runs ours as its Deployment does: the shipped NODE_OPTIONS in a cgroup of `limitMiB`, Node sizing the heap
+ * from it. Without a cgroup, the same share of the limit is given by flag in place of the percentage (which
+ * would take its share of the whole machine, and wins over --max-old-space-size).
+ */
+export function withinMemoryLimit(name: string, limitMiB: number): MemoryLimit {
+  const cgroup = memoryCgroup(name, limitMiB * 1024 * 1024);
+  return { cgroup, nodeOptions: cgroup ? PRODUCTION_NODE_OPTIONS : nodeOptionsOutsideCgroup(limitMiB) };
+}
+
+/** The shipped NODE_OPTIONS with the old space the percentage would take of `limitMiB`, as a size. */
+export function nodeOptionsOutsideCgroup(limitMiB: number): string {
+  const share = /--max-old-space-size-percentage=(\d+)/.exec(PRODUCTION_NODE_OPTIONS);
+  if (!share) return PRODUCTION_NODE_OPTIONS;
+  return PRODUCTION_NODE_OPTIONS.replace(
+    share[0],
+    `--max-old-space-size=${Math.floor((limitMiB * Number(share[1])) / 100)}`,
+  );
 }

@@ -15,7 +15,7 @@
  * not to be this provider's (book.ts Building).
  */
 import type { Logger } from 'pino';
-import type { LoadBalancerProvider, LoadBalancerRef, LoadBalancerStatus } from '../provider.ts';
+import type { LoadBalancerProvider, LoadBalancerRef } from '../provider.ts';
 import type { DesiredLoadBalancer } from '../model/desired.ts';
 import type { NodeObject, ServiceObject } from '../model/objects.ts';
 import type { Metrics } from '../metrics.ts';
@@ -340,13 +340,10 @@ async function ensure(
       Object.entries({ ...lb.annotations, ...annotations }).filter((e): e is [string, string] => e[1] !== null),
     );
   }
-  const done = firstBuild ? d.progress(current, 'EnsuringLoadBalancer', 'Ensuring load balancer') : undefined;
-  let status: LoadBalancerStatus;
-  try {
-    status = await call(d, providerName, 'ensure', () => provider.ensure(lb, signal, { drift: intent === 'drift' }));
-  } finally {
-    done?.();
-  }
+  const build = () => call(d, providerName, 'ensure', () => provider.ensure(lb, signal, { drift: intent === 'drift' }));
+  const status = firstBuild
+    ? await announced(d, current, 'EnsuringLoadBalancer', 'Ensuring load balancer', build)
+    : await build();
   for (const warning of status.warnings ?? [])
     r.notices.push({ type: 'Warning', reason: 'LoadBalancerWarning', message: warning });
   const ingress = ingressFor(status.ingress, provider.capabilities.ipMode);
@@ -463,6 +460,22 @@ function nodesWithoutProviderID(d: SyncDeps, provider: LoadBalancerProvider, r: 
   return missing;
 }
 
+/** A provider call with its progress Event, which shows only if the call is slow (d.progress). */
+async function announced<T>(
+  d: SyncDeps,
+  svc: ServiceObject,
+  reason: string,
+  message: string,
+  work: () => Promise<T>,
+): Promise<T> {
+  const done = d.progress(svc, reason, message);
+  try {
+    return await work();
+  } finally {
+    done();
+  }
+}
+
 /** Clean up what `providerName` built: delete (always), then the finalizer, then the status. */
 async function cleanup(
   d: SyncDeps,
@@ -475,12 +488,9 @@ async function cleanup(
   r.operation = 'cleanup';
   const provider = providerOf(d, providerName);
   const meta = svc.metadata ?? {};
-  const done = d.progress(svc, 'DeletingLoadBalancer', 'Deleting load balancer');
-  try {
-    await call(d, providerName, 'delete', () => provider.delete(refOf(d, svc), signal));
-  } finally {
-    done();
-  }
+  await announced(d, svc, 'DeletingLoadBalancer', 'Deleting load balancer', () =>
+    call(d, providerName, 'delete', () => provider.delete(refOf(d, svc), signal)),
+  );
   d.book.forgetApplied(key);
   const building = d.book.building(key);
   if (building?.provider === providerName && building.ref.uid === meta.uid) d.book.forgetBuilding(key);

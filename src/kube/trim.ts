@@ -30,7 +30,7 @@ export function trimService<T extends ServiceObject>(svc: T): T {
 
 /** A Node without managedFields and its image list. */
 export function trimNode<T extends WithMetadata & { status?: { images?: unknown } }>(node: T): T {
-  delete node.metadata?.managedFields;
+  trimManagedFields(node);
   if (node.status) delete node.status.images;
   return node;
 }

@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { connect, createServer } from 'node:net';
 import type { AddressInfo, Server, Socket } from 'node:net';
 import { UserspaceBackend } from './userspace-backend.ts';
-import type { ProxyService } from './types.ts';
+import { silentLogger, type ProxyService } from './types.ts';
 
 let backend: UserspaceBackend | undefined;
 const servers: Server[] = [];
@@ -140,4 +140,23 @@ describe('userspace back end relay', () => {
     // what the socket buffers of both hops hold
     expect(maxInFlight).toBeLessThan(total / 2);
   }, 60_000);
+});
+
+describe('userspace back end workers', () => {
+  it('fails apply() with the reason when its worker cannot start, instead of waiting forever', async () => {
+    // a worker module that throws while loading, as one the image's tree could not resolve would
+    const broken = new URL(`data:text/javascript,${encodeURIComponent("throw new Error('cannot load')")}`);
+    const logged: string[] = [];
+    const logger = { ...silentLogger, error: (_o: object, msg: string) => void logged.push(msg) };
+    backend = new UserspaceBackend({ workers: 1, workerModule: broken, logger });
+    await expect(backend.apply([])).rejects.toThrow('worker 0 exited with code 1: cannot load');
+    // and it pauses before trying again rather than restarting a worker that cannot start in a loop
+    await new Promise((r) => setTimeout(r, 300));
+    expect(logged).toEqual([
+      'userspace proxy worker failed',
+      'userspace proxy worker could not start; retrying in 5 s',
+    ]);
+    // the next apply() tries again, and fails the same clear way
+    await expect(backend.apply([])).rejects.toThrow('worker 0 exited with code 1: cannot load');
+  });
 });

@@ -5,11 +5,15 @@
  * and answers the workers' asks about clients they don't know yet.
  */
 import { availableParallelism } from 'node:os';
+import { extname } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { silentLogger } from './types.ts';
 import { AffinityBroker } from './userspace-affinity.ts';
 import type { FromWorker, ToWorker } from './userspace-affinity.ts';
 import type { DataplaneLogger, ProxyBackend, ProxyService } from './types.ts';
+
+/** the worker's module beside this one: .ts in the sources, .js in the image's compiled tree (Dockerfile) */
+const WORKER_MODULE = new URL(`./userspace-worker${extname(import.meta.url)}`, import.meta.url);
 
 export interface UserspaceBackendOptions {
   workers?: number;
@@ -18,6 +22,8 @@ export interface UserspaceBackendOptions {
   /** ClientIP affinity entries kept per Service port (and per worker cache); the least recent go first */
   affinityMaxEntries?: number;
   logger?: DataplaneLogger;
+  /** the worker thread's module; the one beside this file unless a test starts one that fails */
+  workerModule?: URL;
 }
 
 interface Reply {
@@ -36,9 +42,13 @@ export class UserspaceBackend implements ProxyBackend {
   readonly #log: DataplaneLogger;
   readonly #affinity: AffinityBroker;
   readonly #affinityMax: number | undefined;
+  readonly #workerModule: URL;
   #sweep: ReturnType<typeof setInterval> | undefined;
   readonly #workers: (Worker | undefined)[] = [];
-  readonly #pending = new Map<number, (r: Reply) => void>();
+  /** requests awaiting their worker's reply, by id */
+  /** workers that have answered at least once: they started, so one that exits is restarted at once */
+  readonly #answered = new WeakSet<Worker>();
+  readonly #pending = new Map<number, { worker: Worker; resolve: (r: Reply) => void }>();
   #nextId = 1;
   #last: ProxyService[] = [];
   #closing = false;
@@ -48,6 +58,7 @@ export class UserspaceBackend implements ProxyBackend {
     this.#udpIdleMs = options.udpIdleMs ?? 60_000;
     this.#log = options.logger ?? silentLogger;
     this.#affinityMax = options.affinityMaxEntries;
+    this.#workerModule = options.workerModule ?? WORKER_MODULE;
     this.#affinity = new AffinityBroker({ maxEntries: options.affinityMaxEntries });
   }
 
@@ -64,7 +75,7 @@ export class UserspaceBackend implements ProxyBackend {
   }
 
   #spawn(index: number): Worker {
-    const w = new Worker(new URL('./userspace-worker.ts', import.meta.url), {
+    const w = new Worker(this.#workerModule, {
       workerData: { index, udpIdleMs: this.#udpIdleMs, affinityMaxEntries: this.#affinityMax },
     });
     w.on('message', (r: Reply | FromWorker) => {
@@ -72,26 +83,49 @@ export class UserspaceBackend implements ProxyBackend {
         this.#fromWorker(w, r);
         return;
       }
-      this.#pending.get(r.id)?.(r);
+      this.#answered.add(w);
+      this.#pending.get(r.id)?.resolve(r);
       this.#pending.delete(r.id);
     });
-    w.on('error', (err: Error) =>
-      this.#log.error({ worker: index, err: err.message }, 'userspace proxy worker failed'),
-    );
+    let failure = '';
+    w.on('error', (err: Error) => {
+      failure = `: ${err.message}`;
+      this.#log.error({ worker: index, err: err.message }, 'userspace proxy worker failed');
+    });
     w.on('exit', (code) => {
+      // a worker that dies (or never starts: a module it can't load) answers what it was asked with its death,
+      // so apply() fails with the reason instead of waiting forever
+      for (const [id, p] of this.#pending) {
+        if (p.worker !== w) continue;
+        this.#pending.delete(id);
+        p.resolve({ type: 'exited', id, errors: [`worker ${index} exited with code ${code}${failure}`] });
+      }
       if (this.#closing || this.#workers[index] !== w) return;
-      this.#log.warn({ worker: index, code }, 'userspace proxy worker exited; restarting it');
-      const next = this.#spawn(index);
-      this.#workers[index] = next;
-      void this.#send(next, { type: 'apply', services: this.#last }).catch(() => {});
+      if (this.#answered.has(w)) {
+        this.#log.warn({ worker: index, code }, 'userspace proxy worker exited; restarting it');
+        this.#restart(index);
+        return;
+      }
+      // one that never answered would fail again at once: pause rather than spin (the next apply() retries too)
+      this.#log.error({ worker: index, code }, 'userspace proxy worker could not start; retrying in 5 s');
+      this.#workers[index] = undefined;
+      setTimeout(() => {
+        if (!this.#closing && this.#workers[index] === undefined) this.#restart(index);
+      }, 5_000).unref();
     });
     return w;
+  }
+
+  #restart(index: number): void {
+    const next = this.#spawn(index);
+    this.#workers[index] = next;
+    void this.#send(next, { type: 'apply', services: this.#last }).catch(() => {});
   }
 
   #send(w: Worker, msg: { type: string; services?: ProxyService[] }): Promise<Reply> {
     const id = this.#nextId++;
     return new Promise((resolve) => {
-      this.#pending.set(id, resolve);
+      this.#pending.set(id, { worker: w, resolve });
       w.postMessage({ ...msg, id });
     });
   }

@@ -1,10 +1,12 @@
 /**
  * The image, reproduced without a Docker engine: the final stage's files are copied the way its COPY lines
  * copy them (minus what .dockerignore leaves out of the context), node_modules comes from the deps stage's own
- * `npm ci` command run on its own COPY lines, the ENTRYPOINT's link is made as the RUN line makes it, and the
- * ENV lines are the environment. Then `lb-provisioner --help`, an import of every shipped module, and `run`
- * against the real dev apiserver, from that directory. A file the Dockerfile forgets, or a shipped import of
- * a dev dependency, fails here. Not reproduced: the addon stage (the L2 speaker's C addon, built with the
+ * `npm ci` command run on its own COPY lines, src and providers from the build stage's COPY lines and its
+ * compile command, the ENTRYPOINT's link is made as the RUN line makes it, and the ENV lines are the
+ * environment. Then `lb-provisioner --help`, an import of every shipped module, the userspace proxy's worker,
+ * and `run` against the real dev apiserver, from that directory. A file the Dockerfile forgets, a shipped
+ * import of a dev dependency, or a module the compiled tree can't find fails here. Not reproduced: the addon
+ * stage (the L2 speaker's C addon, built with the
  * image's gcc; the controller never loads it) and the base image itself (Node 26 here is the project's
  * pinned `node`).
  */
@@ -21,6 +23,7 @@ import {
   rmSync,
   statSync,
   symlinkSync,
+  writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
@@ -83,10 +86,27 @@ describe('the image, reproduced from the Dockerfile', () => {
       stdio: 'pipe',
       env: { ...process.env, NODE_OPTIONS: '' },
     });
-    // the final stage
+    // the build stage: its COPY lines; its `npm ci` (all dependencies, for typescript) is the repository's own
+    // node_modules; then its other RUN lines (the compile), with Node 26 first on PATH as on the base image
+    const build = stages.find((s) => s.name === 'build')!;
+    const buildRoot = join(root, 'stage-build');
+    copyStage(build, buildRoot, ignore);
+    const [buildInstall, ...compile] = build.runs;
+    expect(buildInstall).toMatch(/^npm ci /);
+    expect(buildInstall).not.toMatch(/--omit=dev/);
+    expect(compile.length).toBeGreaterThan(0);
+    symlinkSync(join(REPO, 'node_modules'), join(buildRoot, build.workdir, 'node_modules'));
+    for (const command of compile)
+      execFileSync('sh', ['-c', command], {
+        cwd: join(buildRoot, build.workdir),
+        stdio: 'pipe',
+        env: { PATH: `${dirname(process.execPath)}:/usr/bin:/bin`, HOME: root },
+      });
+    // the final stage (the addon stage is not reproduced: see above)
     copyStage(final, root, ignore);
-    for (const c of final.copies.filter((c) => c.from === 'deps'))
-      cpSync(join(depsRoot, c.sources[0]!), join(app, c.dest), { recursive: true });
+    const stageRoots: Record<string, string> = { deps: depsRoot, build: buildRoot };
+    for (const c of final.copies.filter((c) => c.from !== undefined && c.from in stageRoots))
+      cpSync(join(stageRoots[c.from!]!, c.sources[0]!), join(app, c.dest), { recursive: true });
     // RUN ln -s <target> <link>: the ENTRYPOINT's command
     const link = final.runs.map((r) => /^ln -s (\S+) (\S+)$/.exec(r)).find(Boolean);
     expect(link).toBeTruthy();
@@ -124,8 +144,10 @@ describe('the image, reproduced from the Dockerfile', () => {
     const shipped = readdirSync(app, { recursive: true, encoding: 'utf8' }).filter(
       (f) => !f.startsWith('node_modules'),
     );
-    expect(shipped.filter((f) => f.endsWith('.test.ts'))).toEqual([]);
-    expect(shipped).toContain('src/cli/main.ts');
+    // compiled: JavaScript only, which bin/lb-provisioner.js runs when main.ts is absent
+    expect(shipped.filter((f) => f.endsWith('.ts'))).toEqual([]);
+    expect(shipped).toContain('src/cli/main.js');
+    expect(shipped).toContain('providers/local/dataplane/userspace-worker.js');
     const size = { nodeModules: du(modules), app: du(app) - du(modules) };
     process.stdout.write(
       `image estimate: node_modules ${(size.nodeModules / 2 ** 20).toFixed(1)} MiB, our files ${(size.app / 2 ** 20).toFixed(1)} MiB, on node:26-slim\n`,
@@ -142,7 +164,7 @@ describe('the image, reproduced from the Dockerfile', () => {
 
   it('every shipped module resolves all its imports with production dependencies only', () => {
     const modules = readdirSync(app, { recursive: true, encoding: 'utf8' })
-      .filter((f) => !f.startsWith('node_modules') && f.endsWith('.ts') && !f.endsWith('.d.ts'))
+      .filter((f) => (f.startsWith('src/') || f.startsWith('providers/')) && f.endsWith('.js'))
       .map((f) => join(app, f));
     expect(modules.length).toBeGreaterThan(50);
     // a dev dependency (the control: it must be reported, or the check could never fail) then every module;
@@ -158,6 +180,28 @@ describe('the image, reproduced from the Dockerfile', () => {
     const unresolved = r.stdout.split('\n').filter(Boolean);
     expect(unresolved[0]).toBe('@jest/globals');
     expect(unresolved.slice(1).map((l) => relative(app, l))).toEqual([]);
+  });
+
+  it("the userspace proxy's worker thread starts from the compiled tree", () => {
+    // the worker's module is found by its URL, not by an import, so the test above cannot see it
+    // (a script file, not -e: a worker thread inherits the parent's --input-type and refuses to start with it)
+    const script = join(app, 'worker-check.mjs');
+    writeFileSync(
+      script,
+      `import { UserspaceBackend } from './providers/local/dataplane/userspace-backend.js';
+      const b = new UserspaceBackend({ workers: 1 });
+      await b.apply([]);
+      await b.close();
+      console.log('worker answered');`,
+    );
+    const r = spawnSync(process.execPath, [script], {
+      cwd: app,
+      env,
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+    expect(r.stderr).toBe('');
+    expect(r.stdout.trim()).toBe('worker answered');
   });
 
   it('`lb-provisioner run` from the copy syncs a Service on the real apiserver', async () => {

@@ -10,7 +10,7 @@ import * as k8s from '@kubernetes/client-node';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { chmod, copyFile, mkdir } from 'node:fs/promises';
 import { request } from 'node:http';
-import { dirname, resolve } from 'node:path';
+import { dirname, extname, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { applyCrds, untilStopRequested } from '../../../../src/cli/dev-cluster.ts';
@@ -129,7 +129,8 @@ export async function runL2Demo(opts: { kubeconfigOut: string }): Promise<void> 
           'exec',
           lab.ns(node),
           process.execPath,
-          fileURLToPath(new URL('./standin-node.ts', import.meta.url)),
+          // .ts in the sources, .js in the image's compiled tree
+          fileURLToPath(new URL(`./standin-node${extname(import.meta.url)}`, import.meta.url)),
           node,
         ],
         {

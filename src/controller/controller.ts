@@ -230,11 +230,16 @@ export class ServiceController {
       : seen === resourceVersion;
   }
 
-  /** Resolves once every node change seen has been synced, and nothing is queued or in flight. */
+  /**
+   * Resolves once every node change seen has been synced, and nothing is queued or in flight, the Events
+   * those syncs recorded included: they are written apart from the sync (events.ts), and a reader after
+   * this barrier must find them.
+   */
   async idle(): Promise<void> {
     do {
       await this.nodeChanges.synced();
       await this.queue?.idle();
+      await this.events.idle();
     } while (this.nodeChanges.pending);
   }
 

@@ -198,6 +198,9 @@ async function main(): Promise<void> {
       phases: PHASES,
       turns: [],
       runtimeFloor: await runtimeFloor(),
+      oursBuild: process.env['OURS_BIN']
+        ? `run from OURS_BIN (${process.env['OURS_BIN']})`
+        : 'compiled to JavaScript as its image is (Dockerfile build stage)',
     };
     for (let round = 0; round < ROUNDS; round++) {
       const order = contenders.map((_, i) => contenders[(i + round) % contenders.length]!);
@@ -270,7 +273,7 @@ export function markdown(r: ControllersRun): string {
       ? [
           `### Workload 1: burst-create ${r.services} Services with ${r.nodes} Nodes`,
           '',
-          `${r.rounds} round(s), contenders in rotating order, each alone on the apiserver; fake clouds answer every call after ${r.latencyMs} ms; ${r.workers} workers for ours; pool ${r.pool} for every allocating controller. Ratios are ours / this contender within each round: median (range). Writes and requests from the apiserver's audit log (the contender's ServiceAccount).`,
+          `${r.rounds} round(s), contenders in rotating order, each alone on the apiserver; fake clouds answer every call after ${r.latencyMs} ms; ${r.workers} workers for ours; pool ${r.pool} for every allocating controller; ours ${r.oursBuild ?? 'from its .ts sources (type stripping)'}. Ratios are ours / this contender within each round: median (range). Writes and requests from the apiserver's audit log (the contender's ServiceAccount).`,
           '',
           burstTable(r),
           '',

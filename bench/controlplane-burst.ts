@@ -17,12 +17,12 @@ import { withConnectionPool } from '../src/kube/client.ts';
 import { ResilientInformer } from '../src/kube/informer.ts';
 import { silentLogger } from '../src/log.ts';
 import { deploymentMemoryLimitMiB, entering, withinMemoryLimit, type MemoryCgroup } from './lib/memory-cgroup.ts';
+import { compiledBin } from './lib/compiled.ts';
 
 const SERVICES = Number(process.env['SERVICES'] ?? 1000);
 const NODES = Number(process.env['NODES'] ?? 100);
 const CONCURRENCY = Number(process.env['CONCURRENCY'] ?? 32);
 const DEPLOY = fileURLToPath(new URL('../deploy/', import.meta.url));
-const BIN = fileURLToPath(new URL('../bin/lb-provisioner.js', import.meta.url));
 
 type Counts = Map<string, number>;
 
@@ -85,7 +85,8 @@ async function main(): Promise<void> {
       [
         ...enter.slice(1),
         ...(cgroup ? [process.execPath] : []),
-        BIN,
+        // as its image runs it: compiled to JavaScript
+        compiledBin(),
         'run',
         '--kubeconfig',
         saKubeconfig,

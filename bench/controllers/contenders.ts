@@ -8,13 +8,17 @@
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { freePort } from '../../test/harness/ports.ts';
+import { compiledBin } from '../lib/compiled.ts';
 import { parsePromText, sumOf } from '../lib/prom-text.ts';
 import { deploymentMemoryLimitMiB, withinMemoryLimit } from '../lib/memory-cgroup.ts';
 import { spawnProc, type Proc } from '../lib/proc.ts';
 import { METALLB_POD } from './cluster.ts';
 
-/** OURS_BIN runs another build of ours (e.g. the sources compiled to JavaScript, to measure type stripping) */
-const BIN = process.env['OURS_BIN'] ?? fileURLToPath(new URL('../../bin/lb-provisioner.js', import.meta.url));
+/**
+ * ours as its image runs it: compiled to JavaScript (bench/lib/compiled.ts); OURS_BIN runs another build
+ * (e.g. bin/lb-provisioner.js of the checkout: the .ts sources, with Node's type stripping)
+ */
+const oursBin = (): string => process.env['OURS_BIN'] ?? compiledBin();
 const FLOOR = fileURLToPath(new URL('../floor-client.ts', import.meta.url));
 
 /** client-side rate of the upstream controller: the cloud-controller-manager's defaults, or out of the way */
@@ -147,7 +151,7 @@ export function ours(
       const proc = spawnProc(
         process.execPath,
         [
-          BIN,
+          oursBin(),
           'run',
           '--kubeconfig',
           env.kubeconfigs.ours,

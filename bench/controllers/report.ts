@@ -49,6 +49,8 @@ export interface ControllersRun {
   };
   /** Node alone, Node with client-node loaded, and that as TypeScript, measured in the same run (bench/lib/runtime-floor.ts) */
   runtimeFloor?: RuntimeFloor;
+  /** how ours ran: compiled as its image is, or another build (absent in older runs: from its .ts sources) */
+  oursBuild?: string;
 }
 
 export interface TargetRow {
@@ -377,7 +379,7 @@ export function controllerTargets(run: ControllersRun): TargetRow[] {
       ? `; floor of the runtime, same run: Node alone ${floor.nodeMB.toFixed(0)} MB, Node with @kubernetes/client-node loaded ${floor.clientNodeMB.toFixed(0)} MB = ${(floor.clientNodeMB / upstreamMB).toFixed(2)}x` +
         (floor.typeScriptClientNodeMB === undefined
           ? ''
-          : `, Node + client-node run as TypeScript (type stripping), as bin/ runs ours ${floor.typeScriptClientNodeMB.toFixed(0)} MB = ${(floor.typeScriptClientNodeMB / upstreamMB).toFixed(2)}x`)
+          : `, Node + client-node run as TypeScript (type stripping), as ${run.oursBuild ? 'a checkout runs ours (not its image)' : 'bin/ ran ours in this run'} ${floor.typeScriptClientNodeMB.toFixed(0)} MB = ${(floor.typeScriptClientNodeMB / upstreamMB).toFixed(2)}x`)
       : '';
   const withFloor = (r: TargetRow): TargetRow => ({ ...r, result: `${r.result}${floorNote}` });
   rows.push(

@@ -3,7 +3,8 @@
  * node namespaces, for (a) the client straight to node1's NodePort (the limit), (b) the floor of our own
  * design: a minimal hand-written nftables ruleset that only DNATs to the NodePorts (round robin) and
  * masquerades, (c) our nftables back end, (d) our userspace back end with 1 and 2 workers, (e) HAProxy (mode
- * tcp, round robin) with 1 and 2 threads. Each proxy runs in a load-balancer namespace of its own, all of them at once, so every
+ * tcp, round robin) with 1 and 2 threads, (f) the floor of a proxy written for Node: the shortest correct relay
+ * (bench/lib/node-relay.ts, 1 thread), beside the 1-worker userspace back end. Each proxy runs in a load-balancer namespace of its own, all of them at once, so every
  * path crosses the same number of hops and the paths can be measured in alternation: a round measures every
  * path once (in an order that rotates from round to round), ratios are taken within a round, and the
  * median over the rounds is reported with its range. Noise on this shared machine moves whole rounds, so
@@ -142,22 +143,39 @@ async function startHaproxy(topo: Topology, host: string, vip: string, threads: 
       ...NODES.map((n) => `  server ${n} ${topo.addr4(n)}:30080`),
     ].join('\n') + '\n',
   );
+  const stop = await startListening(topo, host, vip, 'haproxy', ['haproxy', '-db', '-f', cfg]);
+  return () => {
+    stop();
+    rmSync(cfg, { force: true });
+  };
+}
+
+/** Adds `vip` to `host`'s loopback, starts `command` there and waits until something listens on port 80. */
+async function startListening(
+  topo: Topology,
+  host: string,
+  vip: string,
+  name: string,
+  command: string[],
+): Promise<() => void> {
   await topo.exec(host, 'ip', ['addr', 'add', `${vip}/32`, 'dev', 'lo']);
-  const haproxy = spawn('ip', ['netns', 'exec', topo.ns(host), 'haproxy', '-db', '-f', cfg], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let haproxyErr = '';
-  haproxy.stderr.setEncoding('utf8').on('data', (d: string) => (haproxyErr += d));
+  const proc = spawn('ip', ['netns', 'exec', topo.ns(host), ...command], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  proc.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
   for (let i = 0; ; i++) {
     const up = await topo.exec(host, 'ss', ['-Hltn', 'sport = :80']).then((out) => out.trim() !== '');
     if (up) break;
-    if (haproxy.exitCode !== null || i === 50) throw new Error(`haproxy did not start: ${haproxyErr}`);
+    if (proc.exitCode !== null || i === 50) throw new Error(`${name} did not start: ${stderr}`);
     await new Promise((r) => setTimeout(r, 100));
   }
-  return () => {
-    haproxy.kill('SIGKILL');
-    rmSync(cfg, { force: true });
-  };
+  return () => proc.kill('SIGKILL');
+}
+
+/** The floor of a proxy written for Node (bench/lib/node-relay.ts), on the same Node as ours. */
+function startNodeRelay(topo: Topology, host: string, vip: string): Promise<() => void> {
+  const relay = new URL('./lib/node-relay.ts', import.meta.url).pathname;
+  const targets = NODES.map((n) => `${topo.addr4(n)}:30080`);
+  return startListening(topo, host, vip, 'the minimal Node relay', [process.execPath, relay, vip, '80', ...targets]);
 }
 
 /**
@@ -181,7 +199,19 @@ async function startMinimalRuleset(topo: Topology, host: string, vip: string): P
 async function main(): Promise<void> {
   // one load-balancer namespace per proxy, each owning a VIP range the client routes through it
   const topo = await Topology.create({
-    hosts: { client: 2, lb: 10, lbu: 14, lbh: 15, lbm: 16, lbu2: 17, lbh2: 18, node1: 11, node2: 12, node3: 13 },
+    hosts: {
+      client: 2,
+      lb: 10,
+      lbu: 14,
+      lbh: 15,
+      lbm: 16,
+      lbu2: 17,
+      lbh2: 18,
+      lbn: 19,
+      node1: 11,
+      node2: 12,
+      node3: 13,
+    },
     routes: [
       { to: '10.213.1.0/24', via: 'lb' },
       { to: '10.213.2.0/24', via: 'lbu' },
@@ -189,6 +219,7 @@ async function main(): Promise<void> {
       { to: '10.213.4.0/24', via: 'lbm' },
       { to: '10.213.5.0/24', via: 'lbu2' },
       { to: '10.213.6.0/24', via: 'lbh2' },
+      { to: '10.213.7.0/24', via: 'lbn' },
     ],
   });
   const path = (label: string, url: string): Path => ({ label, url, keepAlive: [], newConns: [], open: [] });
@@ -199,13 +230,14 @@ async function main(): Promise<void> {
   const userspace2 = path('userspace (2 workers)', 'http://10.213.5.10/');
   const haproxy = path('HAProxy (1 thread, mode tcp)', 'http://10.213.3.10/');
   const haproxy2 = path('HAProxy (2 threads, mode tcp)', 'http://10.213.6.10/');
-  const paths = [direct, minimal, nftables, userspace, userspace2, haproxy, haproxy2];
+  const relay = path('minimal Node relay (1 thread)', 'http://10.213.7.10/');
+  const paths = [direct, minimal, nftables, userspace, userspace2, haproxy, haproxy2, relay];
   let churn: WrkResult | undefined;
   /** the direct path's new connections right after the churn, the churn's reference */
   let directAfterChurn: WrkResult | undefined;
   let detectionMs: number | undefined;
   let flow: string | undefined;
-  const stopHaproxy: (() => void)[] = [];
+  const stopProcs: (() => void)[] = [];
   try {
     const targets = NODES.map((n) => ({ name: n, addresses: [topo.addr4(n)] }));
     // wrk closes first through a proxy (the FIN comes after the data), so its own ports pile up in TIME_WAIT
@@ -248,14 +280,15 @@ async function main(): Promise<void> {
     const us2 = lbAgent('lbu2');
     await us2.call('start', { options: { backend: 'userspace', workers: 2 } });
     await us2.call('ensure', { key: 'default/bench', vips: ['10.213.5.10'], lb });
-    stopHaproxy.push(await startHaproxy(topo, 'lbh', '10.213.3.10', 1));
-    stopHaproxy.push(await startHaproxy(topo, 'lbh2', '10.213.6.10', 2));
+    stopProcs.push(await startHaproxy(topo, 'lbh', '10.213.3.10', 1));
+    stopProcs.push(await startHaproxy(topo, 'lbh2', '10.213.6.10', 2));
+    stopProcs.push(await startNodeRelay(topo, 'lbn', '10.213.7.10'));
     await startMinimalRuleset(topo, 'lbm', '10.213.4.10');
 
     if (PIN) {
       for (const [hosts, cpus] of [
         [NODES, PIN.nodes],
-        [['lb', 'lbu', 'lbh'], PIN.lb],
+        [['lb', 'lbu', 'lbh', 'lbn'], PIN.lb],
         [['lbu2', 'lbh2'], PIN.lb2],
       ] as const) {
         for (const h of hosts) {
@@ -296,7 +329,7 @@ async function main(): Promise<void> {
       await dp.stop();
     }
   } finally {
-    for (const stop of stopHaproxy) stop();
+    for (const stop of stopProcs) stop();
     await topo.destroy();
   }
 
@@ -324,17 +357,36 @@ async function main(): Promise<void> {
     const r = spreadOf(of, to, mode);
     return { target: t, result: formatSpread(r), met: r.n ? r.median >= min : undefined };
   };
+  /** a userspace row with the floor of a Node proxy beside it, measured in the same rounds */
+  const withFloor = (row: TargetRow, to: Path, mode: 'keepAlive' | 'newConns'): TargetRow => ({
+    ...row,
+    result: `${row.result}; floor, same rounds: the minimal Node relay (1 thread) ${ratios(rps(relay[mode]), rps(to[mode]))}`,
+  });
   const churnRatio = churn && directAfterChurn ? churn.rps / directAfterChurn.rps : NaN;
   const targets: TargetRow[] = [
     target('proxy: nftables >= 0.97x the minimal ruleset, kept-alive', nftables, minimal, 'keepAlive', 0.97),
     target('proxy: nftables >= 0.97x the minimal ruleset, new connections', nftables, minimal, 'newConns', 0.97),
-    target('proxy: userspace >= 0.85x HAProxy, 1 worker / 1 thread, kept-alive', userspace, haproxy, 'keepAlive', 0.85),
-    target(
-      'proxy: userspace >= 0.85x HAProxy, 1 worker / 1 thread, new connections',
-      userspace,
+    withFloor(
+      target(
+        'proxy: userspace >= 0.85x HAProxy, 1 worker / 1 thread, kept-alive',
+        userspace,
+        haproxy,
+        'keepAlive',
+        0.85,
+      ),
+      haproxy,
+      'keepAlive',
+    ),
+    withFloor(
+      target(
+        'proxy: userspace >= 0.85x HAProxy, 1 worker / 1 thread, new connections',
+        userspace,
+        haproxy,
+        'newConns',
+        0.85,
+      ),
       haproxy,
       'newConns',
-      0.85,
     ),
     target(
       'proxy: userspace >= 0.85x HAProxy, 2 workers / 2 threads, kept-alive',
@@ -392,6 +444,8 @@ async function main(): Promise<void> {
     ),
     '',
     `userspace / HAProxy: 1 worker / 1 thread: kept-alive ${ratios(rps(userspace.keepAlive), rps(haproxy.keepAlive))}, new connections ${ratios(rps(userspace.newConns), rps(haproxy.newConns))}; 2 workers / 2 threads: kept-alive ${ratios(rps(userspace2.keepAlive), rps(haproxy2.keepAlive))}, new connections ${ratios(rps(userspace2.newConns), rps(haproxy2.newConns))}.`,
+    '',
+    `userspace (1 worker) / the minimal Node relay (what our code costs beyond the runtime's floor): kept-alive ${ratios(rps(userspace.keepAlive), rps(relay.keepAlive))}, new connections ${ratios(rps(userspace.newConns), rps(relay.newConns))}. The minimal Node relay / HAProxy (1 thread), the runtime's own distance: kept-alive ${ratios(rps(relay.keepAlive), rps(haproxy.keepAlive))}, new connections ${ratios(rps(relay.newConns), rps(haproxy.newConns))}.`,
     '',
     markdownTable(
       ['target', 'result', 'met'],

@@ -12,6 +12,8 @@ export default {
     '<rootDir>/test/**/*.test.ts',
     // the benchmarks' pure pieces (percentiles, audit attribution, tables); never the benchmarks themselves
     '<rootDir>/bench/lib/**/*.test.ts',
+    // the image's build tools
+    '<rootDir>/tools/**/*.test.ts',
   ],
   testTimeout: 60_000,
   // integration files share one control plane each; keep parallelism within the 2-core machine

@@ -27,7 +27,7 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { aService } from '../builders/service.ts';
 import { startControlPlane, type ControlPlane } from '../harness/controlplane.ts';
 import { uniqueNamespace, waitFor } from '../harness/fixtures.ts';
@@ -172,7 +172,8 @@ describe('the image, reproduced from the Dockerfile', () => {
     // (a worker thread's) fails later than resolution and is not reported
     const script = `for (const m of ['@jest/globals', ...${JSON.stringify(modules)}]) {
       try { await import(m); } catch (err) {
-        if (err.code === 'ERR_MODULE_NOT_FOUND' || /Cannot find (module|package)/.test(err.message)) console.log(m);
+        // not found, or found without a name it imports (the bundled client-node missing one)
+        if (err.code === 'ERR_MODULE_NOT_FOUND' || /Cannot find (module|package)|does not provide an export named/.test(err.message)) console.log(m);
       }
     }`;
     const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { cwd: app, env, encoding: 'utf8' });
@@ -180,6 +181,31 @@ describe('the image, reproduced from the Dockerfile', () => {
     const unresolved = r.stdout.split('\n').filter(Boolean);
     expect(unresolved[0]).toBe('@jest/globals');
     expect(unresolved.slice(1).map((l) => relative(app, l))).toEqual([]);
+  });
+
+  it('ships @kubernetes/client-node as one bundled module with every name the compiled code reads', async () => {
+    const entry = join(app, 'node_modules/@kubernetes/client-node/dist/index.js');
+    const text = readFileSync(entry, 'utf8');
+    // as published, index.js re-exports some 40 modules of its own (the control); the bundle imports none
+    const relativeImport = /(\bfrom|\bimport)\s*\(?\s*["']\.\.?\//;
+    expect(readFileSync(join(REPO, 'node_modules/@kubernetes/client-node/dist/index.js'), 'utf8')).toMatch(
+      relativeImport,
+    );
+    expect(text).not.toMatch(relativeImport);
+    // every name the shipped modules read from it is there
+    const { namesUsed } = await import('../../tools/bundle-dependencies.ts');
+    const shipped = ['src', 'providers'].flatMap((d) =>
+      readdirSync(join(app, d), { recursive: true, encoding: 'utf8' })
+        .filter((f) => f.endsWith('.js'))
+        .map((f) => readFileSync(join(app, d, f), 'utf8')),
+    );
+    const read = new Set(shipped.flatMap((s) => [...namesUsed('@kubernetes/client-node', s)]));
+    const script = `const m = await import(${JSON.stringify(pathToFileURL(entry).href)}); console.log(JSON.stringify(Object.keys(m)));`;
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { cwd: app, env, encoding: 'utf8' });
+    expect(r.stderr).toBe('');
+    const exported = JSON.parse(r.stdout) as string[];
+    expect(read.size).toBeGreaterThan(10);
+    expect([...read].filter((n) => !exported.includes(n))).toEqual([]);
   });
 
   it("the userspace proxy's worker thread starts from the compiled tree", () => {
@@ -213,7 +239,7 @@ describe('the image, reproduced from the Dockerfile', () => {
         cp.adminKubeconfigPath,
         '--provider',
         'fake',
-        '--no-leader-elect',
+        // leader election as shipped: its Lease goes through the bundled client-node too
         '--metrics-bind-address',
         '0',
       ],

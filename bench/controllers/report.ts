@@ -379,7 +379,10 @@ export function controllerTargets(run: ControllersRun): TargetRow[] {
       ? `; floor of the runtime, same run: Node alone ${floor.nodeMB.toFixed(0)} MB, Node with @kubernetes/client-node loaded ${floor.clientNodeMB.toFixed(0)} MB = ${(floor.clientNodeMB / upstreamMB).toFixed(2)}x` +
         (floor.typeScriptClientNodeMB === undefined
           ? ''
-          : `, Node + client-node run as TypeScript (type stripping), as ${run.oursBuild ? 'a checkout runs ours (not its image)' : 'bin/ ran ours in this run'} ${floor.typeScriptClientNodeMB.toFixed(0)} MB = ${(floor.typeScriptClientNodeMB / upstreamMB).toFixed(2)}x`)
+          : `, Node + client-node run as TypeScript (type stripping), as ${run.oursBuild ? 'a checkout runs ours (not its image)' : 'bin/ ran ours in this run'} ${floor.typeScriptClientNodeMB.toFixed(0)} MB = ${(floor.typeScriptClientNodeMB / upstreamMB).toFixed(2)}x`) +
+        (floor.bundledClientNodeMB === undefined
+          ? ''
+          : `, Node + client-node bundled as the image ships it ${floor.bundledClientNodeMB.toFixed(0)} MB = ${(floor.bundledClientNodeMB / upstreamMB).toFixed(2)}x`)
       : '';
   const withFloor = (r: TargetRow): TargetRow => ({ ...r, result: `${r.result}${floorNote}` });
   rows.push(

@@ -5,12 +5,15 @@
  * as bin/lb-provisioner.js imports our sources, so Node's type stripping is loaded as it is for ours. All
  * three with the V8 flags ours ships with (NODE_OPTIONS, as the benchmark starts ours). No controller
  * written on this stack can go below the second figure, none run from TypeScript sources below the third;
- * the upstream controller (Go) has no such floor.
+ * the upstream controller (Go) has no such floor. A fourth figure loads client-node as the image ships it,
+ * bundled to the names our code reads (tools/bundle-dependencies.ts): the floor of the image.
  */
 import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PRODUCTION_NODE_OPTIONS } from '../../src/cli/runtime-flags.ts';
+import { compiledBin } from './compiled.ts';
 import { memoryMB } from './proc.ts';
 
 export interface RuntimeFloor {
@@ -23,6 +26,8 @@ export interface RuntimeFloor {
    * (absent in runs from before it was measured)
    */
   typeScriptClientNodeMB?: number;
+  /** peak RSS of a Node process that has loaded client-node bundled as the image ships it, MB (newer runs) */
+  bundledClientNodeMB?: number;
 }
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
@@ -66,6 +71,12 @@ async function peakOf(script: string): Promise<number> {
   }
 }
 
+/** client-node's entry module in the compiled copy (bench/lib/compiled.ts), bundled as in the image */
+function bundledClientNode(): string {
+  const app = dirname(dirname(compiledBin()));
+  return pathToFileURL(join(app, 'node_modules/@kubernetes/client-node/dist/index.js')).href;
+}
+
 export async function runtimeFloor(): Promise<RuntimeFloor> {
   const idle = `process.stdout.write('ready\\n'); setTimeout(() => {}, 60_000);`;
   return {
@@ -73,8 +84,9 @@ export async function runtimeFloor(): Promise<RuntimeFloor> {
     clientNodeMB: await peakOf(`await import('@kubernetes/client-node'); ${idle}`),
     // bin/lb-provisioner.js: a JavaScript entry whose dynamic import() loads the .ts sources
     typeScriptClientNodeMB: await peakOf(`await import(${JSON.stringify(TS_CLIENT.href)});`),
+    bundledClientNodeMB: await peakOf(`await import(${JSON.stringify(bundledClientNode())}); ${idle}`),
   };
 }
 
-// node bench/lib/runtime-floor.ts: the three figures alone, as JSON
+// node bench/lib/runtime-floor.ts: the four figures alone, as JSON
 if (process.argv[1] === fileURLToPath(import.meta.url)) console.log(JSON.stringify(await runtimeFloor()));

@@ -7,7 +7,8 @@
  *   node tools/bundle-dependencies.ts <out>     (from the app directory, after tsc has compiled src and providers)
  *
  * writes <out>/node_modules/<package>/<its main file>; the image copies <out>/node_modules over the production
- * node_modules, so an `import ... from '@kubernetes/client-node'` of ours gets the bundle.
+ * node_modules, so an `import ... from '@kubernetes/client-node'` of ours gets the bundle. The packages we
+ * depend on ourselves stay outside it, imported from node_modules as before, so they load once.
  *
  * The names: every `alias.Name` of an `import * as alias from '<package>'` and every `import { Name }` in the
  * compiled .js files (types are gone from them), read from their syntax trees. A form that hides the names
@@ -66,6 +67,14 @@ function compiledSources(dir: string): string[] {
     .map((f) => readFileSync(join(dir, f), 'utf8'));
 }
 
+/** the packages our package.json depends on (production) */
+function ourDependencies(): string[] {
+  const manifest = JSON.parse(readFileSync(join(process.cwd(), 'package.json'), 'utf8')) as {
+    dependencies?: Record<string, string>;
+  };
+  return Object.keys(manifest.dependencies ?? {});
+}
+
 async function bundle(pkg: string, sources: string[], out: string): Promise<string> {
   const require = createRequire(join(process.cwd(), 'package.json'));
   const manifestPath = require.resolve(`${pkg}/package.json`);
@@ -94,6 +103,9 @@ async function bundle(pkg: string, sources: string[], out: string): Promise<stri
     minify: true,
     keepNames: true,
     outfile,
+    // what our code imports itself stays shared: bundled in, undici (client-node's HTTP client, and our
+    // connection pool's) would load a second time beside our own import of it
+    external: ourDependencies().filter((d) => d !== pkg),
     // CommonJS dependencies inside it call require() for Node's own modules
     banner: {
       js: "import { createRequire as __lbpRequire } from 'node:module'; const require = __lbpRequire(import.meta.url);",

@@ -2,10 +2,11 @@
  * The image, reproduced without a Docker engine: the final stage's files are copied the way its COPY lines
  * copy them (minus what .dockerignore leaves out of the context), node_modules comes from the deps stage's own
  * `npm ci` command run on its own COPY lines, src and providers from the build stage's COPY lines and its
- * compile command, the ENTRYPOINT's link is made as the RUN line makes it, and the ENV lines are the
- * environment. Then `lb-provisioner --help`, an import of every shipped module, the userspace proxy's worker,
- * and `run` against the real dev apiserver, from that directory. A file the Dockerfile forgets, a shipped
- * import of a dev dependency, or a module the compiled tree can't find fails here. Not reproduced: the addon
+ * compile command, client-node's entry module from its bundle command, the ENTRYPOINT's link is made as the
+ * RUN line makes it, and the ENV lines are the environment. Then `lb-provisioner --help`, an import of every
+ * shipped module, the bundle's contents, the userspace proxy's worker, and `run` against the real dev
+ * apiserver, from that directory. A file the Dockerfile forgets, a shipped import of a dev dependency, a
+ * module the compiled tree can't find, or a name the bundle lacks fails here. Not reproduced: the addon
  * stage (the L2 speaker's C addon, built with the
  * image's gcc; the controller never loads it) and the base image itself (Node 26 here is the project's
  * pinned `node`).

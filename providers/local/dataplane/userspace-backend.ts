@@ -45,9 +45,9 @@ export class UserspaceBackend implements ProxyBackend {
   readonly #workerModule: URL;
   #sweep: ReturnType<typeof setInterval> | undefined;
   readonly #workers: (Worker | undefined)[] = [];
-  /** requests awaiting their worker's reply, by id */
   /** workers that have answered at least once: they started, so one that exits is restarted at once */
   readonly #answered = new WeakSet<Worker>();
+  /** requests awaiting their worker's reply, by id */
   readonly #pending = new Map<number, { worker: Worker; resolve: (r: Reply) => void }>();
   #nextId = 1;
   #last: ProxyService[] = [];

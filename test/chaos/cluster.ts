@@ -4,7 +4,7 @@
  * deploy/ keeps them), and a kubeconfig of the controller's ServiceAccount.
  */
 import * as k8s from '@kubernetes/client-node';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AuditLog, auditLogFor } from '../../bench/lib/audit.ts';
@@ -51,7 +51,8 @@ export interface ChaosCluster {
   /** the bearer token in the controller's kubeconfig: a credential that must never be logged */
   controllerToken: string;
   rbacFile: string;
-  stop(): Promise<void>;
+  /** stops the control plane; its audit log is removed unless kept (a failed run's report reads it) */
+  stop(opts?: { keepAuditLog?: boolean }): Promise<void>;
 }
 
 /** `bridgeAddress`: the apiserver also serves there (in its certificate), for replicas in network namespaces */
@@ -91,10 +92,14 @@ export async function startChaosCluster(log: (line: string) => void, bridgeAddre
       controllerKubeconfig,
       controllerToken,
       rbacFile: rbac,
-      stop: () => cp.stop(),
+      stop: async (opts) => {
+        await cp.stop();
+        if (!opts?.keepAuditLog) rmSync(audit.dir, { recursive: true, force: true });
+      },
     };
   } catch (err) {
     await cp.stop();
+    rmSync(audit.dir, { recursive: true, force: true });
     throw err;
   }
 }

@@ -5,7 +5,7 @@
  */
 import * as k8s from '@kubernetes/client-node';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -168,6 +168,9 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
   const replicas: Replica[] = [];
   const leaks: string[] = [];
   let sawLeader = false;
+  /** the replicas' logs: kept for a failed run (its report names them), removed after one that passed */
+  let logDir: string | undefined;
+  let passed = false;
   try {
     for (const p of o.providers) {
       const make = o.rigs?.[p];
@@ -201,8 +204,8 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
       if (line.includes('"msg":"became leader"')) sawLeader = true;
       for (const s of secrets()) if (line.includes(s)) leaks.push(`${identity}: ${line.slice(0, 300)}`);
     };
-    const logDir = mkdtempSync(join(tmpdir(), 'lbp-chaos-logs-'));
-    log(`chaos: replica logs in ${logDir}`);
+    logDir = mkdtempSync(join(tmpdir(), 'lbp-chaos-logs-'));
+    log(`chaos: replica logs in ${logDir} (kept if the run fails)`);
     const args = (identity: string) => [
       '--kubeconfig',
       rigs.find((r) => r.kubeconfig)?.kubeconfig ?? cluster.controllerKubeconfig,
@@ -422,11 +425,13 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
       throw new ChaosViolation(await violationReport(o.seed, opLog, sec.violations, world, cluster, 'security'));
     report.checksPassed += sec.passed;
     for (const r of rigs) Object.assign(report.cloudFaultsByKind, r.faultCounts?.() ?? {});
+    passed = true;
     return report;
   } finally {
     await Promise.all(replicas.map((r) => r.stop(5000)));
     for (const r of rigs) await r.stop().catch(() => {});
-    await cluster.stop();
+    await cluster.stop({ keepAuditLog: !passed });
+    if (passed && logDir) rmSync(logDir, { recursive: true, force: true });
     await o.network?.destroy();
   }
 }

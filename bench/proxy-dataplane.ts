@@ -357,37 +357,18 @@ async function main(): Promise<void> {
     const r = spreadOf(of, to, mode);
     return { target: t, result: formatSpread(r), met: r.n ? r.median >= min : undefined };
   };
-  /** a userspace row with the floor of a Node proxy beside it, measured in the same rounds */
-  const withFloor = (row: TargetRow, to: Path, mode: 'keepAlive' | 'newConns'): TargetRow => ({
-    ...row,
-    result: `${row.result}; floor, same rounds: the minimal Node relay (1 thread) ${ratios(rps(relay[mode]), rps(to[mode]))}`,
-  });
+  /** the 1-worker userspace guard against HAProxy, with the floor of a Node proxy beside it (same rounds) */
+  const guardWithFloor = (t: string, mode: 'keepAlive' | 'newConns'): TargetRow => {
+    const row = target(t, userspace, haproxy, mode, 0.85);
+    const floor = ratios(rps(relay[mode]), rps(haproxy[mode]));
+    return { ...row, result: `${row.result}; floor, same rounds: the minimal Node relay (1 thread) ${floor}` };
+  };
   const churnRatio = churn && directAfterChurn ? churn.rps / directAfterChurn.rps : NaN;
   const targets: TargetRow[] = [
     target('proxy: nftables >= 0.97x the minimal ruleset, kept-alive', nftables, minimal, 'keepAlive', 0.97),
     target('proxy: nftables >= 0.97x the minimal ruleset, new connections', nftables, minimal, 'newConns', 0.97),
-    withFloor(
-      target(
-        'proxy: userspace >= 0.85x HAProxy, 1 worker / 1 thread, kept-alive',
-        userspace,
-        haproxy,
-        'keepAlive',
-        0.85,
-      ),
-      haproxy,
-      'keepAlive',
-    ),
-    withFloor(
-      target(
-        'proxy: userspace >= 0.85x HAProxy, 1 worker / 1 thread, new connections',
-        userspace,
-        haproxy,
-        'newConns',
-        0.85,
-      ),
-      haproxy,
-      'newConns',
-    ),
+    guardWithFloor('proxy: userspace >= 0.85x HAProxy, 1 worker / 1 thread, kept-alive', 'keepAlive'),
+    guardWithFloor('proxy: userspace >= 0.85x HAProxy, 1 worker / 1 thread, new connections', 'newConns'),
     target(
       'proxy: userspace >= 0.85x HAProxy, 2 workers / 2 threads, kept-alive',
       userspace2,

@@ -62,7 +62,8 @@ export function namesUsed(pkg: string, source: string): Set<string> {
   return names;
 }
 
-function compiledSources(dir: string): string[] {
+/** the text of every compiled module under `dir` (also read by the image test, on the shipped tree) */
+export function compiledSources(dir: string): string[] {
   return readdirSync(dir, { recursive: true, encoding: 'utf8' })
     .filter((f) => f.endsWith('.js'))
     .map((f) => readFileSync(join(dir, f), 'utf8'));

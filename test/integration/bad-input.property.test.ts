@@ -58,14 +58,13 @@ describe('generated bad input (real apiserver)', () => {
     bad.provider === 'fake' ? fake.balancers.has(uid) : backend.service(key) !== undefined;
 
   async function badThenGood(good: GoodService, bad: BadServiceInput): Promise<void> {
-    const key = `${ns}/${good.name}`;
     const svc = manifest(good, bad.provider);
     bad.apply(svc);
     stripNodePorts(svc);
     const created = await cluster.core.createNamespacedService({ namespace: ns, body: svc });
     const uid = created.metadata!.uid!;
     try {
-      await checkBadThenGood(key, good, bad, uid);
+      await checkBadThenGood(good, bad, uid);
     } catch (err) {
       // leave no Service behind: the shrinker's next run reuses the name, and would fail on "already
       // exists" in place of the cause, which it would then report
@@ -90,7 +89,8 @@ describe('generated bad input (real apiserver)', () => {
     }
   }
 
-  async function checkBadThenGood(key: string, good: GoodService, bad: BadServiceInput, uid: string): Promise<void> {
+  async function checkBadThenGood(good: GoodService, bad: BadServiceInput, uid: string): Promise<void> {
+    const key = `${ns}/${good.name}`;
     const failed = await waitFor(
       async () => {
         const s = await readService(cluster, ns, good.name);

@@ -194,12 +194,8 @@ describe('the image, reproduced from the Dockerfile', () => {
     );
     expect(text).not.toMatch(relativeImport);
     // every name the shipped modules read from it is there
-    const { namesUsed } = await import('../../tools/bundle-dependencies.ts');
-    const shipped = ['src', 'providers'].flatMap((d) =>
-      readdirSync(join(app, d), { recursive: true, encoding: 'utf8' })
-        .filter((f) => f.endsWith('.js'))
-        .map((f) => readFileSync(join(app, d, f), 'utf8')),
-    );
+    const { compiledSources, namesUsed } = await import('../../tools/bundle-dependencies.ts');
+    const shipped = ['src', 'providers'].flatMap((d) => compiledSources(join(app, d)));
     const read = new Set(shipped.flatMap((s) => [...namesUsed('@kubernetes/client-node', s)]));
     const script = `const m = await import(${JSON.stringify(pathToFileURL(entry).href)}); console.log(JSON.stringify(Object.keys(m)));`;
     const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { cwd: app, env, encoding: 'utf8' });

@@ -66,12 +66,17 @@ function argsOf(command: string, kubeconfig: string): string[] {
     dir = mkdtempSync(join(tmpdir(), 'lbp-devrun-'));
     kubeconfig = join(dir, 'kc');
     cluster = lbp(['dev-cluster', '--kubeconfig-out', kubeconfig]);
-    const ready = await waitFor(() => /dev cluster ready: .* kubectl=(\S+)/.exec(cluster.output()), {
-      message: 'dev-cluster to be ready',
-      timeoutMs: 120_000,
-    });
-    kubectl = ready[1]!;
-    printedRun = /try: (npx lb-provisioner run .*)/.exec(cluster.output())![1]!;
+    // the ready line goes to stdout and the `try:` line to stderr: two pipes, read in either order
+    const ready = await waitFor(
+      () => {
+        const out = cluster.output();
+        const k = /dev cluster ready: .* kubectl=(\S+)/.exec(out);
+        const t = /try: (npx lb-provisioner run .*)/.exec(out);
+        return k && t ? ([k[1]!, t[1]!] as const) : undefined;
+      },
+      { message: 'dev-cluster to be ready and to print its `run` command', timeoutMs: 120_000 },
+    );
+    [kubectl, printedRun] = ready;
   }, 150_000);
 
   afterAll(async () => {

@@ -30,6 +30,13 @@ import { NodeChanges } from './node-changes.ts';
 import { DEFAULT_NODE_SYNC_CONCURRENCY, WorkQueue, runWorkers } from './queue.ts';
 import { TargetSets } from './target-sets.ts';
 
+/**
+ * Normal Events wait until no sync has begun for this long (or no longer than events.ts's HOLD_MAX_MS): in a
+ * burst of creates the queue empties between arrivals, so "no Service waits" alone let them compete with
+ * the Service writes; a quiet second is what marks the burst's end. Warnings never wait.
+ */
+const EVENTS_QUIET_MS = 1000;
+
 export interface ControllerOptions {
   kubeConfig: k8s.KubeConfig;
   clusterName: string;
@@ -79,6 +86,8 @@ export class ServiceController {
   private readonly outcomes: Outcomes;
   private readonly deps: SyncDeps;
   private queue: WorkQueue | undefined;
+  /** when the last sync began (performance.now()): Normal Events wait for a quiet spell (EVENTS_QUIET_MS) */
+  private lastSyncStarted = -Infinity;
   private readonly nodeChanges: NodeChanges;
   private driftTimer: NodeJS.Timeout | undefined;
   private elector: LeaderElector | undefined;
@@ -105,6 +114,8 @@ export class ServiceController {
       component: 'lb-provisioner',
       instance: opts.leaderElection?.identity ?? 'lb-provisioner',
       log: this.log,
+      // Normal Events wait while syncs come one after another: in a burst they follow the addresses
+      busy: () => (this.queue?.length ?? 0) > 0 || performance.now() - this.lastSyncStarted < EVENTS_QUIET_MS,
     });
     this.events.disable();
     this.services = new ResilientInformer<k8s.V1Service>(
@@ -317,6 +328,7 @@ export class ServiceController {
   private async work(queue: WorkQueue, key: string): Promise<void> {
     const signal = this.abort.signal;
     const started = performance.now();
+    this.lastSyncStarted = started;
     const result = await syncKey(this.deps, key, signal);
     await this.outcomes.settle(queue, key, result, performance.now() - started, signal.aborted);
     this.updateManagedGauge();

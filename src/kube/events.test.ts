@@ -4,6 +4,7 @@ import * as k8s from '@kubernetes/client-node';
 import { Writable } from 'node:stream';
 import { startControlPlane, type ControlPlane } from '../devcluster/controlplane.ts';
 import { createLogger } from '../log.ts';
+import { waitFor } from '../../test/harness/fixtures.ts';
 import { EventRecorder } from './events.ts';
 
 function captureLog() {
@@ -55,6 +56,67 @@ describe('EventRecorder', () => {
       'dropped Events',
     ]);
     expect(warnings[1]).toMatchObject({ dropped: 88, droppedTotal: 88 });
+  });
+
+  const eventsOf = async (name: string) =>
+    (await core.listNamespacedEvent({ namespace: 'default', fieldSelector: `involvedObject.name=${name}` })).items
+      .sort((a, b) => Number(a.metadata?.resourceVersion) - Number(b.metadata?.resourceVersion))
+      .map((e) => `${e.type}/${e.reason}`);
+
+  it("holds Normal Events while Services wait for a worker; a Warning goes at once, after its own object's", async () => {
+    const { log } = captureLog();
+    let busy = true;
+    const recorder = new EventRecorder(cp.kubeConfig(), { component: 'test', instance: 'test', log, busy: () => busy });
+    recorder.record(svc('held-a'), 'Normal', 'EnsuredLoadBalancer', 'a');
+    recorder.record(svc('held-b'), 'Normal', 'EnsuredLoadBalancer', 'b');
+    recorder.record(svc('held-c'), 'Warning', 'SyncLoadBalancerFailed', 'c');
+    await waitFor(async () => (await eventsOf('held-c')).length === 1, { message: "held-c's Warning" });
+    expect(recorder.backlog).toBe(2);
+    expect(await eventsOf('held-a')).toEqual([]);
+    expect(await eventsOf('held-b')).toEqual([]);
+    // a Warning about held-a: held-a's Normal Event goes with it, held-b's stays
+    recorder.record(svc('held-a'), 'Warning', 'SyncLoadBalancerFailed', 'a failed');
+    await waitFor(async () => (await eventsOf('held-a')).length === 2, { message: "held-a's two Events" });
+    expect((await eventsOf('held-a')).sort()).toEqual(['Normal/EnsuredLoadBalancer', 'Warning/SyncLoadBalancerFailed']);
+    expect(await eventsOf('held-b')).toEqual([]);
+    expect(recorder.backlog).toBe(1);
+    // no Service waits any more: what was held goes without anything else recorded
+    busy = false;
+    await waitFor(async () => (await eventsOf('held-b')).length === 1, { message: "held-b's Event", timeoutMs: 5000 });
+    expect(recorder.backlog).toBe(0);
+    expect(recorder.dropped).toBe(0);
+  });
+
+  it('holds a Normal Event at most holdMaxMs, and at most half the backlog, never dropping one for it', async () => {
+    const { log } = captureLog();
+    const recorder = new EventRecorder(cp.kubeConfig(), {
+      component: 'test',
+      instance: 'test',
+      log,
+      busy: () => true,
+      holdMaxMs: 1500,
+      maxBacklog: 10,
+    });
+    const recorded = Date.now();
+    for (let i = 0; i < 8; i++) recorder.record(svc(`capped-${i}`), 'Normal', 'EnsuredLoadBalancer', 'n');
+    // five held (half of 10), three sent as before
+    for (const i of [5, 6, 7])
+      await waitFor(async () => (await eventsOf(`capped-${i}`)).length === 1, { message: `capped-${i}, not held` });
+    await waitFor(() => recorder.backlog === 5, { message: 'five held' });
+    expect(await eventsOf('capped-0')).toEqual([]);
+    await waitFor(async () => (await eventsOf('capped-4')).length === 1, { message: 'held Events after 1.5 s' });
+    expect(Date.now() - recorded).toBeGreaterThanOrEqual(1500);
+    for (let i = 0; i < 8; i++) expect(await eventsOf(`capped-${i}`)).toEqual(['Normal/EnsuredLoadBalancer']);
+    expect(recorder.dropped).toBe(0);
+  });
+
+  it('idle() sends what is held, even while Services still wait', async () => {
+    const { log } = captureLog();
+    const recorder = new EventRecorder(cp.kubeConfig(), { component: 'test', instance: 'test', log, busy: () => true });
+    recorder.record(svc('flushed'), 'Normal', 'EnsuredLoadBalancer', 'n');
+    expect(recorder.backlog).toBe(1);
+    await recorder.idle();
+    expect(await eventsOf('flushed')).toEqual(['Normal/EnsuredLoadBalancer']);
   });
 
   it('a replica that stops leading drops what it had queued', async () => {

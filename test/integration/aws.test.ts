@@ -31,7 +31,6 @@ import { SERVICE_NODE_PORT_RANGE } from '../harness/controlplane.ts';
 import { createNode, deleteNode, uniqueNamespace, waitFor } from '../harness/fixtures.ts';
 import {
   deleteService,
-  eventsOf,
   readService,
   readyOf,
   sleep,
@@ -280,8 +279,8 @@ describe('AWS provider through the controller (real apiserver, moto)', () => {
       expect(fromNlb.some((p) => p.IpProtocol === 'tcp' && p.FromPort! <= port && port <= p.ToPort!)).toBe(true);
     expect(fromNlb.some((p) => p.IpProtocol === 'tcp' && p.FromPort === 10256 && p.ToPort === 10256)).toBe(true);
     // EnsuringLoadBalancer too when the build took over a second (moto is usually faster: outcome.ts)
-    const reasons = (await eventsOf(kube(), ns, 'web')).map((e) => e.reason);
-    expect(reasons).toContain('EnsuredLoadBalancer');
+    // Normal Events follow a second after the syncs go quiet (events.ts): waited for, not read at once
+    await waitForEvent(kube(), ns, 'web', 'EnsuredLoadBalancer');
     await deleteService(kube(), ns, 'web');
   });
 
@@ -646,8 +645,7 @@ describe('AWS provider through the controller (real apiserver, moto)', () => {
       timeoutMs: AWS_WAIT_MS,
     });
     expect(await resourcesOf(uid)).toEqual({ lbs: [], tgs: [] });
-    const reasons = (await eventsOf(kube(), ns, 'gone')).map((e) => e.reason);
-    expect(reasons).toContain('DeletedLoadBalancer');
+    await waitForEvent(kube(), ns, 'gone', 'DeletedLoadBalancer');
 
     // every Service is gone now (each test deleted its own): the cluster's shared groups and node rule went
     // with the last NLB. Listed by tag, and everything ELBv2 and EC2 hold, not only what carries our tags.

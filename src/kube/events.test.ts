@@ -63,7 +63,7 @@ describe('EventRecorder', () => {
       .sort((a, b) => Number(a.metadata?.resourceVersion) - Number(b.metadata?.resourceVersion))
       .map((e) => `${e.type}/${e.reason}`);
 
-  it("holds Normal Events while Services wait for a worker; a Warning goes at once, after its own object's", async () => {
+  it("holds Normal Events while the controller is busy; a Warning goes at once, with its own object's", async () => {
     const { log } = captureLog();
     let busy = true;
     const recorder = new EventRecorder(cp.kubeConfig(), { component: 'test', instance: 'test', log, busy: () => busy });
@@ -80,7 +80,7 @@ describe('EventRecorder', () => {
     expect((await eventsOf('held-a')).sort()).toEqual(['Normal/EnsuredLoadBalancer', 'Warning/SyncLoadBalancerFailed']);
     expect(await eventsOf('held-b')).toEqual([]);
     expect(recorder.backlog).toBe(1);
-    // no Service waits any more: what was held goes without anything else recorded
+    // busy no more: what was held goes without anything else recorded
     busy = false;
     await waitFor(async () => (await eventsOf('held-b')).length === 1, { message: "held-b's Event", timeoutMs: 5000 });
     expect(recorder.backlog).toBe(0);
@@ -110,7 +110,7 @@ describe('EventRecorder', () => {
     expect(recorder.dropped).toBe(0);
   });
 
-  it('idle() sends what is held, even while Services still wait', async () => {
+  it('idle() sends what is held, even while the controller is busy', async () => {
     const { log } = captureLog();
     const recorder = new EventRecorder(cp.kubeConfig(), { component: 'test', instance: 'test', log, busy: () => true });
     recorder.record(svc('flushed'), 'Normal', 'EnsuredLoadBalancer', 'n');

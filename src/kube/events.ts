@@ -177,7 +177,7 @@ export class EventRecorder implements EventSink {
     for (const h of mine) this.send(h.reason, h.event);
   }
 
-  /** Held Events go once no Service waits for a worker, or once they have waited holdMaxMs. */
+  /** Held Events go once the controller is not busy, or once they have waited holdMaxMs. */
   private releaseDue(): void {
     if (!this.options.busy?.()) {
       this.release(this.held.length);

@@ -36,6 +36,8 @@ import { TargetSets } from './target-sets.ts';
  * the Service writes; a quiet second is what marks the burst's end. Warnings never wait.
  */
 const EVENTS_QUIET_MS = 1000;
+/** How long a graceful stop waits for the Events its syncs recorded (an unreachable apiserver holds it no longer). */
+const EVENTS_DRAIN_MS = 2000;
 
 export interface ControllerOptions {
   kubeConfig: k8s.KubeConfig;
@@ -318,6 +320,8 @@ export class ServiceController {
       if (!drained) this.log.warn('syncs still in flight after the drain timeout: aborting them');
       this.abort.abort();
       await this.workersDone;
+      // the syncs' last Events (Normal ones are held for a quiet second) go out before the lease does, briefly
+      await Promise.race([this.events.idle(), new Promise((resolve) => setTimeout(resolve, EVENTS_DRAIN_MS).unref())]);
       this.events.disable();
     }
     this.queue = undefined;

@@ -199,6 +199,17 @@ describe('Service lifecycle (fake provider, real apiserver)', () => {
     });
   }
 
+  it('a graceful stop just after a build still records its Normal Event (held for the quiet second)', async () => {
+    await start();
+    await create(aService('last-words').withPorts(80).manifest());
+    await waitForService(cluster, ns, 'last-words', hasIngress, 'an ingress');
+    await controller!.stop();
+    // read once, at once: the stop itself sent what the sync had recorded
+    expect((await eventsOf(cluster, ns, 'last-words')).map((e) => e.reason)).toContain('EnsuredLoadBalancer');
+    await start({ keepClouds: true });
+    await deleteService(cluster, ns, 'last-words');
+  });
+
   it('--default-provider changed with Services up: nothing moves', async () => {
     await start({ defaultProvider: 'fake' });
     await create(aService('stay').withPorts(80).manifest());

@@ -6,7 +6,6 @@
  * Node's type stripper adds about 15-20 MB of RSS to a process that runs them, and client-node as published
  * 20-25 MB more than bundled.
  */
-import { execFileSync } from 'node:child_process';
 import {
   cpSync,
   existsSync,
@@ -19,9 +18,9 @@ import {
   symlinkSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, relative } from 'node:path';
+import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseDockerfile } from '../../test/integration/dockerfile.ts';
+import { parseDockerfile, runAfterInstall } from '../../test/integration/dockerfile.ts';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const SHIPPED = ['bin', 'src', 'providers', 'deploy', 'tools', 'package.json', 'tsconfig.json', 'tsconfig.build.json'];
@@ -40,13 +39,7 @@ export function compiledBin(): string {
   process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
   for (const entry of SHIPPED)
     cpSync(join(REPO, entry), join(dir, entry), { recursive: true, filter: (src) => !src.endsWith('.test.ts') });
-  symlinkSync(join(REPO, 'node_modules'), join(dir, 'node_modules'));
-  for (const command of compile)
-    execFileSync('sh', ['-c', command], {
-      cwd: dir,
-      stdio: 'pipe',
-      env: { PATH: `${dirname(process.execPath)}:/usr/bin:/bin`, HOME: process.env['HOME'] ?? dir },
-    });
+  runAfterInstall(compile, dir);
   // the final stage's COPY --from=build <dir> ./node_modules: those files over the production node_modules
   const overlays = (stages.at(-1)?.copies ?? [])
     .filter((c) => c.from === 'build' && /^(\.\/)?node_modules\/?$/.test(c.dest))

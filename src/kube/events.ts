@@ -57,7 +57,6 @@ const HOLD_POLL_MS = 100;
 
 interface HeldEvent {
   at: number;
-  reason: string;
   event: k8s.CoreV1Event;
 }
 
@@ -99,7 +98,7 @@ export class EventRecorder implements EventSink {
 
   /** Resolves once every accepted Event has been sent (or has failed): held ones are sent now. */
   async idle(): Promise<void> {
-    this.release(this.held.length);
+    this.release(() => true);
     await this.sending.onIdle();
   }
 
@@ -160,40 +159,28 @@ export class EventRecorder implements EventSink {
     };
     this.written++;
     if (type === 'Normal' && this.held.length < this.maxBacklog / 2 && this.options.busy?.()) {
-      this.held.push({ at: now, reason, event });
+      this.held.push({ at: now, event });
       this.holdTimer ??= setInterval(() => this.releaseDue(), HOLD_POLL_MS).unref();
       return;
     }
     // what is held for the same object goes with it: no Warning is seen without the Events before it
-    if (this.held.length > 0) this.releaseOf(involved.uid);
-    this.send(reason, event);
-  }
-
-  private releaseOf(uid: string): void {
-    const mine = this.held.filter((h) => h.event.involvedObject.uid === uid);
-    if (mine.length === 0) return;
-    this.held = this.held.filter((h) => h.event.involvedObject.uid !== uid);
-    if (this.held.length === 0) this.stopHoldTimer();
-    for (const h of mine) this.send(h.reason, h.event);
+    this.release((h) => h.event.involvedObject.uid === involved.uid);
+    this.send(event);
   }
 
   /** Held Events go once the controller is not busy, or once they have waited holdMaxMs. */
   private releaseDue(): void {
-    if (!this.options.busy?.()) {
-      this.release(this.held.length);
-      return;
-    }
-    const limit = Date.now() - (this.options.holdMaxMs ?? HOLD_MAX_MS);
-    let due = 0;
-    while (due < this.held.length && this.held[due]!.at <= limit) due++;
-    this.release(due);
+    const limit = this.options.busy?.() ? Date.now() - (this.options.holdMaxMs ?? HOLD_MAX_MS) : Infinity;
+    this.release((h) => h.at <= limit);
   }
 
-  /** Send the `count` oldest held Events. */
-  private release(count: number): void {
-    const out = this.held.splice(0, count);
+  /** Send the held Events `which` picks, oldest first; the rest stay held. */
+  private release(which: (h: HeldEvent) => boolean): void {
+    const out = this.held.filter(which);
+    if (out.length === 0) return;
+    this.held = this.held.filter((h) => !which(h));
     if (this.held.length === 0) this.stopHoldTimer();
-    for (const h of out) this.send(h.reason, h.event);
+    for (const h of out) this.send(h.event);
   }
 
   private stopHoldTimer(): void {
@@ -201,7 +188,7 @@ export class EventRecorder implements EventSink {
     this.holdTimer = undefined;
   }
 
-  private send(reason: string, event: k8s.CoreV1Event): void {
+  private send(event: k8s.CoreV1Event): void {
     void this.sending.add(async () => {
       try {
         // the answer is not read: sent without client-node's model (de)serialization (plain-request.ts)
@@ -212,7 +199,7 @@ export class EventRecorder implements EventSink {
           event,
         );
       } catch (err) {
-        this.options.log.warn({ err: describeApiError(err), reason }, 'could not record event');
+        this.options.log.warn({ err: describeApiError(err), reason: event.reason }, 'could not record event');
       }
       this.endBurst();
     });

@@ -1,7 +1,28 @@
 /**
  * Just enough of Dockerfile and .dockerignore syntax to reproduce our own image without a Docker engine
- * (image.test.ts): stages, WORKDIR, COPY (with --from), RUN, ENV, LABEL, USER, ENTRYPOINT.
+ * (image.test.ts, bench/lib/compiled.ts): stages, WORKDIR, COPY (with --from), RUN, ENV, LABEL, USER,
+ * ENTRYPOINT; and the build stage's commands run as the image build runs them.
  */
+import { execFileSync } from 'node:child_process';
+import { symlinkSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const NODE_MODULES = fileURLToPath(new URL('../../node_modules', import.meta.url));
+
+/**
+ * Runs a stage's commands after its `npm ci` in `cwd`, the stage's WORKDIR: the repository's node_modules
+ * (linked) stands in for that install, and Node 26 comes first on PATH, as on the base image.
+ */
+export function runAfterInstall(commands: string[], cwd: string): void {
+  symlinkSync(NODE_MODULES, join(cwd, 'node_modules'));
+  for (const command of commands)
+    execFileSync('sh', ['-c', command], {
+      cwd,
+      stdio: 'pipe',
+      env: { PATH: `${dirname(process.execPath)}:/usr/bin:/bin`, HOME: cwd },
+    });
+}
 
 export interface Copy {
   from?: string;

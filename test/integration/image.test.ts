@@ -32,7 +32,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { aService } from '../builders/service.ts';
 import { startControlPlane, type ControlPlane } from '../harness/controlplane.ts';
 import { uniqueNamespace, waitFor } from '../harness/fixtures.ts';
-import { dockerIgnored, parseDockerfile, type Stage } from './dockerfile.ts';
+import { dockerIgnored, parseDockerfile, runAfterInstall, type Stage } from './dockerfile.ts';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const NPM_CLI = process.env['npm_execpath'] ?? '/usr/lib/node_modules/npm/bin/npm-cli.js';
@@ -96,13 +96,7 @@ describe('the image, reproduced from the Dockerfile', () => {
     expect(buildInstall).toMatch(/^npm ci /);
     expect(buildInstall).not.toMatch(/--omit=dev/);
     expect(compile.length).toBeGreaterThan(0);
-    symlinkSync(join(REPO, 'node_modules'), join(buildRoot, build.workdir, 'node_modules'));
-    for (const command of compile)
-      execFileSync('sh', ['-c', command], {
-        cwd: join(buildRoot, build.workdir),
-        stdio: 'pipe',
-        env: { PATH: `${dirname(process.execPath)}:/usr/bin:/bin`, HOME: root },
-      });
+    runAfterInstall(compile, join(buildRoot, build.workdir));
     // the final stage (the addon stage is not reproduced: see above)
     copyStage(final, root, ignore);
     const stageRoots: Record<string, string> = { deps: depsRoot, build: buildRoot };

@@ -4,11 +4,12 @@
  * Warning Event on an IPPool each time it becomes invalid (or its problem changes). The
  * provider coalesces status to at most one report per pool per second; a write happens only on change.
  */
-import * as k8s from '@kubernetes/client-node';
+import type * as k8s from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { ConfigError } from '../../src/config/errors.ts';
 import { apiStatusCode, describeApiError } from '../../src/kube/api-error.ts';
 import { ResilientInformer } from '../../src/kube/informer.ts';
+import { plainJson } from '../../src/kube/plain-request.ts';
 import type { PoolDefinition } from './ipam/definitions.ts';
 import {
   IPPOOL_GROUP,
@@ -27,14 +28,14 @@ interface IPPoolObject extends k8s.KubernetesObject {
 }
 
 const IPPOOL_CRD = `${IPPOOL_PLURAL}.${IPPOOL_GROUP}`;
-const MERGE = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
+const IPPOOLS = `/apis/${IPPOOL_GROUP}/${IPPOOL_VERSION}/${IPPOOL_PLURAL}`;
 
 export class IPPoolWatcher {
   private readonly provider: LocalProvider;
   private readonly flagPools: PoolDefinition[];
   private readonly log: Logger;
   private readonly event: ProviderContext['objectEvent'];
-  private readonly api: k8s.CustomObjectsApi;
+  private readonly kc: k8s.KubeConfig;
   private readonly informer: ResilientInformer<IPPoolObject>;
   private readonly invalid = new Map<string, string>();
   private readonly written = new Map<string, string>();
@@ -51,17 +52,12 @@ export class IPPoolWatcher {
     this.flagPools = flagPools;
     this.log = log;
     this.event = event;
-    this.api = kc.makeApiClient(k8s.CustomObjectsApi);
-    const list = async () =>
-      (await this.api.listClusterCustomObject({
-        group: IPPOOL_GROUP,
-        version: IPPOOL_VERSION,
-        plural: IPPOOL_PLURAL,
-      })) as k8s.KubernetesListObject<IPPoolObject>;
+    this.kc = kc;
+    const list = () => plainJson<k8s.KubernetesListObject<IPPoolObject>>(kc, 'GET', IPPOOLS);
     const changed = () => this.recompute();
     this.informer = new ResilientInformer<IPPoolObject>(
       kc,
-      `/apis/${IPPOOL_GROUP}/${IPPOOL_VERSION}/${IPPOOL_PLURAL}`,
+      IPPOOLS,
       list,
       { onAdd: changed, onUpdate: changed, onDelete: changed },
       { name: 'ippools', log },
@@ -94,12 +90,7 @@ export class IPPoolWatcher {
   /** Why IPPool objects can't be read (the CRD is not installed, or reading it is forbidden), if so. */
   private async crdUnusable(): Promise<{ problem: string; fix: string } | undefined> {
     try {
-      await this.api.listClusterCustomObject({
-        group: IPPOOL_GROUP,
-        version: IPPOOL_VERSION,
-        plural: IPPOOL_PLURAL,
-        limit: 1,
-      });
+      await plainJson(this.kc, 'GET', `${IPPOOLS}?limit=1`);
       return undefined;
     } catch (err) {
       const code = apiStatusCode(err);
@@ -186,21 +177,16 @@ export class IPPoolWatcher {
       const lastTransitionTime =
         previous && previous.status === condition.status ? previous.lastTransitionTime : new Date().toISOString();
       try {
-        await this.api.patchClusterCustomObjectStatus(
-          {
-            group: IPPOOL_GROUP,
-            version: IPPOOL_VERSION,
-            plural: IPPOOL_PLURAL,
-            name: s.name,
-            body: {
-              status: {
-                ...counts,
-                conditions: [{ ...condition, lastTransitionTime, observedGeneration: obj.metadata?.generation ?? 0 }],
-              },
-            },
+        const body = {
+          status: {
+            ...counts,
+            conditions: [{ ...condition, lastTransitionTime, observedGeneration: obj.metadata?.generation ?? 0 }],
           },
-          MERGE,
-        );
+        };
+        await plainJson(this.kc, 'PATCH', `${IPPOOLS}/${encodeURIComponent(s.name)}/status`, {
+          body,
+          contentType: 'application/merge-patch+json',
+        });
         this.written.set(s.name, fingerprint);
       } catch (err) {
         this.log.warn({ pool: s.name, err: describeApiError(err) }, 'could not write IPPool status');

@@ -4,9 +4,9 @@
  * had all failed would find an empty event loop and exit 0 while its log said "restarting". With leader
  * election a leader already exits once it can't renew; this also covers `--no-leader-elect` and standbys.
  */
-import * as k8s from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
 import { apiStatusCode, describeApiError } from '../kube/api-error.ts';
-import { abortWith } from '../kube/client.ts';
+import { plainJson } from '../kube/plain-request.ts';
 
 export interface WatchdogOptions {
   /** give up after this long without an answer; 0 never gives up (the handle still keeps the process alive) */
@@ -16,15 +16,15 @@ export interface WatchdogOptions {
 }
 
 export class ApiserverWatchdog {
-  private readonly api: k8s.VersionApi;
+  private readonly kc: KubeConfig;
   private readonly opts: WatchdogOptions;
   private readonly timer: NodeJS.Timeout;
   private lastAnswer = Date.now();
   private probing = false;
   private gone = false;
 
-  constructor(kc: k8s.KubeConfig, opts: WatchdogOptions) {
-    this.api = kc.makeApiClient(k8s.VersionApi);
+  constructor(kc: KubeConfig, opts: WatchdogOptions) {
+    this.kc = kc;
     this.opts = opts;
     const every = opts.timeoutMs > 0 ? Math.min(10_000, Math.max(250, opts.timeoutMs / 4)) : 60_000;
     // ref'd on purpose: this is the handle that keeps the process up
@@ -40,7 +40,7 @@ export class ApiserverWatchdog {
     this.probing = true;
     let failure: string | undefined;
     try {
-      await this.api.getCode(abortWith(AbortSignal.timeout(Math.min(5000, this.opts.timeoutMs))));
+      await plainJson(this.kc, 'GET', '/version', { signal: AbortSignal.timeout(Math.min(5000, this.opts.timeoutMs)) });
     } catch (err) {
       const code = apiStatusCode(err);
       // an answer of any kind but a 5xx or 429 means the apiserver is there

@@ -2,16 +2,16 @@
  * What `run` checks before it starts the controller, so a new user's mistake ends within seconds in one
  * line that names the fix, instead of a controller that waits forever while it reports ready.
  */
-import * as k8s from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { apiStatusCode, describeApiError } from '../kube/api-error.ts';
-import { abortWith } from '../kube/client.ts';
+import { plainJson } from '../kube/plain-request.ts';
 import { RunFailure, UserFixableError } from './exit-errors.ts';
 
 const REQUEST_TIMEOUT_MS = 5000;
 
-export function serverOf(kc: k8s.KubeConfig): string {
+export function serverOf(kc: KubeConfig): string {
   return kc.getCurrentCluster()?.server ?? '(no server in the kubeconfig)';
 }
 
@@ -19,14 +19,13 @@ export function serverOf(kc: k8s.KubeConfig): string {
  * Resolves once the apiserver answers (any answer but a 5xx or 429 shows it is there); a 401 is the
  * user's to fix. After `timeoutMs` without an answer (0: never give up) the process must not go on.
  */
-export async function waitForApiserver(kc: k8s.KubeConfig, timeoutMs: number, log: Logger): Promise<void> {
-  const api = kc.makeApiClient(k8s.VersionApi);
+export async function waitForApiserver(kc: KubeConfig, timeoutMs: number, log: Logger): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let warned = false;
   for (;;) {
     let failure: unknown;
     try {
-      await api.getCode(abortWith(AbortSignal.timeout(REQUEST_TIMEOUT_MS)));
+      await plainJson(kc, 'GET', '/version', { signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
       return;
     } catch (err) {
       const code = apiStatusCode(err);
@@ -58,11 +57,10 @@ const LEASE_FIXES = '--leader-elect-namespace <a namespace it may use>, --no-lea
  * The Lease's namespace exists, or is created when these credentials may (an admin kubeconfig on a
  * host). In a cluster deploy/ creates it, so the controller's ClusterRole needs no namespace create.
  */
-export async function ensureLeaseNamespace(kc: k8s.KubeConfig, lease: LeaseLocation, log: Logger): Promise<void> {
-  const core = kc.makeApiClient(k8s.CoreV1Api);
-  const within = () => abortWith(AbortSignal.timeout(REQUEST_TIMEOUT_MS));
+export async function ensureLeaseNamespace(kc: KubeConfig, lease: LeaseLocation, log: Logger): Promise<void> {
+  const within = () => AbortSignal.timeout(REQUEST_TIMEOUT_MS);
   try {
-    await core.readNamespace({ name: lease.namespace }, within());
+    await plainJson(kc, 'GET', `/api/v1/namespaces/${encodeURIComponent(lease.namespace)}`, { signal: within() });
     return;
   } catch (err) {
     const code = apiStatusCode(err);
@@ -71,10 +69,8 @@ export async function ensureLeaseNamespace(kc: k8s.KubeConfig, lease: LeaseLocat
     if (code !== 404) throw new RunFailure(`reading namespace ${lease.namespace}: ${describeApiError(err)}`);
   }
   try {
-    await core.createNamespace(
-      { body: { metadata: { name: lease.namespace, labels: { 'app.kubernetes.io/created-by': 'lb-provisioner' } } } },
-      within(),
-    );
+    const body = { metadata: { name: lease.namespace, labels: { 'app.kubernetes.io/created-by': 'lb-provisioner' } } };
+    await plainJson(kc, 'POST', '/api/v1/namespaces', { body, signal: within() });
     log.info({ namespace: lease.namespace }, 'created the namespace of the leader Lease');
   } catch (err) {
     const code = apiStatusCode(err);
@@ -91,27 +87,29 @@ export async function ensureLeaseNamespace(kc: k8s.KubeConfig, lease: LeaseLocat
  * The credentials may get, update and create the Lease (SelfSubjectAccessReview, which every
  * authenticated user may ask). Without this a replica would campaign forever, warning every 2 s.
  */
-export async function checkLeaseAccess(kc: k8s.KubeConfig, lease: LeaseLocation): Promise<void> {
-  const authz = kc.makeApiClient(k8s.AuthorizationV1Api);
+export async function checkLeaseAccess(kc: KubeConfig, lease: LeaseLocation): Promise<void> {
   const denied: string[] = [];
   for (const verb of ['get', 'update', 'create']) {
     try {
-      const review = await authz.createSelfSubjectAccessReview(
-        {
-          body: {
-            spec: {
-              resourceAttributes: {
-                group: 'coordination.k8s.io',
-                resource: 'leases',
-                namespace: lease.namespace,
-                verb,
-                // RBAC can't restrict a create by name: the name is not known when it is authorized
-                ...(verb === 'create' ? {} : { name: lease.name }),
-              },
-            },
+      const body = {
+        apiVersion: 'authorization.k8s.io/v1',
+        kind: 'SelfSubjectAccessReview',
+        spec: {
+          resourceAttributes: {
+            group: 'coordination.k8s.io',
+            resource: 'leases',
+            namespace: lease.namespace,
+            verb,
+            // RBAC can't restrict a create by name: the name is not known when it is authorized
+            ...(verb === 'create' ? {} : { name: lease.name }),
           },
         },
-        abortWith(AbortSignal.timeout(REQUEST_TIMEOUT_MS)),
+      };
+      const review = await plainJson<{ status?: { allowed?: boolean } }>(
+        kc,
+        'POST',
+        '/apis/authorization.k8s.io/v1/selfsubjectaccessreviews',
+        { body, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) },
       );
       if (!review.status?.allowed) denied.push(verb);
     } catch {

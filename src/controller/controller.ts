@@ -5,7 +5,7 @@
  * reach the load balancers (node-changes.ts); timers for the drift pass and the orphan sweep; leadership
  * gating every write. Per-key state lives in the book (book.ts).
  */
-import * as k8s from '@kubernetes/client-node';
+import type * as k8s from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { LoadBalancerProvider, RecordedAllocation } from '../provider.ts';
 import type { DesiredLoadBalancer } from '../model/desired.ts';
@@ -16,6 +16,7 @@ import { recordedLoadBalancer } from '../model/desired-load-balancer.ts';
 import { describeApiError } from '../kube/api-error.ts';
 import { EventRecorder } from '../kube/events.ts';
 import { withConnectionPool } from '../kube/client.ts';
+import { plainJson } from '../kube/plain-request.ts';
 import { ResilientInformer } from '../kube/informer.ts';
 import { LeaderElector, type LeaseSettings } from '../kube/leader.ts';
 import { activeServiceController } from '../kube/peer-controllers.ts';
@@ -77,7 +78,6 @@ export class ServiceController {
   private readonly opts: ControllerOptions;
   private readonly log: Logger;
   private readonly kc: k8s.KubeConfig;
-  private readonly core: k8s.CoreV1Api;
   private readonly providers: Map<string, LoadBalancerProvider>;
   private readonly ownership: OwnershipConfig;
   private readonly services: ResilientInformer<k8s.V1Service>;
@@ -110,7 +110,6 @@ export class ServiceController {
       ...(opts.defaultProvider ? { defaultProvider: opts.defaultProvider } : {}),
     };
     this.kc = withConnectionPool(opts.kubeConfig);
-    this.core = this.kc.makeApiClient(k8s.CoreV1Api);
     this.writer = new ServiceWriter(this.kc);
     this.events = new EventRecorder(this.kc, {
       component: 'lb-provisioner',
@@ -123,7 +122,7 @@ export class ServiceController {
     this.services = new ResilientInformer<k8s.V1Service>(
       this.kc,
       '/api/v1/services',
-      () => this.core.listServiceForAllNamespaces(),
+      () => plainJson<k8s.V1ServiceList>(this.kc, 'GET', '/api/v1/services'),
       {
         onAdd: (s) => this.onService(s),
         onUpdate: (s) => this.onService(s),
@@ -134,14 +133,14 @@ export class ServiceController {
     this.nodes = new ResilientInformer<k8s.V1Node>(
       this.kc,
       '/api/v1/nodes',
-      () => this.core.listNode(),
+      () => plainJson<k8s.V1NodeList>(this.kc, 'GET', '/api/v1/nodes'),
       { onAdd: (n) => this.onNode(n), onUpdate: (n) => this.onNode(n), onDelete: (n) => this.onNode(n, true) },
       { name: 'nodes', log: this.log, transform: trimNode },
     );
     this.namespaces = new ResilientInformer<k8s.V1Namespace>(
       this.kc,
       '/api/v1/namespaces',
-      () => this.core.listNamespace(),
+      () => plainJson<k8s.V1NamespaceList>(this.kc, 'GET', '/api/v1/namespaces'),
       {},
       { name: 'namespaces', log: this.log, transform: trimManagedFields },
     );

@@ -7,10 +7,10 @@
  * renew that answers after it counts as failed. Releasing the lease is a separate stop({ release }) step,
  * the last one of a clean shutdown.
  */
-import * as k8s from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { apiStatusCode, describeApiError } from './api-error.ts';
-import { abortWith } from './client.ts';
+import { plainJson } from './plain-request.ts';
 
 /** Where the Lease is and how it is timed. */
 export interface LeaseSettings {
@@ -28,13 +28,36 @@ export interface LeaderElectionOptions extends LeaseSettings {
   onStoppedLeading: () => void;
 }
 
+/** A coordination.k8s.io/v1 Lease as the apiserver writes it (its times are strings) */
+export interface Lease {
+  metadata?: { name?: string; namespace?: string; resourceVersion?: string };
+  spec?: {
+    holderIdentity?: string;
+    leaseDurationSeconds?: number;
+    acquireTime?: string;
+    renewTime?: string;
+    leaseTransitions?: number;
+  };
+}
+
+/** The path of a Lease, or of the Leases of a namespace */
+export function leasePath(namespace: string, name?: string): string {
+  const leases = `/apis/coordination.k8s.io/v1/namespaces/${encodeURIComponent(namespace)}/leases`;
+  return name === undefined ? leases : `${leases}/${encodeURIComponent(name)}`;
+}
+
+/** A MicroTime as the apiserver reads it: RFC 3339 with six fractional digits */
+export function microTime(at = new Date()): string {
+  return at.toISOString().replace(/Z$/, '000Z');
+}
+
 interface Observed {
   record: string;
   at: number;
 }
 
 export class LeaderElector {
-  private readonly api: k8s.CoordinationV1Api;
+  private readonly kc: KubeConfig;
   private readonly opts: LeaderElectionOptions;
   private observed: Observed | undefined;
   private leading = false;
@@ -42,8 +65,8 @@ export class LeaderElector {
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
 
-  constructor(kc: k8s.KubeConfig, opts: LeaderElectionOptions) {
-    this.api = kc.makeApiClient(k8s.CoordinationV1Api);
+  constructor(kc: KubeConfig, opts: LeaderElectionOptions) {
+    this.kc = kc;
     this.opts = opts;
   }
 
@@ -64,15 +87,15 @@ export class LeaderElector {
     this.leading = false;
     if (wasLeading && options.release) {
       // bounded like a renew: a shutdown never waits on an apiserver that stopped answering
-      const within = abortWith(AbortSignal.timeout(this.opts.renewDeadlineMs));
+      const signal = AbortSignal.timeout(this.opts.renewDeadlineMs);
       try {
-        const { name, namespace } = this.opts;
-        const lease = await this.api.readNamespacedLease({ name, namespace }, within);
+        const path = leasePath(this.opts.namespace, this.opts.name);
+        const lease = await plainJson<Lease>(this.kc, 'GET', path, { signal });
         if (lease.spec?.holderIdentity === this.opts.identity) {
-          lease.spec.holderIdentity = undefined;
+          delete lease.spec.holderIdentity;
           lease.spec.leaseDurationSeconds = 1;
-          lease.spec.renewTime = new k8s.V1MicroTime();
-          await this.api.replaceNamespacedLease({ name, namespace, body: lease }, within);
+          lease.spec.renewTime = microTime();
+          await plainJson<Lease>(this.kc, 'PUT', path, { body: lease, signal });
         }
       } catch (err) {
         this.opts.log.warn({ err: describeApiError(err) }, 'could not release the leader lease');
@@ -96,7 +119,7 @@ export class LeaderElector {
     const signal = AbortSignal.timeout(Math.max(1, deadline - Date.now()));
     let ok = false;
     try {
-      ok = await this.tryAcquireOrRenew(abortWith(signal));
+      ok = await this.tryAcquireOrRenew(signal);
       // an answer that came after the deadline is too late: another replica may already lead
       if (ok && this.leading && Date.now() > deadline) ok = false;
     } catch (err) {
@@ -118,31 +141,27 @@ export class LeaderElector {
     this.schedule();
   }
 
-  private async tryAcquireOrRenew(within: k8s.ConfigurationOptions): Promise<boolean> {
+  private async tryAcquireOrRenew(signal: AbortSignal): Promise<boolean> {
     const { name, namespace, identity } = this.opts;
     const leaseSeconds = Math.ceil(this.opts.leaseDurationMs / 1000);
-    const now = new k8s.V1MicroTime();
-    let lease: k8s.V1Lease;
+    const now = microTime();
+    const path = leasePath(namespace, name);
+    let lease: Lease;
     try {
-      lease = await this.api.readNamespacedLease({ name, namespace }, within);
+      lease = await plainJson<Lease>(this.kc, 'GET', path, { signal });
     } catch (err) {
       if (apiStatusCode(err) !== 404) throw err;
-      await this.api.createNamespacedLease(
-        {
-          namespace,
-          body: {
-            metadata: { name, namespace },
-            spec: {
-              holderIdentity: identity,
-              leaseDurationSeconds: leaseSeconds,
-              acquireTime: now,
-              renewTime: now,
-              leaseTransitions: 0,
-            },
-          },
+      const body: Lease = {
+        metadata: { name, namespace },
+        spec: {
+          holderIdentity: identity,
+          leaseDurationSeconds: leaseSeconds,
+          acquireTime: now,
+          renewTime: now,
+          leaseTransitions: 0,
         },
-        within,
-      );
+      };
+      await plainJson<Lease>(this.kc, 'POST', leasePath(namespace), { body, signal });
       return true;
     }
     const spec = lease.spec ?? {};
@@ -168,7 +187,7 @@ export class LeaderElector {
       leaseTransitions: (spec.leaseTransitions ?? 0) + (taking && holder ? 1 : 0),
     };
     try {
-      const updated = await this.api.replaceNamespacedLease({ name, namespace, body: lease }, within);
+      const updated = await plainJson<Lease>(this.kc, 'PUT', path, { body: lease, signal });
       const u = updated.spec ?? {};
       this.observed = {
         record: JSON.stringify([

@@ -42,13 +42,17 @@ async function authFor(kc: k8s.KubeConfig): Promise<Auth> {
   return auth;
 }
 
-/** Send `body` as JSON (`contentType`; no body for a GET) to `path` (with its query); the answer's text. */
+/**
+ * Send `body` as JSON (`contentType`; no body for a GET) to `path` (with its query); the answer's text.
+ * A `signal` aborts the request (the leader's renew deadline, a check's timeout).
+ */
 export async function sendPlain(
   kc: k8s.KubeConfig,
-  method: 'GET' | 'PATCH' | 'POST',
+  method: 'GET' | 'PATCH' | 'POST' | 'PUT',
   path: string,
   body: unknown,
   contentType = 'application/json',
+  signal?: AbortSignal,
 ): Promise<string> {
   const auth = await authFor(kc);
   const headers: Record<string, string> = { ...auth.headers, Accept: 'application/json' };
@@ -58,6 +62,7 @@ export async function sendPlain(
     headers,
     ...(method === 'GET' ? {} : { body: JSON.stringify(body) }),
     ...(auth.dispatcher ? { dispatcher: auth.dispatcher } : {}),
+    ...(signal ? { signal } : {}),
   });
   const text = await response.body.text();
   if (response.statusCode < 200 || response.statusCode > 299) {
@@ -77,4 +82,19 @@ function bodyOf(text: string, headers: Record<string, string>): unknown {
   } catch {
     return text;
   }
+}
+
+/**
+ * The answer of `method` `path` (with `body`, as sendPlain sends it) parsed as JSON: the object as the
+ * apiserver wrote it (timestamps stay strings). The `run` path reads everything this way, so it loads
+ * none of client-node's typed API classes and their models (about 15 MB of a process's memory).
+ */
+export async function plainJson<T>(
+  kc: k8s.KubeConfig,
+  method: 'GET' | 'PATCH' | 'POST' | 'PUT',
+  path: string,
+  options: { body?: unknown; contentType?: string; signal?: AbortSignal } = {},
+): Promise<T> {
+  const text = await sendPlain(kc, method, path, options.body, options.contentType, options.signal);
+  return JSON.parse(text) as T;
 }

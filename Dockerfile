@@ -17,7 +17,9 @@ RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund
 # the base image's node runs tsc (the `node` devDependency's binary is not installed without its script).
 # Then @kubernetes/client-node becomes one module with only the names the compiled code uses
 # (tools/bundle-dependencies.ts, esbuild): as published it is about 2,700 modules; Node with it loaded idles at
-# 109 MB, bundled at 84-88 MB (bench/lib/runtime-floor.ts).
+# 109 MB, bundled at 84-88 MB (bench/lib/runtime-floor.ts). Last, `run` becomes a bundle of its own, with only
+# the code it reaches (tools/bundle-controller.ts, esbuild): no typed API classes of client-node, and a few
+# modules in place of about 500.
 FROM node:26-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json tsconfig.json tsconfig.build.json ./
@@ -27,6 +29,7 @@ COPY providers ./providers
 COPY tools ./tools
 RUN node node_modules/typescript/bin/tsc -p tsconfig.build.json && find src providers -name '*.ts' -delete
 RUN node tools/bundle-dependencies.ts bundled
+RUN node tools/bundle-controller.ts dist
 
 # the L2 speaker's Node-API addon (providers/local/l2/native): one cc call against the image's Node headers
 FROM node:26-slim AS addon
@@ -53,6 +56,8 @@ COPY package.json ./
 COPY bin ./bin
 COPY --from=build /app/src ./src
 COPY --from=build /app/providers ./providers
+# `run` loads the controller bundle (bin/lb-provisioner.js); the compiled tree above serves every other command
+COPY --from=build /app/dist ./dist
 COPY --from=addon /app/providers/local/l2/native/build ./providers/local/l2/native/build
 # the manifests, for `kubectl kustomize` from the image and the commands that read deploy/crds
 COPY deploy ./deploy

@@ -21,6 +21,7 @@ import {
   mkdtempSync,
   readFileSync,
   readdirSync,
+  renameSync,
   rmSync,
   statSync,
   symlinkSync,
@@ -221,7 +222,24 @@ describe('the image, reproduced from the Dockerfile', () => {
     expect(r.stdout.trim()).toBe('worker answered');
   });
 
-  it('`lb-provisioner run` from the copy syncs a Service on the real apiserver', async () => {
+  it("`run`'s bundle holds none of client-node's typed API classes, which the operator commands' copy has", () => {
+    const dist = join(app, 'dist');
+    const chunks = readdirSync(dist).filter((f) => f.endsWith('.js'));
+    expect(chunks).toContain('main.js');
+    // the control: the compiled tree's client-node (every command but run) has them
+    const operate = readFileSync(join(app, 'node_modules/@kubernetes/client-node/dist/index.js'), 'utf8');
+    expect(operate).toMatch(/CoreV1Api/);
+    for (const chunk of chunks)
+      expect([chunk, /CoreV1Api|CoordinationV1Api/.test(readFileSync(join(dist, chunk), 'utf8'))]).toEqual([
+        chunk,
+        false,
+      ]);
+  });
+
+  it('`lb-provisioner run` from the copy syncs a Service on the real apiserver, from its bundle alone', async () => {
+    // the compiled controller modules moved away: a `run` that loaded them instead of dist/ would not start
+    const aside = ['src/cli/run.js', 'src/controller'].map((p) => [join(app, p), join(app, `${p}.aside`)] as const);
+    for (const [from, to] of aside) renameSync(from, to);
     const child = spawn(
       'lb-provisioner',
       [
@@ -252,6 +270,7 @@ describe('the image, reproduced from the Dockerfile', () => {
       expect(output).not.toMatch(/ERR_MODULE_NOT_FOUND|Cannot find/);
     } finally {
       if (child.exitCode === null) child.kill('SIGTERM');
+      for (const [from, to] of aside) renameSync(to, from);
     }
     expect(await exited).toBe(0);
   }, 60_000);

@@ -1,0 +1,34 @@
+import { describe, expect, it } from '@jest/globals';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { NOT_RUN, notRun } from './bundle-controller.ts';
+
+const REPO = fileURLToPath(new URL('../', import.meta.url));
+
+describe('the modules the controller bundle leaves out (NOT_RUN)', () => {
+  it('matches a listed file exactly and a listed directory by prefix', () => {
+    expect(notRun('src/cli/demo.js')).toBe(true);
+    expect(notRun('src/operate/doctor.js')).toBe(true);
+    expect(notRun('providers/local/l2/demo/l2-demo.js')).toBe(true);
+    expect(notRun('src/cli/run.js')).toBe(false);
+    expect(notRun('src/cli/demo-nodes.js')).toBe(false);
+    expect(notRun('providers/local/kube-provider.js')).toBe(false);
+  });
+
+  it('names modules that exist, each loaded by a dynamic import of ours', () => {
+    const sources = ['src', 'providers'].flatMap((dir) =>
+      readdirSync(join(REPO, dir), { recursive: true, encoding: 'utf8' })
+        .filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts'))
+        .map((f) => readFileSync(join(REPO, dir, f), 'utf8')),
+    );
+    const dynamic = sources.flatMap((s) => [...s.matchAll(/import\('(\.[^']+)'\)/g)].map((m) => m[1]!));
+    for (const entry of NOT_RUN) {
+      // the compiled .js name of a .ts source, or a directory
+      const source = entry.endsWith('/') ? entry : entry.replace(/\.js$/, '.ts');
+      expect([entry, existsSync(join(REPO, source))]).toEqual([entry, true]);
+      const base = entry.endsWith('/') ? entry.split('/').at(-2)! : source.split('/').at(-1)!;
+      expect([entry, dynamic.some((d) => d.includes(entry.endsWith('/') ? `/${base}/` : base))]).toEqual([entry, true]);
+    }
+  });
+});

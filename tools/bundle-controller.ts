@@ -1,0 +1,133 @@
+/**
+ * The image's build stage, after tsc: `lb-provisioner run` (the controller, the process that runs for good)
+ * as a few minified modules of its own, holding only the code `run` can reach. Loaded module by module, the
+ * controller is about 500 modules (undici, zod, prom-client with @opentelemetry/api, pino, client-node
+ * bundled to the names our code reads, ours), and Node keeps each module's record, source and code. A
+ * bundle of its own also leaves out client-node's typed API classes and their 750 models, which only the
+ * operator commands use (the run path reads and writes through src/kube/plain-request.ts): a bundle of all
+ * commands would hold them, since a split bundle keeps one copy of a package for every command.
+ *
+ *   node tools/bundle-controller.ts <out>     (from the app directory, after tsc has compiled src and providers)
+ *
+ * writes <out>/main.js and its chunks; bin/lb-provisioner.js imports <out>/main.js for `run` (and the
+ * compiled src/cli/main.js for every other command), so one process never mixes the two copies.
+ *
+ * What `run` can't reach stays out: the other commands' modules (dev-cluster, demo, cleanup, doctor, status,
+ * the speaker, the providers' doctor hooks) are dynamic imports of ours, left as imports of the compiled
+ * tree. The AWS and Azure providers, loaded only when configured, stay chunks of their own.
+ *
+ * A module of ours that finds a file beside itself (`new URL('./x', import.meta.url)`: the userspace proxy's
+ * worker, the L2 responder's addon) keeps finding it: each `import.meta.url` of ours becomes the URL its
+ * module had in the compiled tree.
+ */
+import { build, type Plugin } from 'esbuild';
+import { readFile } from 'node:fs/promises';
+import { dirname, join, relative, resolve, sep } from 'node:path';
+import { pathToFileURL } from 'node:url';
+
+/** the compiled modules that only commands other than `run` load (dynamic imports of ours) */
+export const NOT_RUN = [
+  'src/cli/dev-cluster.js',
+  'src/cli/demo.js',
+  'src/cli/cleanup.js',
+  'src/operate/',
+  'providers/aws/doctor.js',
+  'providers/azure/doctor-hook.js',
+  'providers/local/doctor.js',
+  'providers/local/l2/demo/',
+  'providers/local/l2/run-speaker.js',
+  'providers/local/dataplane/leftovers.js',
+];
+
+const ENTRY = 'src/cli/main.js';
+
+/** Is `file` (relative to the app, with /) one of the modules `run` leaves out? */
+export function notRun(file: string): boolean {
+  return NOT_RUN.some((p) => (p.endsWith('/') ? file.startsWith(p) : file === p));
+}
+
+const posix = (p: string): string => p.split(sep).join('/');
+
+function plugins(app: string, out: string): Plugin[] {
+  const ours = (path: string): boolean => !path.includes(`${sep}node_modules${sep}`) && path.startsWith(app);
+  return [
+    {
+      // the other commands' modules: imports of the compiled tree, from where the bundle sits
+      name: 'not-run',
+      setup(b) {
+        b.onResolve({ filter: /^\.\.?\// }, (args) => {
+          if (args.kind !== 'dynamic-import' || !ours(args.importer)) return undefined;
+          const target = resolve(args.resolveDir, args.path);
+          if (!notRun(posix(relative(app, target)))) return undefined;
+          let path = posix(relative(out, target));
+          if (!path.startsWith('.')) path = `./${path}`;
+          return { path, external: true };
+        });
+      },
+    },
+    {
+      // import.meta.url of a module of ours: the URL it had in the compiled tree
+      name: 'module-url',
+      setup(b) {
+        b.onLoad({ filter: /\.js$/ }, async (args) => {
+          if (!ours(args.path)) return undefined;
+          const text = await readFile(args.path, 'utf8');
+          if (!text.includes('import.meta.url')) return undefined;
+          const fromOut = posix(relative(out, args.path));
+          return {
+            contents: text.replaceAll('import.meta.url', `new URL(${JSON.stringify(fromOut)}, import.meta.url).href`),
+            loader: 'js',
+            resolveDir: dirname(args.path),
+          };
+        });
+      },
+    },
+  ];
+}
+
+export async function bundleController(app: string, out: string): Promise<string[]> {
+  const result = await build({
+    entryPoints: [join(app, ENTRY)],
+    absWorkingDir: app,
+    nodePaths: [join(app, 'node_modules')],
+    bundle: true,
+    splitting: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node26',
+    minify: true,
+    keepNames: true,
+    // the licence comments into <chunk>.LEGAL.txt beside each chunk: kept inside, one of them (a name with
+    // an umlaut) made V8 hold the whole 1.4 MB chunk's source as a two-byte string, twice the memory
+    legalComments: 'external',
+    charset: 'ascii',
+    outdir: out,
+    metafile: true,
+    plugins: plugins(app, out),
+    // CommonJS dependencies inside it call require() for Node's own modules
+    banner: {
+      js: "import { createRequire as __lbpRequire } from 'node:module'; const require = __lbpRequire(import.meta.url);",
+    },
+    logLevel: 'warning',
+  });
+  // each output with what fills it most, for the build log
+  return Object.entries(result.metafile.outputs).map(([file, o]) => {
+    const by = new Map<string, number>();
+    for (const [input, { bytesInOutput }] of Object.entries(o.inputs)) {
+      const pkg = /node_modules\/((@[^/]+\/)?[^/]+)/.exec(input)?.[1] ?? 'ours';
+      by.set(pkg, (by.get(pkg) ?? 0) + bytesInOutput);
+    }
+    const top = [...by].sort((a, b) => b[1] - a[1]).slice(0, 3);
+    const parts = top.map(([pkg, bytes]) => `${pkg} ${(bytes / 1024).toFixed(0)}`).join(', ');
+    return `${posix(relative(app, resolve(app, file)))}: ${(o.bytes / 1024).toFixed(0)} KiB (${parts})`;
+  });
+}
+
+async function main(): Promise<void> {
+  const [out] = process.argv.slice(2);
+  if (!out) throw new Error('usage: node tools/bundle-controller.ts <out>');
+  const app = process.cwd();
+  for (const line of await bundleController(app, resolve(app, out))) process.stdout.write(`${line}\n`);
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) await main();

@@ -32,7 +32,7 @@ import {
 import { startControlPlane } from '../test/harness/controlplane.ts';
 import { SERVICE_NODE_PORT_RANGE } from '../src/devcluster/components.ts';
 import { clusterFixture, motoClients, startMoto, MOTO_REGION, type ClusterFixture } from '../test/harness/moto.ts';
-import { PRODUCTION_NODE_OPTIONS } from '../src/cli/runtime-flags.ts';
+import { PRODUCTION_MALLOC_ENV, PRODUCTION_NODE_OPTIONS } from '../src/cli/runtime-flags.ts';
 import { startAwsProxy, type AwsCall, type AwsProxy } from './lib/aws-proxy.ts';
 import { KubeHttp, inParallel } from './lib/kube-http.ts';
 import { machine, now } from './lib/machine.ts';
@@ -336,7 +336,7 @@ async function startOurs(endpoint: string, kubeconfig: string): Promise<Proc> {
     ],
     {
       name: 'ours',
-      env: { ...process.env, ...AWS_ENV, NODE_OPTIONS: PRODUCTION_NODE_OPTIONS },
+      env: { ...process.env, ...AWS_ENV, ...PRODUCTION_MALLOC_ENV, NODE_OPTIONS: PRODUCTION_NODE_OPTIONS },
       onLine: (l) => log(`ours: ${l}`),
     },
   );

@@ -18,6 +18,7 @@ import { ResilientInformer } from '../src/kube/informer.ts';
 import { silentLogger } from '../src/log.ts';
 import { deploymentMemoryLimitMiB, entering, withinMemoryLimit, type MemoryCgroup } from './lib/memory-cgroup.ts';
 import { compiledBin } from './lib/compiled.ts';
+import { PRODUCTION_MALLOC_ENV } from '../src/cli/runtime-flags.ts';
 
 const SERVICES = Number(process.env['SERVICES'] ?? 1000);
 const NODES = Number(process.env['NODES'] ?? 100);
@@ -106,6 +107,7 @@ async function main(): Promise<void> {
         stdio: ['ignore', 'inherit', 'inherit'],
         env: {
           ...process.env,
+          ...PRODUCTION_MALLOC_ENV,
           NODE_OPTIONS: process.env['CONTROLLER_NODE_OPTIONS'] ?? limit.nodeOptions,
         },
       },

@@ -8,6 +8,7 @@
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { freePort } from '../../test/harness/ports.ts';
+import { PRODUCTION_MALLOC_ENV } from '../../src/cli/runtime-flags.ts';
 import { compiledBin } from '../lib/compiled.ts';
 import { parsePromText, sumOf } from '../lib/prom-text.ts';
 import { deploymentMemoryLimitMiB, withinMemoryLimit } from '../lib/memory-cgroup.ts';
@@ -174,6 +175,7 @@ export function ours(
           // OURS_NODE_OPTIONS adds flags for profiling (--cpu-prof, --heapsnapshot-signal=SIGUSR2)
           env: {
             ...process.env,
+            ...PRODUCTION_MALLOC_ENV,
             NODE_OPTIONS: `${nodeOptions} ${process.env['OURS_NODE_OPTIONS'] ?? ''}`.trim(),
             ...(fake ? { LBP_FAKE_CALL_LINES: '1' } : {}),
           },

@@ -12,7 +12,7 @@ import { spawn } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { PRODUCTION_NODE_OPTIONS } from '../../src/cli/runtime-flags.ts';
+import { PRODUCTION_MALLOC_ENV, PRODUCTION_NODE_OPTIONS } from '../../src/cli/runtime-flags.ts';
 import { compiledBin } from './compiled.ts';
 import { memoryMB } from './proc.ts';
 
@@ -46,7 +46,7 @@ async function peakOf(script: string): Promise<number> {
     // benchmark was started from
     cwd: REPO,
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, NODE_OPTIONS: PRODUCTION_NODE_OPTIONS },
+    env: { ...process.env, ...PRODUCTION_MALLOC_ENV, NODE_OPTIONS: PRODUCTION_NODE_OPTIONS },
   });
   let stderr = '';
   child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));

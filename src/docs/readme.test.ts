@@ -5,7 +5,7 @@ import { BEGIN, END, renderAnnotationTables } from './annotation-table.ts';
 import { FLAGS_BEGIN, FLAGS_END, renderFlagTable } from './flag-table.ts';
 import { OPERATOR_BEGIN, OPERATOR_END, renderOperatorTable } from './operator-table.ts';
 import { buildProgram } from '../cli/main.ts';
-import { PRODUCTION_NODE_OPTIONS } from '../cli/runtime-flags.ts';
+import { PRODUCTION_MALLOC_ENV, PRODUCTION_NODE_OPTIONS } from '../cli/runtime-flags.ts';
 
 const read = (rel: string) => readFileSync(fileURLToPath(new URL(rel, import.meta.url)), 'utf8');
 const readme = read('../../README.md');
@@ -46,8 +46,14 @@ describe('README.md stays true', () => {
     expect(readme).toContain('npm ci && npm test');
   });
 
-  it('ships the V8 flags the benchmark measured, in the Dockerfile and the Deployment', () => {
+  it('ships the V8 flags and the malloc setting the benchmark measured, in the Dockerfile and the Deployment', () => {
     expect(read('../../Dockerfile')).toContain(`NODE_OPTIONS="${PRODUCTION_NODE_OPTIONS}"`);
     expect(read('../../deploy/controller/deployment.yaml')).toContain(`value: ${PRODUCTION_NODE_OPTIONS}`);
+    for (const [name, value] of Object.entries(PRODUCTION_MALLOC_ENV)) {
+      expect(read('../../Dockerfile')).toContain(`ENV ${name}=${value}`);
+      expect(read('../../deploy/controller/deployment.yaml')).toMatch(
+        new RegExp(`- name: ${name}\\n\\s+value: '${value}'`),
+      );
+    }
   });
 });

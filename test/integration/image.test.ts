@@ -236,6 +236,17 @@ describe('the image, reproduced from the Dockerfile', () => {
       ]);
   });
 
+  it("`run`'s bundle finds the files beside our modules (the userspace proxy's worker) in the compiled tree", () => {
+    // tools/bundle-controller.ts rewrites each import.meta.url of ours to the URL its module had there
+    const dist = join(app, 'dist');
+    const urls = readdirSync(dist)
+      .filter((f) => f.endsWith('.js'))
+      .flatMap((f) => [...readFileSync(join(dist, f), 'utf8').matchAll(/new URL\("([^"]+)",import\.meta\.url\)/g)])
+      .map((m) => m[1]!);
+    expect(urls).toContain('../providers/local/dataplane/userspace-backend.js');
+    for (const url of urls) expect([url, existsSync(join(dist, url))]).toEqual([url, true]);
+  });
+
   it('`lb-provisioner run` from the copy syncs a Service on the real apiserver, from its bundle alone', async () => {
     // the compiled controller modules moved away: a `run` that loaded them instead of dist/ would not start
     const aside = ['src/cli/run.js', 'src/controller'].map((p) => [join(app, p), join(app, `${p}.aside`)] as const);

@@ -18,7 +18,7 @@
  * Writes controllers.json, controllers.md and burst.svg into the output directory.
  */
 import { parsePhases, type Phase } from './lib/phases.ts';
-import { runtimeFloor } from './lib/runtime-floor.ts';
+import { floorApiserverOf, runtimeFloor } from './lib/runtime-floor.ts';
 import { execFile } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -197,7 +197,7 @@ async function main(): Promise<void> {
       contenders: contenders.map(info),
       phases: PHASES,
       turns: [],
-      runtimeFloor: await runtimeFloor(),
+      runtimeFloor: await runtimeFloor(await floorApiserverOf(cluster.kubeconfigs.ours)),
       oursBuild: process.env['OURS_BIN']
         ? `run from OURS_BIN (${process.env['OURS_BIN']})`
         : 'compiled to JavaScript as its image is (Dockerfile build stage)',

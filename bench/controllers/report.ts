@@ -382,7 +382,10 @@ export function controllerTargets(run: ControllersRun): TargetRow[] {
           : `, Node + client-node run as TypeScript (type stripping), as ${run.oursBuild ? 'a checkout runs ours (not its image)' : 'bin/ ran ours in this run'} ${floor.typeScriptClientNodeMB.toFixed(0)} MB = ${(floor.typeScriptClientNodeMB / upstreamMB).toFixed(2)}x`) +
         (floor.bundledClientNodeMB === undefined
           ? ''
-          : `, Node + client-node bundled as the image ships it ${floor.bundledClientNodeMB.toFixed(0)} MB = ${(floor.bundledClientNodeMB / upstreamMB).toFixed(2)}x`)
+          : `, Node + client-node bundled as the image ships it ${floor.bundledClientNodeMB.toFixed(0)} MB = ${(floor.bundledClientNodeMB / upstreamMB).toFixed(2)}x`) +
+        (floor.tlsClientMB === undefined
+          ? ''
+          : `, Node + undici listing and watching Services over TLS and nothing else (the network client of any controller on client-node 2.x) ${floor.tlsClientMB.toFixed(0)} MB = ${(floor.tlsClientMB / upstreamMB).toFixed(2)}x`)
       : '';
   const withFloor = (r: TargetRow): TargetRow => ({ ...r, result: `${r.result}${floorNote}` });
   rows.push(

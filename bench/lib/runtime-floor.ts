@@ -8,7 +8,9 @@
  * the upstream controller (Go) has no such floor. A fourth figure loads client-node as the image ships it,
  * bundled to the names our code reads (tools/bundle-dependencies.ts): the floor of the image.
  */
+import * as k8s from '@kubernetes/client-node';
 import { spawn } from 'node:child_process';
+import type https from 'node:https';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -28,7 +30,49 @@ export interface RuntimeFloor {
   typeScriptClientNodeMB?: number;
   /** peak RSS of a Node process that has loaded client-node bundled as the image ships it, MB (newer runs) */
   bundledClientNodeMB?: number;
+  /**
+   * peak RSS of a Node process that lists and watches Services over TLS with undici (client-node 2.x's HTTP
+   * client, and ours) and does nothing else: the network floor of a controller on this stack, MB (newer runs)
+   */
+  tlsClientMB?: number;
 }
+
+/** Where and as whom the TLS client floor connects: the apiserver of the run, with ours' credentials */
+export interface FloorApiserver {
+  server: string;
+  ca?: string;
+  cert?: string;
+  key?: string;
+  headers?: Record<string, string>;
+}
+
+/** The apiserver and credentials of a kubeconfig file, for the TLS client floor */
+export async function floorApiserverOf(kubeconfigPath: string): Promise<FloorApiserver> {
+  const kc = new k8s.KubeConfig();
+  kc.loadFromFile(kubeconfigPath);
+  const server = kc.getCurrentCluster()?.server;
+  if (!server) throw new Error(`${kubeconfigPath}: no current cluster`);
+  const opts: https.RequestOptions = {};
+  await kc.applyToHTTPSOptions(opts);
+  const text = (v: unknown): string | undefined => (v === undefined ? undefined : String(v));
+  return {
+    server,
+    ...(opts.ca ? { ca: text(opts.ca) } : {}),
+    ...(opts.cert ? { cert: text(opts.cert) } : {}),
+    ...(opts.key ? { key: text(opts.key) } : {}),
+    ...(opts.headers ? { headers: opts.headers as Record<string, string> } : {}),
+  };
+}
+
+/** The TLS client floor: list Services, then watch them from that list, with undici's pooled connections */
+const TLS_CLIENT = `import { Agent, request } from 'undici';
+const { server, ca, cert, key, headers } = JSON.parse(process.env.LBP_FLOOR_APISERVER);
+const dispatcher = new Agent({ connect: { ca, cert, key } });
+const list = await (await request(server + '/api/v1/services', { dispatcher, headers })).body.json();
+const watch = await request(server + '/api/v1/services?watch=1&resourceVersion=' + list.metadata.resourceVersion, { dispatcher, headers });
+watch.body.on('data', () => {});
+process.stdout.write('ready\\n');
+setTimeout(() => {}, 60_000);`;
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -39,14 +83,14 @@ const TS_CLIENT = new URL('./runtime-floor-client.ts', import.meta.url);
  * Peak RSS of `node --input-type=module -e <script>` once the script has written "ready" and at least
  * 3 s have passed. A script that fails (an import that does not resolve) is an error, not a low floor.
  */
-async function peakOf(script: string): Promise<number> {
+async function peakOf(script: string, env: Record<string, string> = {}): Promise<number> {
   const started = Date.now();
   const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
     // an -e script resolves its imports from the working directory: the repository's, wherever the
     // benchmark was started from
     cwd: REPO,
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, ...PRODUCTION_MALLOC_ENV, NODE_OPTIONS: PRODUCTION_NODE_OPTIONS },
+    env: { ...process.env, ...PRODUCTION_MALLOC_ENV, NODE_OPTIONS: PRODUCTION_NODE_OPTIONS, ...env },
   });
   let stderr = '';
   child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
@@ -77,7 +121,7 @@ function bundledClientNode(): string {
   return pathToFileURL(join(app, 'node_modules/@kubernetes/client-node/dist/index.js')).href;
 }
 
-export async function runtimeFloor(): Promise<RuntimeFloor> {
+export async function runtimeFloor(apiserver?: FloorApiserver): Promise<RuntimeFloor> {
   const idle = `process.stdout.write('ready\\n'); setTimeout(() => {}, 60_000);`;
   return {
     nodeMB: await peakOf(idle),
@@ -85,6 +129,7 @@ export async function runtimeFloor(): Promise<RuntimeFloor> {
     // bin/lb-provisioner.js: a JavaScript entry whose dynamic import() loads the .ts sources
     typeScriptClientNodeMB: await peakOf(`await import(${JSON.stringify(TS_CLIENT.href)});`),
     bundledClientNodeMB: await peakOf(`await import(${JSON.stringify(bundledClientNode())}); ${idle}`),
+    ...(apiserver ? { tlsClientMB: await peakOf(TLS_CLIENT, { LBP_FLOOR_APISERVER: JSON.stringify(apiserver) }) } : {}),
   };
 }
 

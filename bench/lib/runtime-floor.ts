@@ -5,8 +5,11 @@
  * as bin/lb-provisioner.js imports our sources, so Node's type stripping is loaded as it is for ours. All
  * three with the V8 flags ours ships with (NODE_OPTIONS, as the benchmark starts ours). No controller
  * written on this stack can go below the second figure, none run from TypeScript sources below the third;
- * the upstream controller (Go) has no such floor. A fourth figure loads client-node as the image ships it,
- * bundled to the names our code reads (tools/bundle-dependencies.ts): the floor of the image.
+ * the upstream controller (Go) has no such floor. A fourth figure loads client-node as the image's other
+ * commands load it, bundled to the names our code reads (tools/bundle-dependencies.ts). The fifth, given an
+ * apiserver, is the network client alone: undici listing and watching Services over TLS, as client-node 2.x
+ * (and our connection pool) does, and nothing else; `run`'s own bundle loads no more of client-node than
+ * that needs, so this is the floor of the controller as its image runs it.
  */
 import * as k8s from '@kubernetes/client-node';
 import { spawn } from 'node:child_process';
@@ -133,5 +136,5 @@ export async function runtimeFloor(apiserver?: FloorApiserver): Promise<RuntimeF
   };
 }
 
-// node bench/lib/runtime-floor.ts: the four figures alone, as JSON
+// node bench/lib/runtime-floor.ts: the four figures that need no apiserver, as JSON
 if (process.argv[1] === fileURLToPath(import.meta.url)) console.log(JSON.stringify(await runtimeFloor()));

@@ -139,7 +139,6 @@ async function main(): Promise<void> {
     const informer = new ResilientInformer<k8s.V1Service>(
       kc,
       `/api/v1/namespaces/${ns}/services`,
-      () => core.listNamespacedService({ namespace: ns }),
       { onAdd: seen, onUpdate: seen },
       { name: 'bench', log: silentLogger() },
     );

@@ -24,6 +24,7 @@ import { build, type Plugin } from 'esbuild';
 import { readFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { REQUIRE_BANNER } from './bundle-dependencies.ts';
 
 /** the compiled modules that only commands other than `run` load (dynamic imports of ours) */
 export const NOT_RUN = [
@@ -104,10 +105,7 @@ export async function bundleController(app: string, out: string): Promise<string
     outdir: out,
     metafile: true,
     plugins: plugins(app, out),
-    // CommonJS dependencies inside it call require() for Node's own modules
-    banner: {
-      js: "import { createRequire as __lbpRequire } from 'node:module'; const require = __lbpRequire(import.meta.url);",
-    },
+    banner: { js: REQUIRE_BANNER },
     logLevel: 'warning',
   });
   // each output with what fills it most, for the build log

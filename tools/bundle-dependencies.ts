@@ -24,6 +24,10 @@ import { pathToFileURL } from 'node:url';
 import ts from 'typescript';
 
 const PACKAGES = ['@kubernetes/client-node'];
+
+/** An ES module bundle's first line: CommonJS dependencies inside it call require() for Node's own modules */
+export const REQUIRE_BANNER =
+  "import { createRequire as __lbpRequire } from 'node:module'; const require = __lbpRequire(import.meta.url);";
 const COMPILED = ['src', 'providers'];
 
 /**
@@ -108,10 +112,7 @@ async function bundle(pkg: string, sources: string[], out: string): Promise<stri
     // what our code imports itself stays shared: bundled in, undici (client-node's HTTP client, and our
     // connection pool's) would load a second time beside our own import of it
     external: ourDependencies().filter((d) => d !== pkg),
-    // CommonJS dependencies inside it call require() for Node's own modules
-    banner: {
-      js: "import { createRequire as __lbpRequire } from 'node:module'; const require = __lbpRequire(import.meta.url);",
-    },
+    banner: { js: REQUIRE_BANNER },
     logLevel: 'warning',
   });
   rmSync(entry);

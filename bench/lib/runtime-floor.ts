@@ -57,12 +57,11 @@ export async function floorApiserverOf(kubeconfigPath: string): Promise<FloorApi
   if (!server) throw new Error(`${kubeconfigPath}: no current cluster`);
   const opts: https.RequestOptions = {};
   await kc.applyToHTTPSOptions(opts);
-  const text = (v: unknown): string | undefined => (v === undefined ? undefined : String(v));
   return {
     server,
-    ...(opts.ca ? { ca: text(opts.ca) } : {}),
-    ...(opts.cert ? { cert: text(opts.cert) } : {}),
-    ...(opts.key ? { key: text(opts.key) } : {}),
+    ...(opts.ca ? { ca: String(opts.ca) } : {}),
+    ...(opts.cert ? { cert: String(opts.cert) } : {}),
+    ...(opts.key ? { key: String(opts.key) } : {}),
     ...(opts.headers ? { headers: opts.headers as Record<string, string> } : {}),
   };
 }

@@ -53,12 +53,10 @@ export class IPPoolWatcher {
     this.log = log;
     this.event = event;
     this.kc = kc;
-    const list = () => plainJson<k8s.KubernetesListObject<IPPoolObject>>(kc, 'GET', IPPOOLS);
     const changed = () => this.recompute();
     this.informer = new ResilientInformer<IPPoolObject>(
       kc,
       IPPOOLS,
-      list,
       { onAdd: changed, onUpdate: changed, onDelete: changed },
       { name: 'ippools', log },
     );

@@ -144,7 +144,6 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
     informer = new ResilientInformer<k8s.V1Service>(
       admin,
       '/api/v1/services',
-      () => core.listServiceForAllNamespaces(),
       {
         onAdd: () => void nodes.sync(informer?.list() ?? []),
         onUpdate: () => void nodes.sync(informer?.list() ?? []),

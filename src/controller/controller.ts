@@ -16,7 +16,6 @@ import { recordedLoadBalancer } from '../model/desired-load-balancer.ts';
 import { describeApiError } from '../kube/api-error.ts';
 import { EventRecorder } from '../kube/events.ts';
 import { withConnectionPool } from '../kube/client.ts';
-import { plainJson } from '../kube/plain-request.ts';
 import { ResilientInformer } from '../kube/informer.ts';
 import { LeaderElector, type LeaseSettings } from '../kube/leader.ts';
 import { activeServiceController } from '../kube/peer-controllers.ts';
@@ -122,7 +121,6 @@ export class ServiceController {
     this.services = new ResilientInformer<k8s.V1Service>(
       this.kc,
       '/api/v1/services',
-      () => plainJson<k8s.V1ServiceList>(this.kc, 'GET', '/api/v1/services'),
       {
         onAdd: (s) => this.onService(s),
         onUpdate: (s) => this.onService(s),
@@ -133,14 +131,12 @@ export class ServiceController {
     this.nodes = new ResilientInformer<k8s.V1Node>(
       this.kc,
       '/api/v1/nodes',
-      () => plainJson<k8s.V1NodeList>(this.kc, 'GET', '/api/v1/nodes'),
       { onAdd: (n) => this.onNode(n), onUpdate: (n) => this.onNode(n), onDelete: (n) => this.onNode(n, true) },
       { name: 'nodes', log: this.log, transform: trimNode },
     );
     this.namespaces = new ResilientInformer<k8s.V1Namespace>(
       this.kc,
       '/api/v1/namespaces',
-      () => plainJson<k8s.V1NamespaceList>(this.kc, 'GET', '/api/v1/namespaces'),
       {},
       { name: 'namespaces', log: this.log, transform: trimManagedFields },
     );

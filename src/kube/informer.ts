@@ -3,10 +3,12 @@
  * own inactivity timeout): this wrapper restarts it with jittered backoff, so watch errors and apiserver
  * restarts only delay events. After a restart the ListWatch relists as needed and reports what changed.
  * A `transform` trims each object before the cache keeps it (client-go's SetTransform), listed or watched.
+ * It lists by a plain request, so a listed object is plain JSON as a watched one is (times are strings).
  */
 import * as k8s from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { apiStatusCode, describeApiError } from './api-error.ts';
+import { plainJson } from './plain-request.ts';
 
 export interface InformerHandlers<T> {
   onAdd?: (obj: T) => void;
@@ -38,13 +40,8 @@ export class ResilientInformer<T extends k8s.KubernetesObject> {
   /** counts restarts after errors, for tests and metrics */
   restarts = 0;
 
-  constructor(
-    kc: k8s.KubeConfig,
-    path: string,
-    list: () => Promise<k8s.KubernetesListObject<T>>,
-    handlers: InformerHandlers<T>,
-    options: InformerOptions<T>,
-  ) {
+  /** Lists and watches `path` (a collection, cluster-wide or in one namespace). */
+  constructor(kc: k8s.KubeConfig, path: string, handlers: InformerHandlers<T>, options: InformerOptions<T>) {
     this.name = options.name;
     this.log = options.log.child({ informer: options.name });
     this.minBackoffMs = options.minBackoffMs ?? 500;
@@ -52,6 +49,8 @@ export class ResilientInformer<T extends k8s.KubernetesObject> {
     this.backoffMs = this.minBackoffMs;
     const transform = options.transform;
     const watch = new k8s.Watch(kc);
+    // the list as the apiserver wrote it, as the watch's events are (plain-request.ts)
+    const list = () => plainJson<k8s.KubernetesListObject<T>>(kc, 'GET', path);
     let listFn = list;
     if (transform) {
       const watchFn = watch.watch.bind(watch);

@@ -7,7 +7,7 @@
 import * as k8s from '@kubernetes/client-node';
 import type { ConditionObject, IngressObject, ServiceObject } from '../model/objects.ts';
 import { apiStatusCode } from './api-error.ts';
-import { sendPlain } from './plain-request.ts';
+import { plainJson } from './plain-request.ts';
 
 const SMP = 'application/strategic-merge-patch+json';
 /** our name in managedFields, so another controller (and we) can tell who set a finalizer or the status */
@@ -75,7 +75,7 @@ export class ServiceWriter implements ServiceWrites {
   async read(namespace: string, name: string): Promise<ServiceObject | undefined> {
     const path = `/api/v1/namespaces/${encodeURIComponent(namespace)}/services/${encodeURIComponent(name)}`;
     try {
-      return JSON.parse(await sendPlain(this.kc, 'GET', path, undefined)) as ServiceObject;
+      return await plainJson<ServiceObject>(this.kc, 'GET', path);
     } catch (err) {
       if (apiStatusCode(err) === 404) return undefined;
       throw err;
@@ -87,7 +87,7 @@ export class ServiceWriter implements ServiceWrites {
     const namespace = encodeURIComponent(svc.metadata?.namespace ?? '');
     const name = encodeURIComponent(svc.metadata?.name ?? '');
     const path = `/api/v1/namespaces/${namespace}/services/${name}${subresource}?fieldManager=${FIELD_MANAGER}`;
-    return JSON.parse(await sendPlain(this.kc, 'PATCH', path, body, SMP)) as ServiceObject;
+    return plainJson<ServiceObject>(this.kc, 'PATCH', path, { body, contentType: SMP });
   }
 }
 

@@ -47,18 +47,12 @@ export class KubeInputs {
 
   constructor(kc: k8s.KubeConfig, log: Logger, changed: () => void) {
     this.#changed = changed;
-    const core = kc.makeApiClient(k8s.CoreV1Api);
-    const discovery = kc.makeApiClient(k8s.DiscoveryV1Api);
-    const custom = kc.makeApiClient(k8s.CustomObjectsApi);
-    const listCustom = (group: string, version: string, plural: string) => async () =>
-      (await custom.listClusterCustomObject({ group, version, plural })) as k8s.KubernetesListObject<CustomObject>;
     const on = <T>(handler: (obj: T) => void) => ({ onAdd: handler, onUpdate: handler, onDelete: handler });
     const options = (name: string) => ({ name, log });
 
     this.services = new ResilientInformer(
       kc,
       '/api/v1/services',
-      () => core.listServiceForAllNamespaces(),
       on<k8s.V1Service>((s) => {
         if (s.spec?.type === 'LoadBalancer' || s.status?.loadBalancer?.ingress?.length) changed();
       }),
@@ -67,7 +61,6 @@ export class KubeInputs {
     this.slices = new ResilientInformer(
       kc,
       '/apis/discovery.k8s.io/v1/endpointslices',
-      () => discovery.listEndpointSliceForAllNamespaces(),
       on<k8s.V1EndpointSlice>((slice) => {
         // only Local traffic reads endpoints
         const name = slice.metadata?.labels?.[SERVICE_NAME_LABEL];
@@ -79,7 +72,6 @@ export class KubeInputs {
     this.nodes = new ResilientInformer(
       kc,
       '/api/v1/nodes',
-      () => core.listNode(),
       {
         onAdd: (n) => this.#nodeMoved(n),
         onUpdate: (n) => this.#nodeMoved(n),
@@ -93,7 +85,6 @@ export class KubeInputs {
     this.pools = new ResilientInformer(
       kc,
       `/apis/${IPPOOL_GROUP}/${IPPOOL_VERSION}/${IPPOOL_PLURAL}`,
-      listCustom(IPPOOL_GROUP, IPPOOL_VERSION, IPPOOL_PLURAL),
       on<CustomObject>(() => {
         this.#compiledPools = undefined;
         changed();
@@ -103,14 +94,12 @@ export class KubeInputs {
     this.advertisements = new ResilientInformer(
       kc,
       `/apis/${L2_GROUP}/${L2_VERSION}/${L2ADVERTISEMENT_PLURAL}`,
-      listCustom(L2_GROUP, L2_VERSION, L2ADVERTISEMENT_PLURAL),
       on<CustomObject>(() => changed()),
       options('l2advertisements'),
     );
     this.announcements = new ResilientInformer(
       kc,
       `/apis/${L2_GROUP}/${L2_VERSION}/${L2ANNOUNCEMENT_PLURAL}`,
-      listCustom(L2_GROUP, L2_VERSION, L2ANNOUNCEMENT_PLURAL),
       on<CustomObject>(() => changed()),
       options('l2announcements'),
     );

@@ -33,7 +33,7 @@ import { planDelete, planSharedCleanup } from './plan-delete.ts';
 import type { ObservedDelete } from './plan-delete.ts';
 import { planEnsure } from './plan-ensure.ts';
 import { ProvisioningPoll } from './provisioning-poll.ts';
-import { stableStringify } from '../../src/model/stable-json.ts';
+import { fingerprint } from '../../src/model/stable-json.ts';
 import type { EnsurePlan, PlanSettings } from './plan-ensure.ts';
 import { targetSteps } from './plan-listeners.ts';
 import { opensToEveryone, planTargets } from './plan.ts';
@@ -59,7 +59,7 @@ interface Owned {
 
 /** What a Service asks of its NLB, whatever the key order or the order its nodes were listed in. */
 const specOf = (lb: DesiredLoadBalancer): string =>
-  stableStringify({ ...lb, targets: [...lb.targets].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)) });
+  fingerprint({ ...lb, targets: [...lb.targets].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)) });
 
 /** A re-plan after a create met a resource observe had not seen; more would mean something else is racing us */
 const MAX_REPLANS = 2;

@@ -3,13 +3,13 @@
  * resourceVersion bumps are not; the drift pass catches hand edits to status.
  */
 import type { ServiceObject } from '../model/objects.ts';
-import { stableStringify } from '../model/stable-json.ts';
+import { fingerprint } from '../model/stable-json.ts';
 
-export { stableStringify };
+export { fingerprint, stableStringify } from '../model/stable-json.ts';
 
 export function relevantService(svc: ServiceObject): string {
   const m = svc.metadata ?? {};
-  return stableStringify([
+  return fingerprint([
     m.uid,
     m.generation,
     m.labels,

@@ -8,7 +8,7 @@
 import type { NodeObject } from './objects.ts';
 import type { TargetNode } from './desired.ts';
 import { EXCLUDE_FROM_LB_LABEL } from './names.ts';
-import { stableStringify } from './stable-json.ts';
+import { fingerprint } from './stable-json.ts';
 
 export interface NodeSelection {
   /** cloud providers map nodes to instances through spec.providerID: nodes without one can't be targets */
@@ -65,7 +65,7 @@ export function targetsOf(nodes: readonly NodeObject[], selection: NodeSelection
 
 /** A fingerprint of what a target set means to a load balancer; equal fingerprints need no update. */
 export function targetsFingerprint(targets: readonly TargetNode[]): string {
-  return stableStringify(targets);
+  return fingerprint(targets);
 }
 
 /**
@@ -73,5 +73,5 @@ export function targetsFingerprint(targets: readonly TargetNode[]): string {
  * string: two versions of a node with the same fingerprint give every load balancer the same targets.
  */
 export function nodeFingerprint(node: NodeObject): string {
-  return stableStringify([isExcluded(node), isBeingDeleted(node), targetOf(node)]);
+  return fingerprint([isExcluded(node), isBeingDeleted(node), targetOf(node)]);
 }

@@ -1,4 +1,5 @@
 /** Fingerprints of objects: JSON that does not depend on key order or on how the object was decoded. */
+import { hash } from 'node:crypto';
 
 /**
  * JSON with sorted keys, undefined dropped and dates as ISO strings: the same object from a watch (raw
@@ -7,6 +8,16 @@
  */
 export function stableStringify(value: unknown): string {
   return append('', value);
+}
+
+/**
+ * A fingerprint to keep: the SHA-256 of stableStringify(value), 44 characters. The JSON itself is built by
+ * appending, so V8 holds it as a tree of concatenations (one node per key and value, each pointing at its
+ * parts); kept per Service (the book's last seen and last applied versions) at 1000 Services that was
+ * 210,000 such nodes and 10 MB of the controller's live heap, for a string that is only ever compared.
+ */
+export function fingerprint(value: unknown): string {
+  return hash('sha256', stableStringify(value), 'base64');
 }
 
 function append(out: string, value: unknown): string {

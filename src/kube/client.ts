@@ -1,29 +1,18 @@
 /**
- * client-node plumbing. client-node 2.0.1 builds a new undici Agent for every request (see
+ * client-node plumbing for its typed clients (the operator commands; `run` talks through transport.ts).
+ * client-node 2.0.1 builds a new undici Agent for every request (see
  * KubeConfig.createDispatcher), so no connection is ever reused: each request pays a TLS handshake and
  * leaves an idle socket behind, which under a burst costs CPU and hundreds of MB. We memoise the
  * dispatcher per TLS identity and bound the connections, as client-go's transport does. The connections speak
  * HTTP/1.1 (see below for why not HTTP/2).
  */
 import * as k8s from '@kubernetes/client-node';
+import { createSecureContext } from 'node:tls';
 import { Agent, type Dispatcher } from 'undici';
-
-const MAX_CONNECTIONS = 32;
+import { MAX_CONNECTIONS, sameIdentity, type Identity } from './transport.ts';
 
 type AgentOptions = import('node:https').AgentOptions;
 type CreateDispatcher = (cluster: k8s.Cluster | null, agentOptions: AgentOptions) => Dispatcher | undefined;
-
-type Identity = readonly unknown[];
-
-function sameIdentity(a: Identity, b: Identity): boolean {
-  return a.length === b.length && a.every((v, i) => sameValue(v, b[i]));
-}
-
-function sameValue(a: unknown, b: unknown): boolean {
-  if (Buffer.isBuffer(a) && Buffer.isBuffer(b)) return a.equals(b);
-  if (Array.isArray(a) && Array.isArray(b)) return sameIdentity(a, b);
-  return a === b;
-}
 
 /** Make every API client of this KubeConfig share one pooled connection set per server and identity. */
 const POOLED = Symbol('lbprovisioner.pooled');
@@ -58,7 +47,13 @@ export function withConnectionPool(kc: k8s.KubeConfig): k8s.KubeConfig {
     // trip about 18 ms against the apiserver's own 6.5 (its audit log), so 8 workers fell behind the creates
     // and Services waited about 1 s in the queue; with a connection per request in flight the same burst
     // waits 40-100 ms and uses less CPU (bench/controllers.ts, README "Against the anchors")
-    pool = { identity, agent: new Agent({ connect: opts.connect, connections: MAX_CONNECTIONS, allowH2: false }) };
+    // one TLS context for every connection of the pool: given only the CA, certificate and key, each
+    // connection would parse them into an OpenSSL context of its own, about 220 KB apiece (32 connections
+    // to a dev apiserver: 12.5 MB of RSS with a context each, 5.2 MB sharing one)
+    const { ca, cert, key, pfx, passphrase } = opts.connect;
+    const secureContext = createSecureContext({ ca, cert, key, pfx, passphrase });
+    const connect = { ...opts.connect, secureContext };
+    pool = { identity, agent: new Agent({ connect, connections: MAX_CONNECTIONS, allowH2: false }) };
     return pool.agent;
   };
   return kc;

@@ -3,12 +3,14 @@
  * own inactivity timeout): this wrapper restarts it with jittered backoff, so watch errors and apiserver
  * restarts only delay events. After a restart the ListWatch relists as needed and reports what changed.
  * A `transform` trims each object before the cache keeps it (client-go's SetTransform), listed or watched.
- * It lists by a plain request, so a listed object is plain JSON as a watched one is (times are strings).
+ * It lists and watches by plain requests over the controller's own connections (transport.ts), so a listed
+ * object is plain JSON as a watched one is (times are strings).
  */
 import * as k8s from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { apiStatusCode, describeApiError } from './api-error.ts';
 import { plainJson } from './plain-request.ts';
+import { PlainWatch } from './transport.ts';
 
 export interface InformerHandlers<T> {
   onAdd?: (obj: T) => void;
@@ -48,7 +50,8 @@ export class ResilientInformer<T extends k8s.KubernetesObject> {
     this.maxBackoffMs = options.maxBackoffMs ?? 30_000;
     this.backoffMs = this.minBackoffMs;
     const transform = options.transform;
-    const watch = new k8s.Watch(kc);
+    // client-node's ListWatch drives any object with its Watch's `watch` method
+    const watch = new PlainWatch(kc) as unknown as k8s.Watch;
     // the list as the apiserver wrote it, as the watch's events are (plain-request.ts)
     const list = () => plainJson<k8s.KubernetesListObject<T>>(kc, 'GET', path);
     let listFn = list;

@@ -1,8 +1,9 @@
 /**
- * The pooled connections of client.ts against a TLS server that offers both HTTP/2 and HTTP/1.1 (as the
- * kube-apiserver does, by ALPN): requests speak HTTP/1.1, and a burst of them reuses a bounded set of
+ * The controller's transport (transport.ts) against a TLS server that offers both HTTP/2 and HTTP/1.1 (as
+ * the kube-apiserver does, by ALPN): requests speak HTTP/1.1, and a burst of them reuses a bounded set of
  * connections instead of opening one per request. The credentials are worked out once a second, so a
- * rotated token is sent within a second.
+ * rotated token is sent within a second. A failure is client-node's ApiException; a watch hands each event
+ * over and ends as client-node's ListWatch expects.
  */
 import { afterAll, beforeAll, beforeEach, expect, it } from '@jest/globals';
 import * as k8s from '@kubernetes/client-node';
@@ -12,8 +13,8 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateCerts } from '../devcluster/certs.ts';
-import { withConnectionPool } from './client.ts';
 import { sendPlain } from './plain-request.ts';
+import { PlainWatch } from './transport.ts';
 
 let dir: string;
 let server: Http2SecureServer;
@@ -32,7 +33,20 @@ beforeAll(async () => {
       authorizations.push(String(req.headers.authorization));
       sockets.add(req.socket);
       res.setHeader('content-type', 'application/json');
-      res.end(JSON.stringify({ kind: 'Status', path: req.url }));
+      const url = new URL(req.url ?? '/', 'https://x');
+      if (url.pathname === '/missing') {
+        res.statusCode = 404;
+        res.end(JSON.stringify({ kind: 'Status', code: 404, reason: 'NotFound', message: 'not here' }));
+      } else if (url.pathname === '/gone' && url.searchParams.get('watch') === 'true') {
+        res.statusCode = 410;
+        res.end(JSON.stringify({ kind: 'Status', code: 410, reason: 'Expired' }));
+      } else if (url.searchParams.get('watch') === 'true') {
+        // two events, the second split over two writes with a blank line and a line that is not JSON before it
+        const rv = url.searchParams.get('resourceVersion');
+        res.write(`${JSON.stringify({ type: 'ADDED', object: { metadata: { name: 'a', resourceVersion: rv } } })}\n`);
+        res.write('\nnot json\n{"type":"DELETED","object":{"meta');
+        setTimeout(() => res.end('data":{"name":"a"}}}\n'), 20);
+      } else res.end(JSON.stringify({ kind: 'Status', path: req.url }));
     },
   );
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -44,7 +58,6 @@ beforeAll(async () => {
     contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
     currentContext: 'x',
   });
-  withConnectionPool(kc);
 });
 
 afterAll(async () => {
@@ -80,4 +93,56 @@ it('sends a rotated token within a second, and reuses the credentials in between
   await new Promise((resolve) => setTimeout(resolve, 1100));
   await sendPlain(kc, 'GET', '/a-second-later', undefined);
   expect(authorizations).toEqual(['Bearer not-a-real-token', 'Bearer not-a-real-token', 'Bearer rotated-token']);
+});
+
+it("fails a request outside 2xx with client-node's ApiException, the Status parsed", async () => {
+  const err = await sendPlain(kc, 'GET', '/missing', undefined).catch((e: unknown) => e);
+  expect(err).toBeInstanceOf(k8s.ApiException);
+  expect((err as k8s.ApiException<{ reason: string }>).code).toBe(404);
+  expect((err as k8s.ApiException<{ reason: string }>).body.reason).toBe('NotFound');
+});
+
+it('hands each watch event over, skips what is not an event, and ends cleanly when the server closes', async () => {
+  const events: [string, unknown][] = [];
+  const ended = await new Promise<unknown>((resolve) => {
+    void new PlainWatch(kc).watch(
+      '/api/v1/services',
+      { resourceVersion: '7', allowWatchBookmarks: true, unset: undefined },
+      (phase, obj) => events.push([phase, obj]),
+      resolve,
+    );
+  });
+  expect(ended).toBeNull();
+  expect(events).toEqual([
+    ['ADDED', { metadata: { name: 'a', resourceVersion: '7' } }],
+    ['DELETED', { metadata: { name: 'a' } }],
+  ]);
+});
+
+it('ends a watch the server refuses with its status code (410 makes the ListWatch relist)', async () => {
+  const ended = await new Promise<unknown>((resolve) => {
+    void new PlainWatch(kc).watch('/gone', {}, () => undefined, resolve);
+  });
+  expect((ended as { statusCode?: number }).statusCode).toBe(410);
+});
+
+it('a watch stopped by its controller ends once, without an error', async () => {
+  const ends: unknown[] = [];
+  let stop: AbortController | undefined;
+  await new Promise<void>((resolve) => {
+    void new PlainWatch(kc)
+      .watch(
+        '/api/v1/nodes',
+        {},
+        () => {
+          stop?.abort();
+          resolve();
+        },
+        (err) => ends.push(err),
+      )
+      .then((c) => (stop = c));
+  });
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  expect(ends.length).toBeLessThanOrEqual(1);
+  expect(ends.filter((e) => e !== null)).toEqual([]);
 });

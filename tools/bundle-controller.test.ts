@@ -2,7 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
-import { NOT_RUN, notRun } from './bundle-controller.ts';
+import { NOT_RUN, nodeHttpShim, notRun, undiciStub } from './bundle-controller.ts';
 
 const REPO = fileURLToPath(new URL('../', import.meta.url));
 
@@ -30,5 +30,29 @@ describe('the modules the controller bundle leaves out (NOT_RUN)', () => {
       const base = entry.endsWith('/') ? entry.split('/').at(-2)! : source.split('/').at(-1)!;
       expect([entry, dynamic.some((d) => d.includes(entry.endsWith('/') ? `/${base}/` : base))]).toEqual([entry, true]);
     }
+  });
+});
+
+const load = (source: string): Promise<Record<string, unknown>> =>
+  import(`data:text/javascript,${encodeURIComponent(source)}`) as Promise<Record<string, unknown>>;
+
+describe('what the controller bundle puts in place of two imports', () => {
+  it("node:http: Node's own module and its names, without the lazily loaded WebSocket", async () => {
+    const shim = await load(nodeHttpShim());
+    const http = process.getBuiltinModule('node:http');
+    expect(shim['default']).toBe(http);
+    expect(shim['createServer']).toBe(http.createServer);
+    expect(shim['request']).toBe(http.request);
+    expect(shim['Agent']).toBe(http.Agent);
+    expect(shim).not.toHaveProperty('WebSocket');
+  });
+
+  it('undici: every name it exports, each failing loudly if called', async () => {
+    const stub = await load(undiciStub(REPO));
+    for (const name of ['Agent', 'ProxyAgent', 'fetch', 'request']) expect(typeof stub[name]).toBe('function');
+    expect(() => (stub['fetch'] as () => unknown)()).toThrow(
+      /undici\.fetch: undici is not part of the controller's bundle/,
+    );
+    expect(() => new (stub['Agent'] as new () => unknown)()).toThrow(/undici\.Agent/);
   });
 });

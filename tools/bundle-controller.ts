@@ -19,9 +19,21 @@
  * A module of ours that finds a file beside itself (`new URL('./x', import.meta.url)`: the userspace proxy's
  * worker, the L2 responder's addon) keeps finding it: each `import.meta.url` of ours becomes the URL its
  * module had in the compiled tree.
+ *
+ * `node:http` is imported as Node's CommonJS module (process.getBuiltinModule), not as its ES module facade:
+ * to build the facade Node reads every export, and reading node:http's `WebSocket` loads Node's own copy of
+ * undici (about 800 KB of source, with the web streams it needs): about 10 MB of RSS in a process that
+ * imported only node:http, for names the controller never uses.
+ *
+ * undici is not in the bundle either: `run` talks to the apiserver through src/kube/transport.ts (Node's
+ * https), and the AWS and Azure SDKs use Node's https too; client-node imports undici for the typed clients
+ * and watches only the other commands use. Each of its names in the bundle throws if it is ever called.
+ * Loaded, undici with the HTTP/2 and web streams modules it pulls in was about 14 MB more RSS than Node's
+ * https alone.
  */
 import { build, type Plugin } from 'esbuild';
 import { readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { REQUIRE_BANNER } from './bundle-dependencies.ts';
@@ -49,9 +61,55 @@ export function notRun(file: string): boolean {
 
 const posix = (p: string): string => p.split(sep).join('/');
 
+/** undici's names, each a function that throws (see above) */
+export function undiciStub(app: string): string {
+  const names = Object.keys(createRequire(join(app, 'package.json'))('undici') as object).filter((name) =>
+    /^[A-Za-z_$][\w$]*$/.test(name),
+  );
+  return [
+    'const gone = (name) => function () {',
+    "  throw new Error(`undici.${name}: undici is not part of the controller's bundle (tools/bundle-controller.ts)`);",
+    '};',
+    ...names.map((name) => `export const ${name} = gone(${JSON.stringify(name)});`),
+    `export default { ${names.join(', ')} };`,
+  ].join('\n');
+}
+
+/** node:http's CommonJS exports, the lazily loaded ones (WebSocket and its events: getters) left out */
+export function nodeHttpShim(): string {
+  const names = Object.entries(Object.getOwnPropertyDescriptors(process.getBuiltinModule('node:http')))
+    .filter(([name, d]) => 'value' in d && /^[A-Za-z_$][\w$]*$/.test(name))
+    .map(([name]) => name);
+  return [
+    "const http = process.getBuiltinModule('node:http');",
+    'export default http;',
+    `export const { ${names.join(', ')} } = http;`,
+  ].join('\n');
+}
+
 function plugins(app: string, out: string): Plugin[] {
   const ours = (path: string): boolean => !path.includes(`${sep}node_modules${sep}`) && path.startsWith(app);
   return [
+    {
+      // node:http without its ES module facade (see above)
+      name: 'node-http',
+      setup(b) {
+        b.onResolve({ filter: /^(node:)?http$/ }, (args) =>
+          args.kind === 'import-statement' || args.kind === 'dynamic-import'
+            ? { path: 'node:http', namespace: 'lbp-node-http' }
+            : undefined,
+        );
+        b.onLoad({ filter: /.*/, namespace: 'lbp-node-http' }, () => ({ contents: nodeHttpShim(), loader: 'js' }));
+      },
+    },
+    {
+      // undici left out (see above)
+      name: 'no-undici',
+      setup(b) {
+        b.onResolve({ filter: /^undici$/ }, () => ({ path: 'undici', namespace: 'lbp-undici' }));
+        b.onLoad({ filter: /.*/, namespace: 'lbp-undici' }, () => ({ contents: undiciStub(app), loader: 'js' }));
+      },
+    },
     {
       // the other commands' modules: imports of the compiled tree, from where the bundle sits
       name: 'not-run',

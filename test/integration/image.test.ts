@@ -236,6 +236,22 @@ describe('the image, reproduced from the Dockerfile', () => {
       ]);
   });
 
+  it("`run`'s bundle holds no undici and imports node:http without its ES module facade", () => {
+    const dist = join(app, 'dist');
+    const chunks = readdirSync(dist).filter((f) => f.endsWith('.js'));
+    // the control: undici as installed carries its HTTP parser as a WebAssembly module (base64 "\0asm")
+    const llhttp = readFileSync(join(app, 'node_modules/undici/lib/llhttp/llhttp-wasm.js'), 'utf8');
+    expect(llhttp).toContain('AGFzbQ');
+    for (const chunk of chunks) {
+      const text = readFileSync(join(dist, chunk), 'utf8');
+      expect([chunk, text.includes('AGFzbQ'), /from\s*"node:http"|import\("node:http"\)/.test(text)]).toEqual([
+        chunk,
+        false,
+        false,
+      ]);
+    }
+  });
+
   it("`run`'s bundle finds the files beside our modules (the userspace proxy's worker) in the compiled tree", () => {
     // tools/bundle-controller.ts rewrites each import.meta.url of ours to the URL its module had there
     const dist = join(app, 'dist');

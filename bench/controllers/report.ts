@@ -385,7 +385,7 @@ export function controllerTargets(run: ControllersRun): TargetRow[] {
           : `, Node + client-node bundled as the image ships it ${floor.bundledClientNodeMB.toFixed(0)} MB = ${(floor.bundledClientNodeMB / upstreamMB).toFixed(2)}x`) +
         (floor.tlsClientMB === undefined
           ? ''
-          : `, Node + undici listing and watching Services over TLS and nothing else (the network client of any controller on client-node 2.x) ${floor.tlsClientMB.toFixed(0)} MB = ${(floor.tlsClientMB / upstreamMB).toFixed(2)}x`)
+          : `, Node's https listing and watching Services over TLS and nothing else (the network client ours runs on) ${floor.tlsClientMB.toFixed(0)} MB = ${(floor.tlsClientMB / upstreamMB).toFixed(2)}x`)
       : '';
   const withFloor = (r: TargetRow): TargetRow => ({ ...r, result: `${r.result}${floorNote}` });
   rows.push(

@@ -7,9 +7,10 @@
  * written on this stack can go below the second figure, none run from TypeScript sources below the third;
  * the upstream controller (Go) has no such floor. A fourth figure loads client-node as the image's other
  * commands load it, bundled to the names our code reads (tools/bundle-dependencies.ts). The fifth, given an
- * apiserver, is the network client alone: undici listing and watching Services over TLS, as client-node 2.x
- * (and our connection pool) does, and nothing else; `run`'s own bundle loads no more of client-node than
- * that needs, so this is the floor of the controller as its image runs it.
+ * apiserver, is the network client alone: Node's https listing and watching Services over TLS, as `run`
+ * does (src/kube/transport.ts), and nothing else: the floor of the controller as its image runs it.
+ * (Before `run` had its own transport this figure was measured with undici, client-node 2.x's HTTP client:
+ * runs of 2026-12-07 and before.)
  */
 import * as k8s from '@kubernetes/client-node';
 import { spawn } from 'node:child_process';
@@ -34,8 +35,8 @@ export interface RuntimeFloor {
   /** peak RSS of a Node process that has loaded client-node bundled as the image ships it, MB (newer runs) */
   bundledClientNodeMB?: number;
   /**
-   * peak RSS of a Node process that lists and watches Services over TLS with undici (client-node 2.x's HTTP
-   * client, and ours) and does nothing else: the network floor of a controller on this stack, MB (newer runs)
+   * peak RSS of a Node process that lists and watches Services over TLS with Node's https (ours' transport;
+   * undici in runs of 2026-12-07 and before) and does nothing else: the network floor of ours, MB
    */
   tlsClientMB?: number;
 }
@@ -66,13 +67,18 @@ export async function floorApiserverOf(kubeconfigPath: string): Promise<FloorApi
   };
 }
 
-/** The TLS client floor: list Services, then watch them from that list, with undici's pooled connections */
-const TLS_CLIENT = `import { Agent, request } from 'undici';
+/** The TLS client floor: list Services, then watch them from that list, over Node's https kept-alive connections */
+const TLS_CLIENT = `import { Agent, get } from 'node:https';
 const { server, ca, cert, key, headers } = JSON.parse(process.env.LBP_FLOOR_APISERVER);
-const dispatcher = new Agent({ connect: { ca, cert, key } });
-const list = await (await request(server + '/api/v1/services', { dispatcher, headers })).body.json();
-const watch = await request(server + '/api/v1/services?watch=1&resourceVersion=' + list.metadata.resourceVersion, { dispatcher, headers });
-watch.body.on('data', () => {});
+const agent = new Agent({ ca, cert, key, keepAlive: true });
+const open = (path) => new Promise((resolve, reject) => get(server + path, { agent, headers }, resolve).on('error', reject));
+const answer = await open('/api/v1/services');
+let text = '';
+answer.setEncoding('utf8');
+for await (const chunk of answer) text += chunk;
+const list = JSON.parse(text);
+const watch = await open('/api/v1/services?watch=1&resourceVersion=' + list.metadata.resourceVersion);
+watch.on('data', () => {});
 process.stdout.write('ready\\n');
 setTimeout(() => {}, 60_000);`;
 

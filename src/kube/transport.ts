@@ -84,7 +84,7 @@ function poolFor(kc: k8s.KubeConfig, server: string, plain: boolean, opts: Reque
   const identity = [server, opts.rejectUnauthorized, opts.servername, opts.ca, opts.cert, opts.key, opts.pfx];
   const pool = pools.get(kc);
   if (pool && sameIdentity(pool.identity, identity)) return pool.agent;
-  pool?.agent.destroy();
+  if (pool) retire(pool.agent);
   const common = { keepAlive: true, keepAliveMsecs: 30_000, maxSockets: MAX_CONNECTIONS, scheduling: 'lifo' as const };
   // one TLS context for every connection: given only the CA, certificate and key, each connection would
   // parse them into an OpenSSL context of its own, about 220 KB apiece
@@ -104,6 +104,15 @@ function poolFor(kc: k8s.KubeConfig, server: string, plain: boolean, opts: Reque
       });
   pools.set(kc, { identity, agent });
   return agent;
+}
+
+/**
+ * Close an old pool without cutting what is in flight (a watch, a write): its idle connections now, each
+ * busy one when its request ends (an agent without keep-alive closes a socket it gets back).
+ */
+function retire(agent: HttpAgent): void {
+  (agent as HttpAgent & { keepAlive: boolean }).keepAlive = false;
+  for (const sockets of Object.values(agent.freeSockets)) for (const socket of sockets ?? []) socket.destroy();
 }
 
 /** What a pool of connections is for: the server and the TLS credentials, compared byte for byte */

@@ -61,10 +61,13 @@ export function notRun(file: string): boolean {
 
 const posix = (p: string): string => p.split(sep).join('/');
 
+/** a name a generated module can export as `export const <name>` */
+const IDENTIFIER = /^[A-Za-z_$][\w$]*$/;
+
 /** undici's names, each a function that throws (see above) */
 export function undiciStub(app: string): string {
   const names = Object.keys(createRequire(join(app, 'package.json'))('undici') as object).filter((name) =>
-    /^[A-Za-z_$][\w$]*$/.test(name),
+    IDENTIFIER.test(name),
   );
   return [
     'const gone = (name) => function () {',
@@ -78,7 +81,7 @@ export function undiciStub(app: string): string {
 /** node:http's CommonJS exports, the lazily loaded ones (WebSocket and its events: getters) left out */
 export function nodeHttpShim(): string {
   const names = Object.entries(Object.getOwnPropertyDescriptors(process.getBuiltinModule('node:http')))
-    .filter(([name, d]) => 'value' in d && /^[A-Za-z_$][\w$]*$/.test(name))
+    .filter(([name, d]) => 'value' in d && IDENTIFIER.test(name))
     .map(([name]) => name);
   return [
     "const http = process.getBuiltinModule('node:http');",

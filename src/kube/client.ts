@@ -7,9 +7,8 @@
  * HTTP/1.1 (see below for why not HTTP/2).
  */
 import * as k8s from '@kubernetes/client-node';
-import { createSecureContext } from 'node:tls';
 import { Agent, type Dispatcher } from 'undici';
-import { MAX_CONNECTIONS, sameIdentity, type Identity } from './transport.ts';
+import { MAX_CONNECTIONS, sameIdentity, sharedSecureContext, type Identity } from './transport.ts';
 
 type AgentOptions = import('node:https').AgentOptions;
 type CreateDispatcher = (cluster: k8s.Cluster | null, agentOptions: AgentOptions) => Dispatcher | undefined;
@@ -47,12 +46,7 @@ export function withConnectionPool(kc: k8s.KubeConfig): k8s.KubeConfig {
     // trip about 18 ms against the apiserver's own 6.5 (its audit log), so 8 workers fell behind the creates
     // and Services waited about 1 s in the queue; with a connection per request in flight the same burst
     // waits 40-100 ms and uses less CPU (bench/controllers.ts, README "Against the anchors")
-    // one TLS context for every connection of the pool: given only the CA, certificate and key, each
-    // connection would parse them into an OpenSSL context of its own, about 220 KB apiece (32 connections
-    // to a dev apiserver: 12.5 MB of RSS with a context each, 5.2 MB sharing one)
-    const { ca, cert, key, pfx, passphrase } = opts.connect;
-    const secureContext = createSecureContext({ ca, cert, key, pfx, passphrase });
-    const connect = { ...opts.connect, secureContext };
+    const connect = { ...opts.connect, secureContext: sharedSecureContext(opts.connect) };
     pool = { identity, agent: new Agent({ connect, connections: MAX_CONNECTIONS, allowH2: false }) };
     return pool.agent;
   };

@@ -8,22 +8,10 @@
  * describeApiError() see the same error.
  */
 import type * as k8s from '@kubernetes/client-node';
-import { send } from './transport.ts';
+import { send as sendPlain, type Method } from './transport.ts';
 
-/**
- * Send `body` as JSON (`contentType`; no body for a GET) to `path` (with its query); the answer's text.
- * A `signal` aborts the request (the leader's renew deadline, a check's timeout).
- */
-export function sendPlain(
-  kc: k8s.KubeConfig,
-  method: 'GET' | 'PATCH' | 'POST' | 'PUT',
-  path: string,
-  body: unknown,
-  contentType = 'application/json',
-  signal?: AbortSignal,
-): Promise<string> {
-  return send(kc, method, path, body, contentType, signal);
-}
+/** The answer's text; a `signal` aborts the request (the leader's renew deadline, a check's timeout) */
+export { sendPlain };
 
 /**
  * The answer of `method` `path` (with `body`, as sendPlain sends it) parsed as JSON: the object as the
@@ -32,7 +20,7 @@ export function sendPlain(
  */
 export async function plainJson<T>(
   kc: k8s.KubeConfig,
-  method: 'GET' | 'PATCH' | 'POST' | 'PUT',
+  method: Method,
   path: string,
   options: { body?: unknown; contentType?: string; signal?: AbortSignal } = {},
 ): Promise<T> {

@@ -22,7 +22,7 @@ import {
   type RequestOptions as HttpRequestOptions,
 } from 'node:http';
 import { Agent, request as httpsRequest, type RequestOptions } from 'node:https';
-import { createSecureContext } from 'node:tls';
+import { createSecureContext, type SecureContext, type SecureContextOptions } from 'node:tls';
 
 /** At most this many connections to one apiserver (client-go's default is no limit over HTTP/2's one) */
 export const MAX_CONNECTIONS = 32;
@@ -39,9 +39,9 @@ const AUTH_REUSE_MS = 1000;
 const REQUEST_IDLE_TIMEOUT_MS = 300_000;
 
 /** A watch that gets no data for this long is closed and reopened from its last resourceVersion */
-export const WATCH_IDLE_TIMEOUT_MS = 30_000;
+const WATCH_IDLE_TIMEOUT_MS = 30_000;
 
-export type Method = 'GET' | 'PATCH' | 'POST' | 'PUT' | 'DELETE';
+export type Method = 'GET' | 'PATCH' | 'POST' | 'PUT';
 
 interface Session {
   at: number;
@@ -86,24 +86,27 @@ function poolFor(kc: k8s.KubeConfig, server: string, plain: boolean, opts: Reque
   if (pool && sameIdentity(pool.identity, identity)) return pool.agent;
   if (pool) retire(pool.agent);
   const common = { keepAlive: true, keepAliveMsecs: 30_000, maxSockets: MAX_CONNECTIONS, scheduling: 'lifo' as const };
-  // one TLS context for every connection: given only the CA, certificate and key, each connection would
-  // parse them into an OpenSSL context of its own, about 220 KB apiece
   const agent = plain
     ? new HttpAgent(common)
     : new Agent({
         ...common,
-        secureContext: createSecureContext({
-          ca: opts.ca,
-          cert: opts.cert,
-          key: opts.key,
-          pfx: opts.pfx,
-          passphrase: opts.passphrase,
-        }),
+        secureContext: sharedSecureContext(opts),
         ...(opts.rejectUnauthorized !== undefined ? { rejectUnauthorized: opts.rejectUnauthorized } : {}),
         ...(opts.servername ? { servername: opts.servername } : {}),
       });
   pools.set(kc, { identity, agent });
   return agent;
+}
+
+/**
+ * One TLS context for every connection of a pool. Given only the CA, certificate and key, each connection
+ * parses them into an OpenSSL context of its own, about 220 KB apiece (32 connections to a dev apiserver:
+ * 12.5 MB of RSS with a context each, 5.2 MB sharing one).
+ */
+export function sharedSecureContext(
+  o: Pick<SecureContextOptions, 'ca' | 'cert' | 'key' | 'pfx' | 'passphrase'>,
+): SecureContext {
+  return createSecureContext({ ca: o.ca, cert: o.cert, key: o.key, pfx: o.pfx, passphrase: o.passphrase });
 }
 
 /**
@@ -162,20 +165,12 @@ export async function send(
   const payload = method === 'GET' || body === undefined ? undefined : JSON.stringify(body);
   const headers: Record<string, string> = { Accept: 'application/json' };
   if (payload !== undefined) headers['Content-Type'] = contentType;
-  const {
-    status,
-    text,
-    headers: answered,
-  } = await new Promise<{
-    status: number;
-    text: string;
-    headers: Record<string, string>;
-  }>((resolve, reject) => {
+  const { res, text } = await new Promise<{ res: IncomingMessage; text: string }>((resolve, reject) => {
     open(kc, method, path, headers, signal, (res) => {
       res.setEncoding('utf8');
       let text = '';
       res.on('data', (chunk: string) => (text += chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, text, headers: headersOf(res) }));
+      res.on('end', () => resolve({ res, text }));
       res.on('error', reject);
     }).then((req) => {
       req.on('error', reject);
@@ -185,9 +180,10 @@ export async function send(
       req.end(payload);
     }, reject);
   });
-  if (status < 200 || status > 299)
-    throw new k8s.ApiException(status, 'Unknown API Status Code!', bodyOf(text, answered), answered);
-  return text;
+  const status = res.statusCode ?? 0;
+  if (status >= 200 && status <= 299) return text;
+  const answered = headersOf(res);
+  throw new k8s.ApiException(status, 'Unknown API Status Code!', bodyOf(text, answered), answered);
 }
 
 function headersOf(res: IncomingMessage): Record<string, string> {
@@ -238,22 +234,18 @@ export class PlainWatch {
     const query = new URLSearchParams({ watch: 'true' });
     for (const [key, value] of Object.entries(params)) if (value !== undefined) query.set(key, String(value));
     let finished = false;
-    let timer: NodeJS.Timeout | undefined;
     const finish = (err?: unknown): void => {
       if (finished) return;
       finished = true;
-      clearTimeout(timer);
+      clearTimeout(idle);
       done(err ?? null);
     };
-    const idle = (): void => {
-      clearTimeout(timer);
-      timer = setTimeout(() => {
-        finish(new WatchError(`no data for ${WATCH_IDLE_TIMEOUT_MS / 1000}s`, undefined, 'TimeoutError'));
-        controller.abort(); // the connection may be dead: close it rather than hand it back to the pool
-      }, WATCH_IDLE_TIMEOUT_MS);
-      timer.unref();
-    };
-    idle();
+    // restarted by every chunk that arrives
+    const idle = setTimeout(() => {
+      finish(new WatchError(`no data for ${WATCH_IDLE_TIMEOUT_MS / 1000}s`, undefined, 'TimeoutError'));
+      controller.abort(); // the connection may be dead: close it rather than hand it back to the pool
+    }, WATCH_IDLE_TIMEOUT_MS);
+    idle.unref();
     const sep = path.includes('?') ? '&' : '?';
     try {
       const req = await open(this.kc, 'GET', `${path}${sep}${query}`, {}, controller.signal, (res) => {
@@ -262,17 +254,15 @@ export class PlainWatch {
           finish(new WatchError(res.statusMessage || `HTTP ${res.statusCode}`, res.statusCode));
           return;
         }
-        idle();
+        idle.refresh();
         res.setEncoding('utf8');
         let pending = '';
         res.on('data', (chunk: string) => {
-          idle();
+          idle.refresh();
           pending += chunk;
-          let nl = pending.indexOf('\n');
-          while (nl >= 0) {
-            const line = pending.slice(0, nl);
-            pending = pending.slice(nl + 1);
-            nl = pending.indexOf('\n');
+          let start = 0;
+          for (let nl = pending.indexOf('\n'); nl >= 0; start = nl + 1, nl = pending.indexOf('\n', start)) {
+            const line = pending.slice(start, nl);
             if (!line.trim()) continue;
             let event: { type: string; object: unknown };
             try {
@@ -282,6 +272,7 @@ export class PlainWatch {
             }
             callback(event.type, event.object, event);
           }
+          pending = pending.slice(start);
         });
         res.on('end', () => finish());
         res.on('close', () => finish());

@@ -4,7 +4,7 @@
  * A descriptor is loaded by every command: it must stay light, and `create` imports the provider's heavy
  * code (a cloud SDK) only when that provider runs.
  */
-import type { z } from 'zod';
+import type * as z from './config/zod.ts';
 import type { Logger } from 'pino';
 import type { AnnotationSpec } from './model/annotation-spec.ts';
 import type { FlagSpec } from './config/flag-spec.ts';
@@ -54,7 +54,7 @@ export interface ProviderDescriptor<Options = unknown> {
    * Validates this provider's flag values (keyed by commander attribute name: `--aws-region` ->
    * `awsRegion`, `--no-aws-adopt` -> `awsAdopt`). Every message starts with the flag it is about.
    */
-  readonly options: z.ZodType<Options>;
+  readonly options: z.ZodMiniType<Options>;
   /** the annotations this provider reads (the README's tables are made from them) */
   readonly annotations: readonly AnnotationTable[];
   create(options: Options, shared: SharedProviderSettings): Promise<LoadBalancerProvider>;

@@ -2,7 +2,7 @@
  * The AWS provider's public entry: its descriptor (flags, their validation, annotations). The provider and
  * the AWS SDK load only when `--provider aws` runs (`create`), so `--provider local` never loads the SDK.
  */
-import { z } from 'zod';
+import * as z from '../../src/config/zod.ts';
 import type { ProviderDescriptor } from '../../src/provider-descriptor.ts';
 import { AWS_ANNOTATIONS } from './annotations.ts';
 
@@ -11,12 +11,11 @@ export type { AwsProvider } from './provider.ts';
 export type { AwsProviderOptions } from './provider.ts';
 
 const options = z.object({
-  awsRegion: z.string().min(1, { message: '--aws-region: must not be empty' }).optional(),
-  awsEndpoint: z.url({ message: '--aws-endpoint: expected a URL (e.g. http://127.0.0.1:5000)' }).optional(),
-  awsVpcId: z
-    .string()
-    .regex(/^vpc-[0-9a-f]+$/, { message: '--aws-vpc-id: expected a VPC ID (vpc-...)' })
-    .optional(),
+  awsRegion: z.optional(z.string().check(z.minLength(1, { message: '--aws-region: must not be empty' }))),
+  awsEndpoint: z.optional(z.url({ message: '--aws-endpoint: expected a URL (e.g. http://127.0.0.1:5000)' })),
+  awsVpcId: z.optional(
+    z.string().check(z.regex(/^vpc-[0-9a-f]+$/, { message: '--aws-vpc-id: expected a VPC ID (vpc-...)' })),
+  ),
   awsAdopt: z.boolean(),
   awsQuotaPrecheck: z.boolean(),
 });

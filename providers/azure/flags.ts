@@ -2,7 +2,7 @@
  * Every `--azure-*` flag in one place: its commander definition, its validation (zod), and the provider
  * options it becomes; the registry (src/providers.ts) makes the commander options and README rows from them.
  */
-import { z } from 'zod';
+import * as z from '../../src/config/zod.ts';
 import { durationFlag } from '../../src/config/duration.ts';
 
 export interface RawAzureFlags {
@@ -62,35 +62,39 @@ const DOCUMENTED_DEFAULTS: Partial<Record<keyof RawAzureFlags, string>> = {
 const required = (flag: string) =>
   z
     .string({ message: `--${flag}: required with --provider azure` })
-    .min(1, { message: `--${flag}: must not be empty` });
+    .check(z.minLength(1, { message: `--${flag}: must not be empty` }));
 const https = (flag: string) =>
-  z.url({ message: `--${flag}: expected an https URL` }).refine((u) => u.startsWith('https://'), {
-    message: `--${flag}: expected an https URL (Azure refuses bearer tokens over plain HTTP)`,
-  });
+  z.url({ message: `--${flag}: expected an https URL` }).check(
+    z.refine((u) => u.startsWith('https://'), {
+      message: `--${flag}: expected an https URL (Azure refuses bearer tokens over plain HTTP)`,
+    }),
+  );
 
 /** An optional duration flag with its default, refused below `minMs`. */
 const duration = (flag: string, fallback: string, minMs: number) =>
-  z
-    .string()
-    .optional()
-    .transform((v) => v ?? fallback)
-    .pipe(durationFlag(flag, minMs));
+  z.pipe(
+    z.pipe(
+      z.optional(z.string()),
+      z.transform((v: string | undefined) => v ?? fallback),
+    ),
+    durationFlag(flag, minMs),
+  );
 
 export const azureFlagsSchema = z.object({
   azureSubscriptionId: z
     .string({ message: '--azure-subscription-id: required with --provider azure (or AZURE_SUBSCRIPTION_ID)' })
-    .regex(/^[0-9a-fA-F-]{36}$/, { message: '--azure-subscription-id: expected a subscription ID (a GUID)' }),
-  azureResourceGroup: required('azure-resource-group').regex(/^[-\w._()]{1,90}$/, {
-    message: '--azure-resource-group: not a resource group name',
-  }),
-  azureLocation: required('azure-location').regex(/^[a-z0-9]+$/, {
-    message: '--azure-location: expected a location name such as westeurope',
-  }),
+    .check(z.regex(/^[0-9a-fA-F-]{36}$/, { message: '--azure-subscription-id: expected a subscription ID (a GUID)' })),
+  azureResourceGroup: required('azure-resource-group').check(
+    z.regex(/^[-\w._()]{1,90}$/, { message: '--azure-resource-group: not a resource group name' }),
+  ),
+  azureLocation: required('azure-location').check(
+    z.regex(/^[a-z0-9]+$/, { message: '--azure-location: expected a location name such as westeurope' }),
+  ),
   azureVnet: required('azure-vnet'),
   azureSubnet: required('azure-subnet'),
   azureNsg: required('azure-nsg'),
-  azureArmEndpoint: https('azure-arm-endpoint').optional(),
-  azureAuthorityHost: https('azure-authority-host').optional(),
+  azureArmEndpoint: z.optional(https('azure-arm-endpoint')),
+  azureAuthorityHost: z.optional(https('azure-authority-host')),
   azurePollInterval: duration('azure-poll-interval', '2s', 10),
   azureRequestTimeout: duration('azure-request-timeout', '20s', 100),
 });
@@ -106,11 +110,11 @@ export const AZURE_FLAG_SPECS: readonly { flags: string; description: string; do
   }));
 
 /** The schema for the registry: the subscription may come from AZURE_SUBSCRIPTION_ID, as the SDKs read it. */
-export const azureOptionsSchema = z.preprocess(
-  (raw) => ({
+export const azureOptionsSchema = z.pipe(
+  z.transform((raw: unknown) => ({
     ...(raw as object),
     azureSubscriptionId: (raw as RawAzureFlags).azureSubscriptionId ?? process.env['AZURE_SUBSCRIPTION_ID'],
-  }),
+  })),
   azureFlagsSchema,
 );
 

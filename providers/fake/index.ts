@@ -1,13 +1,14 @@
 /** The fake provider's descriptor: no annotations; for tests, benchmarks and trying the controller out. */
-import { z } from 'zod';
+import * as z from '../../src/config/zod.ts';
 import type { ProviderDescriptor } from '../../src/provider-descriptor.ts';
 
 const options = z.object({
-  fakeLatencyMs: z
-    .string()
-    .regex(/^\d+$/, { message: '--fake-latency-ms: expected a whole number of milliseconds' })
-    .transform(Number)
-    .optional(),
+  fakeLatencyMs: z.optional(
+    z.pipe(
+      z.string().check(z.regex(/^\d+$/, { message: '--fake-latency-ms: expected a whole number of milliseconds' })),
+      z.transform(Number),
+    ),
+  ),
   fakeCallLines: z.boolean(),
 });
 

@@ -2,7 +2,7 @@
  * The local provider's public entry: its descriptor (flags, their validation, annotations) and a factory.
  * Nothing outside this folder imports deeper. The provider itself loads only when it is created.
  */
-import { z } from 'zod';
+import * as z from '../../src/config/zod.ts';
 import type { ProviderDescriptor } from '../../src/provider-descriptor.ts';
 import { localAnnotations } from './annotations.ts';
 import { dataplaneAnnotations } from './dataplane/service-options.ts';
@@ -18,16 +18,20 @@ export async function runL2Demo(o: { kubeconfigOut: string }): Promise<void> {
 }
 
 const options = z.object({
-  pool: z.array(z.string()).superRefine((values, ctx) => {
-    for (const message of poolFlagErrors(poolsFromFlags(values).errors)) ctx.addIssue({ code: 'custom', message });
-  }),
+  pool: z.array(z.string()).check(
+    z.superRefine((values, ctx) => {
+      for (const message of poolFlagErrors(poolsFromFlags(values).errors)) ctx.addIssue({ code: 'custom', message });
+    }),
+  ),
   dataplane: z.enum(['none', 'proxy', 'l2'], { message: '--dataplane: expected none, proxy or l2' }),
   proxyBackend: z.enum(['auto', 'nftables', 'userspace'], {
     message: '--proxy-backend: expected auto, nftables or userspace',
   }),
-  vipInterface: z.string().regex(/^[a-zA-Z0-9._-]{1,15}$/, {
-    message: '--vip-interface: expected an interface name (at most 15 characters)',
-  }),
+  vipInterface: z.string().check(
+    z.regex(/^[a-zA-Z0-9._-]{1,15}$/, {
+      message: '--vip-interface: expected an interface name (at most 15 characters)',
+    }),
+  ),
 });
 
 export const localProvider: ProviderDescriptor<z.output<typeof options>> = {

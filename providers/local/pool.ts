@@ -2,7 +2,7 @@
  * Pool definitions from their two sources: IPPool objects (lbprovisioner.io/v1alpha1, cluster-scoped) and
  * `--pool CIDR[,CIDR...]` flags. Validated here, at the parse boundary; the allocator gets clean data.
  */
-import { z } from 'zod';
+import * as z from '../../src/config/zod.ts';
 import type { PoolDefinition } from './ipam/definitions.ts';
 import { parseAddressRange } from './ipam/range.ts';
 import { quoteValue } from '../../src/model/parse.ts';
@@ -32,38 +32,40 @@ export type PoolParse = { ok: true; pool: PoolDefinition } | { ok: false; error:
 
 /** metav1.LabelSelector, validated as the apiserver would (also read by the L2 speaker's advertisements). */
 export const labelSelector = z.object({
-  matchLabels: z.record(z.string(), z.string()).optional(),
-  matchExpressions: z
-    .array(
+  matchLabels: z.optional(z.record(z.string(), z.string())),
+  matchExpressions: z.optional(
+    z.array(
       z
         .object({
-          key: z.string().min(1),
+          key: z.string().check(z.minLength(1)),
           operator: z.enum(['In', 'NotIn', 'Exists', 'DoesNotExist']),
-          values: z.array(z.string()).optional(),
+          values: z.optional(z.array(z.string())),
         })
-        .refine((r) => (r.operator === 'In' || r.operator === 'NotIn') === (r.values ?? []).length > 0, {
-          message: 'In and NotIn need values; Exists and DoesNotExist take none',
-        }),
-    )
-    .optional(),
+        .check(
+          z.refine((r) => (r.operator === 'In' || r.operator === 'NotIn') === (r.values ?? []).length > 0, {
+            message: 'In and NotIn need values; Exists and DoesNotExist take none',
+          }),
+        ),
+    ),
+  ),
 });
 
 const ipPoolSpec = z.object({
-  addresses: z.array(z.string()).min(1, { message: 'at least one CIDR or range is required' }),
-  autoAssign: z.boolean().optional(),
-  avoidBuggyIPs: z.boolean().optional(),
-  priority: z.number().int().optional(),
-  serviceAllocation: z
-    .object({
-      namespaces: z.array(z.string()).optional(),
-      namespaceSelectors: z.array(labelSelector).optional(),
-      serviceSelectors: z.array(labelSelector).optional(),
-    })
-    .optional(),
+  addresses: z.array(z.string()).check(z.minLength(1, { message: 'at least one CIDR or range is required' })),
+  autoAssign: z.optional(z.boolean()),
+  avoidBuggyIPs: z.optional(z.boolean()),
+  priority: z.optional(z.number().check(z.int())),
+  serviceAllocation: z.optional(
+    z.object({
+      namespaces: z.optional(z.array(z.string())),
+      namespaceSelectors: z.optional(z.array(labelSelector)),
+      serviceSelectors: z.optional(z.array(labelSelector)),
+    }),
+  ),
 });
 
 const ipPoolObject = z.object({
-  metadata: z.object({ name: z.string().min(1) }),
+  metadata: z.object({ name: z.string().check(z.minLength(1)) }),
   spec: ipPoolSpec,
 });
 

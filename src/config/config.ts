@@ -4,13 +4,13 @@
  * starts. A provider's flags are validated by its descriptor, and refused when that provider is not running.
  */
 import { hostname } from 'node:os';
-import { z } from 'zod';
 import type { LoadBalancerProvider } from '../provider.ts';
 import type { SharedProviderSettings } from '../provider-descriptor.ts';
 import { PROVIDERS, PROVIDER_NAMES } from '../providers.ts';
 import { durationFlag, parseDuration } from './duration.ts';
 import { ConfigError } from './errors.ts';
 import { attributeName, envName, longName } from './flag-spec.ts';
+import * as z from './zod.ts';
 
 export { ConfigError } from './errors.ts';
 
@@ -22,16 +22,15 @@ export type ValueSource = (attribute: string) => string | undefined;
 
 const duration = (flag: string, min: number) => durationFlag(flag, min, ' (e.g. 10m, 15s, 500ms)');
 
-const bindAddress = z
-  .string()
-  .refine((v) => /^(\[[0-9a-fA-F:]+\]|[0-9.]*|[a-zA-Z0-9.-]*):\d{1,5}$/.test(v) || v === '0', {
+const bindAddress = z.string().check(
+  z.refine((v) => /^(\[[0-9a-fA-F:]+\]|[0-9.]*|[a-zA-Z0-9.-]*):\d{1,5}$/.test(v) || v === '0', {
     message: '--metrics-bind-address: expected host:port (e.g. 127.0.0.1:8080), or 0 to disable',
-  });
+  }),
+);
 
-const providerList = z
-  .array(z.string(), { message: '--provider: at least one provider is required' })
-  .min(1, { message: `--provider: at least one provider is required (${PROVIDER_NAMES.join(', ')})` })
-  .superRefine((names, ctx) => {
+const providerList = z.array(z.string(), { message: '--provider: at least one provider is required' }).check(
+  z.minLength(1, { message: `--provider: at least one provider is required (${PROVIDER_NAMES.join(', ')})` }),
+  z.superRefine((names, ctx) => {
     for (const [i, name] of names.entries()) {
       if (!PROVIDER_NAMES.includes(name))
         ctx.addIssue({
@@ -41,94 +40,102 @@ const providerList = z
       else if (names.indexOf(name) !== i)
         ctx.addIssue({ code: 'custom', message: `--provider: ${name} is given twice` });
     }
-  });
+  }),
+);
 
-const core = z
-  .object({
-    kubeconfig: z.string().min(1, { message: '--kubeconfig: must not be empty' }).optional(),
-    provider: providerList,
-    defaultProvider: z.string().optional(),
-    classOnly: z.boolean(),
-    clusterName: z.string().regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, {
-      message: '--cluster-name: must be a DNS label (lowercase letters, digits, -), at most 63 characters',
-    }),
-    workers: z
-      .string()
-      .regex(/^\d+$/, { message: '--workers: must be a whole number' })
-      .transform(Number)
-      .refine((n) => n >= 1 && n <= 256, { message: '--workers: must be between 1 and 256' }),
-    nodeSyncConcurrency: z
-      .string()
-      .regex(/^\d+$/, { message: '--node-sync-concurrency: must be a whole number' })
-      .transform(Number)
-      .refine((n) => n >= 1 && n <= 4096, { message: '--node-sync-concurrency: must be between 1 and 4096' }),
-    resyncPeriod: z.string().transform((v, ctx) => {
+/** A non-empty string flag. */
+const nonEmpty = (flag: string) => z.string().check(z.minLength(1, { message: `--${flag}: must not be empty` }));
+
+/** A whole number flag between min and max. */
+const whole = (flag: string, min: number, max: number) =>
+  z
+    .pipe(z.string().check(z.regex(/^\d+$/, { message: `--${flag}: must be a whole number` })), z.transform(Number))
+    .check(z.refine((n) => n >= min && n <= max, { message: `--${flag}: must be between ${min} and ${max}` }));
+
+/** A duration flag where 0 is allowed and means `zero` (e.g. "disables the drift pass"). */
+const durationOrZero = (flag: string, hint: string) =>
+  z.pipe(
+    z.string(),
+    z.transform((v: string, ctx) => {
       const ms = parseDuration(v);
       if (ms === undefined) {
-        ctx.addIssue({
+        ctx.issues.push({
           code: 'custom',
-          message: `--resync-period: ${JSON.stringify(v)} is not a duration (e.g. 10m; 0 disables the drift pass)`,
+          input: v,
+          message: `--${flag}: ${JSON.stringify(v)} is not a duration (${hint})`,
         });
         return z.NEVER;
       }
       return ms;
     }),
+  );
+
+const core = z
+  .object({
+    kubeconfig: z.optional(nonEmpty('kubeconfig')),
+    provider: providerList,
+    defaultProvider: z.optional(z.string()),
+    classOnly: z.boolean(),
+    clusterName: z.string().check(
+      z.regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, {
+        message: '--cluster-name: must be a DNS label (lowercase letters, digits, -), at most 63 characters',
+      }),
+    ),
+    workers: whole('workers', 1, 256),
+    nodeSyncConcurrency: whole('node-sync-concurrency', 1, 4096),
+    resyncPeriod: durationOrZero('resync-period', 'e.g. 10m; 0 disables the drift pass'),
     leaderElect: z.boolean(),
-    leaderElectNamespace: z.string().min(1, { message: '--leader-elect-namespace: must not be empty' }),
-    leaderElectName: z.string().min(1, { message: '--leader-elect-name: must not be empty' }),
-    leaderElectIdentity: z.string().min(1, { message: '--leader-elect-identity: must not be empty' }).optional(),
+    leaderElectNamespace: nonEmpty('leader-elect-namespace'),
+    leaderElectName: nonEmpty('leader-elect-name'),
+    leaderElectIdentity: z.optional(nonEmpty('leader-elect-identity')),
     leaderElectLeaseDuration: duration('leader-elect-lease-duration', 1000),
     leaderElectRenewDeadline: duration('leader-elect-renew-deadline', 500),
     leaderElectRetryPeriod: duration('leader-elect-retry-period', 100),
     metricsBindAddress: bindAddress,
-    apiserverTimeout: z.string().transform((v, ctx) => {
-      const ms = parseDuration(v);
-      if (ms === undefined) {
-        ctx.addIssue({
-          code: 'custom',
-          message: `--apiserver-timeout: ${JSON.stringify(v)} is not a duration (e.g. 60s; 0 waits forever)`,
-        });
-        return z.NEVER;
-      }
-      return ms;
-    }),
+    apiserverTimeout: durationOrZero('apiserver-timeout', 'e.g. 60s; 0 waits forever'),
     logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'], {
       message: '--log-level: expected one of trace, debug, info, warn, error, fatal, silent',
     }),
-    nodePortRange: z.string().transform((v, ctx) => {
-      const m = /^(\d{1,5})-(\d{1,5})$/.exec(v.trim());
-      const from = Number(m?.[1]);
-      const to = Number(m?.[2]);
-      if (!m || from < 1 || to > 65535 || from > to) {
+    nodePortRange: z.pipe(
+      z.string(),
+      z.transform((v: string, ctx) => {
+        const m = /^(\d{1,5})-(\d{1,5})$/.exec(v.trim());
+        const from = Number(m?.[1]);
+        const to = Number(m?.[2]);
+        if (!m || from < 1 || to > 65535 || from > to) {
+          ctx.issues.push({
+            code: 'custom',
+            input: v,
+            message: `--node-port-range: ${JSON.stringify(v)} is not a port range like 30000-32767`,
+          });
+          return z.NEVER;
+        }
+        return { from, to };
+      }),
+    ),
+  })
+  .check(
+    z.superRefine((c, ctx) => {
+      if (c.defaultProvider !== undefined && c.defaultProvider !== '' && !c.provider.includes(c.defaultProvider)) {
         ctx.addIssue({
           code: 'custom',
-          message: `--node-port-range: ${JSON.stringify(v)} is not a port range like 30000-32767`,
+          message: `--default-provider: ${c.defaultProvider} is not one of the --provider values (${c.provider.join(', ')})`,
         });
-        return z.NEVER;
       }
-      return { from, to };
+      if (c.leaderElectRenewDeadline >= c.leaderElectLeaseDuration) {
+        ctx.addIssue({
+          code: 'custom',
+          message: '--leader-elect-renew-deadline: must be shorter than --leader-elect-lease-duration',
+        });
+      }
+      if (c.leaderElectRetryPeriod >= c.leaderElectRenewDeadline) {
+        ctx.addIssue({
+          code: 'custom',
+          message: '--leader-elect-retry-period: must be shorter than --leader-elect-renew-deadline',
+        });
+      }
     }),
-  })
-  .superRefine((c, ctx) => {
-    if (c.defaultProvider !== undefined && c.defaultProvider !== '' && !c.provider.includes(c.defaultProvider)) {
-      ctx.addIssue({
-        code: 'custom',
-        message: `--default-provider: ${c.defaultProvider} is not one of the --provider values (${c.provider.join(', ')})`,
-      });
-    }
-    if (c.leaderElectRenewDeadline >= c.leaderElectLeaseDuration) {
-      ctx.addIssue({
-        code: 'custom',
-        message: '--leader-elect-renew-deadline: must be shorter than --leader-elect-lease-duration',
-      });
-    }
-    if (c.leaderElectRetryPeriod >= c.leaderElectRenewDeadline) {
-      ctx.addIssue({
-        code: 'custom',
-        message: '--leader-elect-retry-period: must be shorter than --leader-elect-renew-deadline',
-      });
-    }
-  });
+  );
 
 /** One provider to run, its flags validated. */
 export interface ConfiguredProvider {

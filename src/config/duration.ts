@@ -1,5 +1,5 @@
 /** Go-style durations on flags: "10m", "15s", "500ms", "1h30m". */
-import { z } from 'zod';
+import * as z from './zod.ts';
 
 const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 
@@ -21,14 +21,18 @@ export function parseDuration(text: string): number | undefined {
  * flag (`hint` is appended to it, e.g. examples of the syntax).
  */
 export const durationFlag = (flag: string, minMs: number, hint = '') =>
-  z.string().transform((v, ctx) => {
-    const ms = parseDuration(v);
-    if (ms === undefined || ms < minMs) {
-      ctx.addIssue({
-        code: 'custom',
-        message: `--${flag}: ${JSON.stringify(v)} is not a duration of at least ${minMs}ms${hint}`,
-      });
-      return z.NEVER;
-    }
-    return ms;
-  });
+  z.pipe(
+    z.string(),
+    z.transform((v: string, ctx) => {
+      const ms = parseDuration(v);
+      if (ms === undefined || ms < minMs) {
+        ctx.issues.push({
+          code: 'custom',
+          input: v,
+          message: `--${flag}: ${JSON.stringify(v)} is not a duration of at least ${minMs}ms${hint}`,
+        });
+        return z.NEVER;
+      }
+      return ms;
+    }),
+  );

@@ -3,7 +3,7 @@
  * from which nodes, on which interfaces. Parsed here, at the boundary: a bad object becomes an error naming
  * the field (shown in its Valid condition) and announces nothing; it never reaches the election.
  */
-import { z } from 'zod';
+import * as z from '../../../src/config/zod.ts';
 import type { LabelSelector } from '../ipam/selector.ts';
 import { fieldPath, labelSelector } from '../pool.ts';
 
@@ -25,32 +25,34 @@ export type AdvertisementParse =
   { ok: true; advertisement: Advertisement } | { ok: false; name: string; message: string };
 
 /** Linux interface names: 1-15 characters, no slash, colon or white space, not . or .. */
-const interfaceName = z
-  .string()
-  .regex(/^[^\s/:]{1,15}$/, { message: 'not an interface name (1-15 characters, no "/", ":" or spaces)' })
-  .refine((n) => n !== '.' && n !== '..', { message: 'not an interface name' });
+const interfaceName = z.string().check(
+  z.regex(/^[^\s/:]{1,15}$/, { message: 'not an interface name (1-15 characters, no "/", ":" or spaces)' }),
+  z.refine((n) => n !== '.' && n !== '..', { message: 'not an interface name' }),
+);
 
 /** Label keys: an optional DNS-subdomain prefix and a name, as the apiserver accepts them. */
 const labelKey =
   /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
-const nodeSelector = labelSelector.superRefine((selector, ctx) => {
-  const keys = [
-    ...Object.keys(selector.matchLabels ?? {}).map((k) => ({ k, path: ['matchLabels', k] })),
-    ...(selector.matchExpressions ?? []).map((e, i) => ({ k: e.key, path: ['matchExpressions', i, 'key'] })),
-  ];
-  for (const { k, path } of keys)
-    if (!labelKey.test(k)) ctx.addIssue({ code: 'custom', path, message: `"${k}" is not a valid label key` });
-});
+const nodeSelector = labelSelector.check(
+  z.superRefine((selector, ctx) => {
+    const keys = [
+      ...Object.keys(selector.matchLabels ?? {}).map((k) => ({ k, path: ['matchLabels', k] })),
+      ...(selector.matchExpressions ?? []).map((e, i) => ({ k: e.key, path: ['matchExpressions', i, 'key'] })),
+    ];
+    for (const { k, path } of keys)
+      if (!labelKey.test(k)) ctx.addIssue({ code: 'custom', path, message: `"${k}" is not a valid label key` });
+  }),
+);
 
-const spec = z
-  .object({
-    ipPools: z.array(z.string().min(1, { message: 'a pool name must not be empty' })).optional(),
-    nodeSelectors: z.array(nodeSelector).optional(),
-    interfaces: z.array(interfaceName).optional(),
-  })
-  .optional();
+const spec = z.optional(
+  z.object({
+    ipPools: z.optional(z.array(z.string().check(z.minLength(1, { message: 'a pool name must not be empty' })))),
+    nodeSelectors: z.optional(z.array(nodeSelector)),
+    interfaces: z.optional(z.array(interfaceName)),
+  }),
+);
 
-const object = z.object({ metadata: z.object({ name: z.string().min(1) }), spec });
+const object = z.object({ metadata: z.object({ name: z.string().check(z.minLength(1)) }), spec });
 
 /** Parses an L2Advertisement as read from the apiserver (unknown: the CRD schema is only a first filter). */
 export function advertisementFromObject(input: unknown): AdvertisementParse {

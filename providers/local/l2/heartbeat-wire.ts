@@ -4,7 +4,7 @@
  * not parse, is too large, or fails the signature is dropped and counted, never thrown.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { z } from 'zod';
+import * as z from '../../../src/config/zod.ts';
 import type { Heartbeat } from './membership.ts';
 
 /** Well under any MTU: a heartbeat is never fragmented. */
@@ -13,16 +13,16 @@ const MAX_INTERFACES = 32;
 
 const heartbeat = z.object({
   v: z.literal(1),
-  node: z.string().min(1).max(253),
-  inc: z.number().int().nonnegative(),
-  seq: z.number().int().nonnegative(),
+  node: z.string().check(z.minLength(1), z.maxLength(253)),
+  inc: z.int().check(z.nonnegative()),
+  seq: z.int().check(z.nonnegative()),
   ready: z.boolean(),
   api: z.boolean(),
   bye: z.boolean(),
-  ifs: z.array(z.string().max(15)).max(MAX_INTERFACES),
+  ifs: z.array(z.string().check(z.maxLength(15))).check(z.maxLength(MAX_INTERFACES)),
 });
 
-const envelope = z.object({ m: z.string(), s: z.string().optional() });
+const envelope = z.object({ m: z.string(), s: z.optional(z.string()) });
 
 export type DecodeResult = { ok: true; heartbeat: Heartbeat } | { ok: false; reason: 'malformed' | 'signature' };
 

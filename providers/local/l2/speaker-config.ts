@@ -2,7 +2,7 @@
  * The speaker's flags as data (commander options, environment variables and the README's table are made from
  * them) and their validation: a bad value is an error naming the flag, before anything starts.
  */
-import { z } from 'zod';
+import * as z from '../../../src/config/zod.ts';
 import { durationFlag } from '../../../src/config/duration.ts';
 import { ConfigError } from '../../../src/config/errors.ts';
 import type { FlagSpec } from '../../../src/config/flag-spec.ts';
@@ -62,32 +62,37 @@ export const speakerFlags: readonly FlagSpec[] = [
 
 const config = z
   .object({
-    kubeconfig: z.string().min(1, { message: '--kubeconfig: must not be empty' }).optional(),
+    kubeconfig: z.optional(z.string().check(z.minLength(1, { message: '--kubeconfig: must not be empty' }))),
     nodeName: z
       .string({ message: '--node-name: required (the Node this speaker runs on; env LBP_NODE_NAME)' })
-      .regex(/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/, { message: '--node-name: not a Node name' }),
+      .check(z.regex(/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/, { message: '--node-name: not a Node name' })),
     heartbeatPort: z
-      .string()
-      .regex(/^\d{1,5}$/, { message: '--heartbeat-port: expected a port number' })
-      .transform(Number)
-      .refine((p) => p >= 1 && p <= 65535, { message: '--heartbeat-port: expected a port number (1-65535)' }),
+      .pipe(
+        z.string().check(z.regex(/^\d{1,5}$/, { message: '--heartbeat-port: expected a port number' })),
+        z.transform(Number),
+      )
+      .check(z.refine((p) => p >= 1 && p <= 65535, { message: '--heartbeat-port: expected a port number (1-65535)' })),
     heartbeatInterval: durationFlag('heartbeat-interval', 10),
     heartbeatTimeout: durationFlag('heartbeat-timeout', 30),
-    heartbeatKeyFile: z.string().min(1, { message: '--heartbeat-key-file: must not be empty' }).optional(),
+    heartbeatKeyFile: z.optional(
+      z.string().check(z.minLength(1, { message: '--heartbeat-key-file: must not be empty' })),
+    ),
     apiserverTimeout: durationFlag('apiserver-timeout', 1000),
-    metricsBindAddress: z
-      .string()
-      .refine((v) => v === '0' || /^(\[[0-9a-fA-F:]+\]|[0-9.]*|[a-zA-Z0-9.-]*):\d{1,5}$/.test(v), {
+    metricsBindAddress: z.string().check(
+      z.refine((v) => v === '0' || /^(\[[0-9a-fA-F:]+\]|[0-9.]*|[a-zA-Z0-9.-]*):\d{1,5}$/.test(v), {
         message: '--metrics-bind-address: expected host:port (e.g. 0.0.0.0:7473), or 0 to disable',
       }),
+    ),
     logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'], {
       message: '--log-level: expected one of trace, debug, info, warn, error, fatal, silent',
     }),
   })
-  .refine((c) => c.heartbeatTimeout >= 3 * c.heartbeatInterval, {
-    message:
-      '--heartbeat-timeout: must be at least three --heartbeat-interval (one lost datagram must not kill a peer)',
-  });
+  .check(
+    z.refine((c) => c.heartbeatTimeout >= 3 * c.heartbeatInterval, {
+      message:
+        '--heartbeat-timeout: must be at least three --heartbeat-interval (one lost datagram must not kill a peer)',
+    }),
+  );
 
 export type SpeakerConfig = z.output<typeof config>;
 

@@ -2,7 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
-import { NOT_RUN, nodeHttpShim, notRun, undiciStub } from './bundle-controller.ts';
+import { NOT_RUN, builtinShim, notRun, undiciStub } from './bundle-controller.ts';
 
 const REPO = fileURLToPath(new URL('../', import.meta.url));
 
@@ -36,15 +36,22 @@ describe('the modules the controller bundle leaves out (NOT_RUN)', () => {
 const load = (source: string): Promise<Record<string, unknown>> =>
   import(`data:text/javascript,${encodeURIComponent(source)}`) as Promise<Record<string, unknown>>;
 
-describe('what the controller bundle puts in place of two imports', () => {
+describe('what the controller bundle puts in place of some imports', () => {
   it("node:http: Node's own module and its names, without the lazily loaded WebSocket", async () => {
-    const shim = await load(nodeHttpShim());
+    const shim = await load(builtinShim('node:http'));
     const http = process.getBuiltinModule('node:http');
     expect(shim['default']).toBe(http);
     expect(shim['createServer']).toBe(http.createServer);
     expect(shim['request']).toBe(http.request);
     expect(shim['Agent']).toBe(http.Agent);
-    expect(shim).not.toHaveProperty('WebSocket');
+  });
+
+  it('a module named without node: (crypto) is the same module, each name there', async () => {
+    const shim = await load(builtinShim('crypto'));
+    const crypto = process.getBuiltinModule('node:crypto');
+    expect(shim['default']).toBe(crypto);
+    expect(shim['createHash']).toBe(crypto.createHash);
+    expect(shim['webcrypto']).toBe(crypto.webcrypto);
   });
 
   it('undici: every name it exports, each failing loudly if called', async () => {

@@ -20,10 +20,12 @@
  * worker, the L2 responder's addon) keeps finding it: each `import.meta.url` of ours becomes the URL its
  * module had in the compiled tree.
  *
- * `node:http` is imported as Node's CommonJS module (process.getBuiltinModule), not as its ES module facade:
- * to build the facade Node reads every export, and reading node:http's `WebSocket` loads Node's own copy of
- * undici (about 800 KB of source, with the web streams it needs): about 10 MB of RSS in a process that
- * imported only node:http, for names the controller never uses.
+ * Node's own modules (`node:http`, `node:crypto`, ...) are imported as their CommonJS exports
+ * (process.getBuiltinModule), not as their ES module facades: to build a facade Node reads every export, and
+ * the lazy ones load what they hold. Reading node:http's `WebSocket` loads Node's own copy of undici (about
+ * 800 KB of source, with the web streams it needs: about 10 MB of RSS in a process that imported only
+ * node:http); node:crypto's `webcrypto` loads Web Crypto (about 2 MB), node:process's `report` the
+ * diagnostic report: for names the controller never uses.
  *
  * undici is not in the bundle either: `run` talks to the apiserver through src/kube/transport.ts (Node's
  * https), and the AWS and Azure SDKs use Node's https too; client-node imports undici for the typed clients
@@ -33,7 +35,7 @@
  */
 import { build, type Plugin } from 'esbuild';
 import { readFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
+import { createRequire, isBuiltin } from 'node:module';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { REQUIRE_BANNER } from './bundle-dependencies.ts';
@@ -78,15 +80,24 @@ export function undiciStub(app: string): string {
   ].join('\n');
 }
 
-/** node:http's CommonJS exports, the lazily loaded ones (WebSocket and its events: getters) left out */
-export function nodeHttpShim(): string {
-  const names = Object.entries(Object.getOwnPropertyDescriptors(process.getBuiltinModule('node:http')))
-    .filter(([name, d]) => 'value' in d && IDENTIFIER.test(name))
-    .map(([name]) => name);
+/**
+ * A module of Node's own (`node:crypto`) as its CommonJS exports, each by name. A lazily loaded export (a
+ * getter: node:http's WebSocket, node:crypto's webcrypto, process.report) is read by a call marked pure, so
+ * the bundle reads it only where some module imports that name: a facade reads them all.
+ */
+export function builtinShim(specifier: string): string {
+  const id = specifier.startsWith('node:') ? specifier : `node:${specifier}`;
+  const exports = Object.entries(Object.getOwnPropertyDescriptors(process.getBuiltinModule(id))).filter(
+    ([name]) => IDENTIFIER.test(name) && name !== 'default',
+  );
+  const values = exports.filter(([, d]) => 'value' in d).map(([name]) => name);
+  const lazy = exports.filter(([, d]) => !('value' in d)).map(([name]) => name);
   return [
-    "const http = process.getBuiltinModule('node:http');",
-    'export default http;',
-    `export const { ${names.join(', ')} } = http;`,
+    `const __lbpModule = process.getBuiltinModule(${JSON.stringify(id)});`,
+    'const __lbpRead = (name) => __lbpModule[name];',
+    'export default __lbpModule;',
+    ...(values.length > 0 ? [`export const { ${values.join(', ')} } = __lbpModule;`] : []),
+    ...lazy.map((name) => `export const ${name} = /* @__PURE__ */ __lbpRead(${JSON.stringify(name)});`),
   ].join('\n');
 }
 
@@ -94,15 +105,28 @@ function plugins(app: string, out: string): Plugin[] {
   const ours = (path: string): boolean => !path.includes(`${sep}node_modules${sep}`) && path.startsWith(app);
   return [
     {
-      // node:http without its ES module facade (see above)
-      name: 'node-http',
+      // Node's own modules without their ES module facades (see above)
+      name: 'node-builtins',
       setup(b) {
-        b.onResolve({ filter: /^(node:)?http$/ }, (args) =>
-          args.kind === 'import-statement' || args.kind === 'dynamic-import'
-            ? { path: 'node:http', namespace: 'lbp-node-http' }
-            : undefined,
-        );
-        b.onLoad({ filter: /.*/, namespace: 'lbp-node-http' }, () => ({ contents: nodeHttpShim(), loader: 'js' }));
+        // one shim per module of Node's and importing package: a bundle evaluates all of a module's exports
+        // its importers use at once, so a name only the AWS SDK imports is read only where the SDK loads;
+        // a dynamic import takes every name, so it gets a shim of its own
+        b.onResolve({ filter: /^[a-z_/:]+$/ }, (args) => {
+          if (!isBuiltin(args.path) || (args.kind !== 'import-statement' && args.kind !== 'dynamic-import'))
+            return undefined;
+          const importer = /node_modules[\\/]((@[^\\/]+[\\/])?[^\\/]+)/.exec(args.importer)?.[1] ?? 'ours';
+          const key = args.kind === 'dynamic-import' ? `${importer} (dynamic)` : importer;
+          return {
+            path: args.path.replace(/^node:/, ''),
+            namespace: 'lbp-builtin',
+            pluginData: key,
+            suffix: `?${key}`,
+          };
+        });
+        b.onLoad({ filter: /.*/, namespace: 'lbp-builtin' }, (args) => ({
+          contents: builtinShim(args.path),
+          loader: 'js',
+        }));
       },
     },
     {

@@ -2,7 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
-import { NOT_RUN, builtinShim, notRun, undiciStub } from './bundle-controller.ts';
+import { MODEL_SERIALIZER, NOT_RUN, builtinShim, notRun, undiciStub } from './bundle-controller.ts';
 
 const REPO = fileURLToPath(new URL('../', import.meta.url));
 
@@ -52,6 +52,30 @@ describe('what the controller bundle puts in place of some imports', () => {
     expect(shim['default']).toBe(crypto);
     expect(shim['createHash']).toBe(crypto.createHash);
     expect(shim['webcrypto']).toBe(crypto.webcrypto);
+  });
+
+  it("client-node's model serializer: primitives pass as the real one passes them, a model type throws", async () => {
+    const stand = (await load(MODEL_SERIALIZER))['ObjectSerializer'] as typeof real;
+    // the control: the real one, from client-node's own module
+    const { ObjectSerializer: real } = (await import(
+      '@kubernetes/client-node/dist/gen/models/ObjectSerializer.js' as string
+    )) as {
+      ObjectSerializer: { serialize(d: unknown, t: string): unknown; deserialize(d: unknown, t: string): unknown };
+    };
+    for (const [data, type] of [
+      ['app=web,tier!=db', 'string'],
+      [undefined, 'string'],
+      [true, 'boolean'],
+      [42, 'number'],
+      [undefined, 'V1Pod'],
+    ] as const) {
+      expect(stand.serialize(data, type)).toEqual(real.serialize(data, type));
+      expect(stand.deserialize(data, type)).toEqual(real.deserialize(data, type));
+    }
+    expect(() => stand.serialize({ metadata: {} }, 'V1Pod')).toThrow(
+      /model serializer \(V1Pod\) is not part of the controller's bundle/,
+    );
+    expect(() => stand.deserialize({ metadata: {} }, 'V1Pod')).toThrow(/V1Pod/);
   });
 
   it('undici: every name it exports, each failing loudly if called', async () => {

@@ -27,6 +27,10 @@
  * node:http); node:crypto's `webcrypto` loads Web Crypto (about 2 MB), node:process's `report` the
  * diagnostic report: for names the controller never uses.
  *
+ * Nor are client-node's 750 models: ListWatch reaches them through client-node's serializer, which it uses only
+ * to pass a selector through as a string, and the bundle has a stand-in for the model serializer that passes
+ * primitives and throws for a model (MODEL_SERIALIZER).
+ *
  * undici is not in the bundle either: `run` talks to the apiserver through src/kube/transport.ts (Node's
  * https), and the AWS and Azure SDKs use Node's https too; client-node imports undici for the typed clients
  * and watches only the other commands use. Each of its names in the bundle throws if it is ever called.
@@ -63,6 +67,9 @@ export function notRun(file: string): boolean {
 
 const posix = (p: string): string => p.split(sep).join('/');
 
+/** marks the resolution the no-models plugin asks esbuild for itself */
+const PURE_MODELS = Symbol('client-node models');
+
 /** a name a generated module can export as `export const <name>` */
 const IDENTIFIER = /^[A-Za-z_$][\w$]*$/;
 
@@ -79,6 +86,24 @@ export function undiciStub(app: string): string {
     `export default { ${names.join(', ')} };`,
   ].join('\n');
 }
+
+/**
+ * client-node's model serializer (gen/models/ObjectSerializer.js) as `run`'s bundle has it. `run` reaches it
+ * only through ListWatch, which passes a label or field selector through it as a string; the real one's
+ * type map holds all of client-node's 750 model classes (390 KB of JavaScript, about 10 MB of RSS loaded
+ * alone). Primitive values pass through as the real one passes them; any other type throws.
+ */
+export const MODEL_SERIALIZER = [
+  "const PRIMITIVES = new Set(['string', 'boolean', 'double', 'integer', 'long', 'float', 'number', 'any']);",
+  'const primitive = (data, type) => {',
+  '  if (data == undefined || PRIMITIVES.has(String(type).toLowerCase())) return data;',
+  "  throw new Error(`client-node's model serializer (${type}) is not part of the controller's bundle (tools/bundle-controller.ts)`);",
+  '};',
+  'export class ObjectSerializer {',
+  '  static serialize(data, type) { return primitive(data, type); }',
+  '  static deserialize(data, type) { return primitive(data, type); }',
+  '}',
+].join('\n');
 
 /**
  * A module of Node's own (`node:crypto`) as its CommonJS exports, each by name. A lazily loaded export (a
@@ -127,6 +152,36 @@ function plugins(app: string, out: string): Plugin[] {
           contents: builtinShim(args.path),
           loader: 'js',
         }));
+      },
+    },
+    {
+      // client-node's models left out (see above)
+      name: 'no-models',
+      setup(b) {
+        b.onResolve({ filter: /[\\/]gen[\\/]models[\\/]ObjectSerializer\.js$/ }, (args) =>
+          /@kubernetes[\\/]client-node[\\/]/.test(args.importer)
+            ? { path: 'ObjectSerializer', namespace: 'lbp-models' }
+            : undefined,
+        );
+        b.onLoad({ filter: /.*/, namespace: 'lbp-models' }, () => ({ contents: MODEL_SERIALIZER, loader: 'js' }));
+        // a model module only defines its class, then assigns the class's own static fields, which a bundler
+        // must take for side effects: declared free of them, the models nobody names are left out
+        b.onResolve({ filter: /^\.\.?\// }, async (args) => {
+          if (
+            args.pluginData === PURE_MODELS ||
+            !/@kubernetes[\\/]client-node[\\/]dist[\\/]gen[\\/]/.test(args.importer)
+          )
+            return undefined;
+          const resolved = await b.resolve(args.path, {
+            kind: args.kind,
+            importer: args.importer,
+            resolveDir: args.resolveDir,
+            pluginData: PURE_MODELS,
+          });
+          return /[\\/]gen[\\/]models[\\/][^\\/]+\.js$/.test(resolved.path)
+            ? { ...resolved, sideEffects: false }
+            : undefined;
+        });
       },
     },
     {

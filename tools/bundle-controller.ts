@@ -27,9 +27,10 @@
  * node:http); node:crypto's `webcrypto` loads Web Crypto (about 2 MB), node:process's `report` the
  * diagnostic report: for names the controller never uses.
  *
- * Nor are client-node's 750 models: ListWatch reaches them through client-node's serializer, which it uses only
- * to pass a selector through as a string, and the bundle has a stand-in for the model serializer that passes
- * primitives and throws for a model (MODEL_SERIALIZER).
+ * Nor are client-node's 750 models. Their modules are declared free of side effects (each defines its class
+ * and sets that class's own fields), so those nobody names are left out; and ListWatch, which reaches the
+ * model serializer (whose type map names them all) only to pass a selector through as a string, gets a
+ * stand-in that passes primitives and throws for a model (MODEL_SERIALIZER).
  *
  * undici is not in the bundle either: `run` talks to the apiserver through src/kube/transport.ts (Node's
  * https), and the AWS and Azure SDKs use Node's https too; client-node imports undici for the typed clients
@@ -141,12 +142,7 @@ function plugins(app: string, out: string): Plugin[] {
             return undefined;
           const importer = /node_modules[\\/]((@[^\\/]+[\\/])?[^\\/]+)/.exec(args.importer)?.[1] ?? 'ours';
           const key = args.kind === 'dynamic-import' ? `${importer} (dynamic)` : importer;
-          return {
-            path: args.path.replace(/^node:/, ''),
-            namespace: 'lbp-builtin',
-            pluginData: key,
-            suffix: `?${key}`,
-          };
+          return { path: args.path.replace(/^node:/, ''), namespace: 'lbp-builtin', suffix: `?${key}` };
         });
         b.onLoad({ filter: /.*/, namespace: 'lbp-builtin' }, (args) => ({
           contents: builtinShim(args.path),

@@ -52,7 +52,7 @@ const whole = (flag: string, min: number, max: number) =>
     .pipe(z.string().check(z.regex(/^\d+$/, { message: `--${flag}: must be a whole number` })), z.transform(Number))
     .check(z.refine((n) => n >= min && n <= max, { message: `--${flag}: must be between ${min} and ${max}` }));
 
-/** A duration flag where 0 is allowed and means `zero` (e.g. "disables the drift pass"). */
+/** A duration flag of any length, 0 included (what 0 means is in `hint`). */
 const durationOrZero = (flag: string, hint: string) =>
   z.pipe(
     z.string(),

@@ -4,7 +4,7 @@
  * design: a minimal hand-written nftables ruleset that only DNATs to the NodePorts (round robin) and
  * masquerades, (c) our nftables back end, (d) our userspace back end with 1 and 2 workers, (e) HAProxy (mode
  * tcp, round robin) with 1 and 2 threads, (f) the floor of a proxy written for Node: the shortest correct relay
- * (bench/lib/node-relay.ts, 1 thread), beside the 1-worker userspace back end. Each proxy runs in a load-balancer namespace of its own, all of them at once, so every
+ * (bench/lib/node-relay.ts) with 1 and 2 threads, beside the userspace back end's 1 and 2 workers. Each proxy runs in a load-balancer namespace of its own, all of them at once, so every
  * path crosses the same number of hops and the paths can be measured in alternation: a round measures every
  * path once (in an order that rotates from round to round), ratios are taken within a round, and the
  * median over the rounds is reported with its range. Noise on this shared machine moves whole rounds, so
@@ -172,10 +172,17 @@ async function startListening(
 }
 
 /** The floor of a proxy written for Node (bench/lib/node-relay.ts), on the same Node as ours. */
-function startNodeRelay(topo: Topology, host: string, vip: string): Promise<() => void> {
+function startNodeRelay(topo: Topology, host: string, vip: string, threads: number): Promise<() => void> {
   const relay = new URL('./lib/node-relay.ts', import.meta.url).pathname;
   const targets = NODES.map((n) => `${topo.addr4(n)}:30080`);
-  return startListening(topo, host, vip, 'the minimal Node relay', [process.execPath, relay, vip, '80', ...targets]);
+  return startListening(topo, host, vip, `the minimal Node relay (${threads} threads)`, [
+    process.execPath,
+    relay,
+    `--threads=${threads}`,
+    vip,
+    '80',
+    ...targets,
+  ]);
 }
 
 /**
@@ -208,6 +215,7 @@ async function main(): Promise<void> {
       lbu2: 17,
       lbh2: 18,
       lbn: 19,
+      lbn2: 20,
       node1: 11,
       node2: 12,
       node3: 13,
@@ -220,6 +228,7 @@ async function main(): Promise<void> {
       { to: '10.213.5.0/24', via: 'lbu2' },
       { to: '10.213.6.0/24', via: 'lbh2' },
       { to: '10.213.7.0/24', via: 'lbn' },
+      { to: '10.213.8.0/24', via: 'lbn2' },
     ],
   });
   const path = (label: string, url: string): Path => ({ label, url, keepAlive: [], newConns: [], open: [] });
@@ -231,7 +240,8 @@ async function main(): Promise<void> {
   const haproxy = path('HAProxy (1 thread, mode tcp)', 'http://10.213.3.10/');
   const haproxy2 = path('HAProxy (2 threads, mode tcp)', 'http://10.213.6.10/');
   const relay = path('minimal Node relay (1 thread)', 'http://10.213.7.10/');
-  const paths = [direct, minimal, nftables, userspace, userspace2, haproxy, haproxy2, relay];
+  const relay2 = path('minimal Node relay (2 threads)', 'http://10.213.8.10/');
+  const paths = [direct, minimal, nftables, userspace, userspace2, haproxy, haproxy2, relay, relay2];
   let churn: WrkResult | undefined;
   /** the direct path's new connections right after the churn, the churn's reference */
   let directAfterChurn: WrkResult | undefined;
@@ -282,14 +292,15 @@ async function main(): Promise<void> {
     await us2.call('ensure', { key: 'default/bench', vips: ['10.213.5.10'], lb });
     stopProcs.push(await startHaproxy(topo, 'lbh', '10.213.3.10', 1));
     stopProcs.push(await startHaproxy(topo, 'lbh2', '10.213.6.10', 2));
-    stopProcs.push(await startNodeRelay(topo, 'lbn', '10.213.7.10'));
+    stopProcs.push(await startNodeRelay(topo, 'lbn', '10.213.7.10', 1));
+    stopProcs.push(await startNodeRelay(topo, 'lbn2', '10.213.8.10', 2));
     await startMinimalRuleset(topo, 'lbm', '10.213.4.10');
 
     if (PIN) {
       for (const [hosts, cpus] of [
         [NODES, PIN.nodes],
         [['lb', 'lbu', 'lbh', 'lbn'], PIN.lb],
-        [['lbu2', 'lbh2'], PIN.lb2],
+        [['lbu2', 'lbh2', 'lbn2'], PIN.lb2],
       ] as const) {
         for (const h of hosts) {
           const pids = (await run('ip', ['netns', 'pids', topo.ns(h)])).stdout.split(/\s+/).filter(Boolean);
@@ -357,32 +368,21 @@ async function main(): Promise<void> {
     const r = spreadOf(of, to, mode);
     return { target: t, result: formatSpread(r), met: r.n ? r.median >= min : undefined };
   };
-  /** the 1-worker userspace guard against HAProxy, with the floor of a Node proxy beside it (same rounds) */
-  const guardWithFloor = (t: string, mode: 'keepAlive' | 'newConns'): TargetRow => {
-    const row = target(t, userspace, haproxy, mode, 0.85);
-    const floor = ratios(rps(relay[mode]), rps(haproxy[mode]));
-    return { ...row, result: `${row.result}; floor, same rounds: the minimal Node relay (1 thread) ${floor}` };
+  /** the userspace guard against HAProxy, with the floor of a Node proxy of as many threads beside it (same rounds) */
+  const guardWithFloor = (t: string, mode: 'keepAlive' | 'newConns', threads: 1 | 2): TargetRow => {
+    const [ours, anchor, floorPath] = threads === 1 ? [userspace, haproxy, relay] : [userspace2, haproxy2, relay2];
+    const row = target(t, ours, anchor, mode, 0.85);
+    const floor = ratios(rps(floorPath[mode]), rps(anchor[mode]));
+    return { ...row, result: `${row.result}; floor, same rounds: ${floorPath.label} ${floor}` };
   };
   const churnRatio = churn && directAfterChurn ? churn.rps / directAfterChurn.rps : NaN;
   const targets: TargetRow[] = [
     target('proxy: nftables >= 0.97x the minimal ruleset, kept-alive', nftables, minimal, 'keepAlive', 0.97),
     target('proxy: nftables >= 0.97x the minimal ruleset, new connections', nftables, minimal, 'newConns', 0.97),
-    guardWithFloor('proxy: userspace >= 0.85x HAProxy, 1 worker / 1 thread, kept-alive', 'keepAlive'),
-    guardWithFloor('proxy: userspace >= 0.85x HAProxy, 1 worker / 1 thread, new connections', 'newConns'),
-    target(
-      'proxy: userspace >= 0.85x HAProxy, 2 workers / 2 threads, kept-alive',
-      userspace2,
-      haproxy2,
-      'keepAlive',
-      0.85,
-    ),
-    target(
-      'proxy: userspace >= 0.85x HAProxy, 2 workers / 2 threads, new connections',
-      userspace2,
-      haproxy2,
-      'newConns',
-      0.85,
-    ),
+    guardWithFloor('proxy: userspace >= 0.85x HAProxy, 1 worker / 1 thread, kept-alive', 'keepAlive', 1),
+    guardWithFloor('proxy: userspace >= 0.85x HAProxy, 1 worker / 1 thread, new connections', 'newConns', 1),
+    guardWithFloor('proxy: userspace >= 0.85x HAProxy, 2 workers / 2 threads, kept-alive', 'keepAlive', 2),
+    guardWithFloor('proxy: userspace >= 0.85x HAProxy, 2 workers / 2 threads, new connections', 'newConns', 2),
     {
       target: 'proxy: added p99 <= 1 ms (open loop)',
       result: `nftables ${median(nftables.open.map((o, i) => o.p99ms - direct.open[i]!.p99ms)).toFixed(2)} ms, userspace ${median(userspace.open.map((o, i) => o.p99ms - direct.open[i]!.p99ms)).toFixed(2)} ms (medians)`,
@@ -426,7 +426,7 @@ async function main(): Promise<void> {
     '',
     `userspace / HAProxy: 1 worker / 1 thread: kept-alive ${ratios(rps(userspace.keepAlive), rps(haproxy.keepAlive))}, new connections ${ratios(rps(userspace.newConns), rps(haproxy.newConns))}; 2 workers / 2 threads: kept-alive ${ratios(rps(userspace2.keepAlive), rps(haproxy2.keepAlive))}, new connections ${ratios(rps(userspace2.newConns), rps(haproxy2.newConns))}.`,
     '',
-    `userspace (1 worker) / the minimal Node relay (what our code costs beyond the runtime's floor): kept-alive ${ratios(rps(userspace.keepAlive), rps(relay.keepAlive))}, new connections ${ratios(rps(userspace.newConns), rps(relay.newConns))}. The minimal Node relay / HAProxy (1 thread), the runtime's own distance: kept-alive ${ratios(rps(relay.keepAlive), rps(haproxy.keepAlive))}, new connections ${ratios(rps(relay.newConns), rps(haproxy.newConns))}.`,
+    `userspace (1 worker) / the minimal Node relay (what our code costs beyond the runtime's floor): kept-alive ${ratios(rps(userspace.keepAlive), rps(relay.keepAlive))}, new connections ${ratios(rps(userspace.newConns), rps(relay.newConns))}. The minimal Node relay / HAProxy (1 thread), the runtime's own distance: kept-alive ${ratios(rps(relay.keepAlive), rps(haproxy.keepAlive))}, new connections ${ratios(rps(relay.newConns), rps(haproxy.newConns))}. With 2: userspace (2 workers) / the relay (2 threads) kept-alive ${ratios(rps(userspace2.keepAlive), rps(relay2.keepAlive))}, new connections ${ratios(rps(userspace2.newConns), rps(relay2.newConns))}; the relay / HAProxy (2 threads) kept-alive ${ratios(rps(relay2.keepAlive), rps(haproxy2.keepAlive))}, new connections ${ratios(rps(relay2.newConns), rps(haproxy2.newConns))}.`,
     '',
     markdownTable(
       ['target', 'result', 'met'],

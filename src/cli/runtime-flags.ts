@@ -3,7 +3,7 @@
  * young generation (1 MB semi-spaces) and an old space of half the memory the container may use. Node reads
  * the container's limit from its cgroup (--max-old-space-size-percentage), so the heap follows
  * `resources.limits.memory`: the Deployment's 256Mi gives a 128 MB old space, where 1000 LoadBalancer
- * Services peak at about 170 MB RSS; 10,000 need the limit raised to 512Mi and nothing else
+ * Services peak at about 92 MB RSS; 10,000 need the limit raised to 512Mi and nothing else
  * (bench/controllers.ts, workload 4, runs ours in a memory cgroup of each size). Without a limit the heap may
  * grow to half the machine's memory. Measured with bench/controlplane-burst.ts: without the small young
  * generation V8 grows the heap lazily on a roomy machine and peak RSS doubles under a burst.

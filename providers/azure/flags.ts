@@ -72,13 +72,7 @@ const https = (flag: string) =>
 
 /** An optional duration flag with its default, refused below `minMs`. */
 const duration = (flag: string, fallback: string, minMs: number) =>
-  z.pipe(
-    z.pipe(
-      z.optional(z.string()),
-      z.transform((v: string | undefined) => v ?? fallback),
-    ),
-    durationFlag(flag, minMs),
-  );
+  z.pipe(z._default(z.string(), fallback), durationFlag(flag, minMs));
 
 export const azureFlagsSchema = z.object({
   azureSubscriptionId: z

@@ -7,7 +7,7 @@ import { hostname } from 'node:os';
 import type { LoadBalancerProvider } from '../provider.ts';
 import type { SharedProviderSettings } from '../provider-descriptor.ts';
 import { PROVIDERS, PROVIDER_NAMES } from '../providers.ts';
-import { durationFlag, parseDuration } from './duration.ts';
+import { durationFlag } from './duration.ts';
 import { ConfigError } from './errors.ts';
 import { attributeName, envName, longName } from './flag-spec.ts';
 import * as z from './zod.ts';
@@ -53,22 +53,7 @@ const whole = (flag: string, min: number, max: number) =>
     .check(z.refine((n) => n >= min && n <= max, { message: `--${flag}: must be between ${min} and ${max}` }));
 
 /** A duration flag of any length, 0 included (what 0 means is in `hint`). */
-const durationOrZero = (flag: string, hint: string) =>
-  z.pipe(
-    z.string(),
-    z.transform((v: string, ctx) => {
-      const ms = parseDuration(v);
-      if (ms === undefined) {
-        ctx.issues.push({
-          code: 'custom',
-          input: v,
-          message: `--${flag}: ${JSON.stringify(v)} is not a duration (${hint})`,
-        });
-        return z.NEVER;
-      }
-      return ms;
-    }),
-  );
+const durationOrZero = (flag: string, hint: string) => durationFlag(flag, 0, ` (${hint})`);
 
 const core = z
   .object({

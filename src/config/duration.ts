@@ -17,8 +17,8 @@ export function parseDuration(text: string): number | undefined {
 }
 
 /**
- * A duration flag's schema: the text into milliseconds, refused below `minMs` with a message naming the
- * flag (`hint` is appended to it, e.g. examples of the syntax).
+ * A duration flag's schema: the text into milliseconds, refused below `minMs` (0: any duration) with a
+ * message naming the flag (`hint` is appended to it, e.g. examples of the syntax).
  */
 export const durationFlag = (flag: string, minMs: number, hint = '') =>
   z.pipe(
@@ -29,7 +29,7 @@ export const durationFlag = (flag: string, minMs: number, hint = '') =>
         ctx.issues.push({
           code: 'custom',
           input: v,
-          message: `--${flag}: ${JSON.stringify(v)} is not a duration of at least ${minMs}ms${hint}`,
+          message: `--${flag}: ${JSON.stringify(v)} is not a duration${minMs > 0 ? ` of at least ${minMs}ms` : ''}${hint}`,
         });
         return z.NEVER;
       }
